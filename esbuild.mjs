@@ -1,0 +1,36 @@
+// Bundles the extension, the language server and the `gapo` CLI into dist/.
+// Native packages stay external: they ship platform binaries that cannot be bundled.
+import { readFileSync } from 'node:fs';
+import * as esbuild from 'esbuild';
+
+const watch = process.argv.includes('--watch');
+const tests = process.argv.includes('--tests');
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  outdir: 'dist',
+  external: ['vscode', 'onnxruntime-node', 'better-sqlite3'],
+  define: { GAPO_VERSION: JSON.stringify(version) },
+  logLevel: 'warning',
+};
+
+const builds = [
+  { ...common, entryPoints: { extension: 'src/extension.ts', server: 'server/src/main.ts' } },
+  { ...common, entryPoints: { cli: 'server/src/cli.ts' }, banner: { js: '#!/usr/bin/env node' } },
+];
+
+// Tests are bundled one file each into out/, to run on Node's own test runner.
+if (tests) {
+  builds.push({ ...common, entryPoints: ['test/**/*.test.ts'], outbase: '.', outdir: 'out', define: {} });
+}
+
+if (watch) {
+  for (const options of builds) await (await esbuild.context(options)).watch();
+} else {
+  await Promise.all(builds.map((options) => esbuild.build(options)));
+}

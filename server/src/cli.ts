@@ -1,0 +1,72 @@
+// The `gapo` command line: one subcommand per file under commands/.
+
+import { advantagesCommand } from './commands/advantages';
+import { Command, CommandIO, UsageError } from './commands/command';
+import { rewardCommand } from './commands/reward';
+import { version } from './version';
+
+const commands: Command[] = [advantagesCommand, rewardCommand];
+
+function mainHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `gapo ${version}: GAPO Assistant's command line
+
+Usage: gapo <command> [options]      gapo <command> --help
+
+Commands:
+${lines.join('\n')}
+`;
+}
+
+export async function runCli(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout(`${version}\n`);
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    io.stderr(`gapo: unknown command "${name}"; run gapo --help for the list\n`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout(`Usage: ${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(args, io);
+  } catch (error) {
+    // parseArgs reports unknown or malformed options with a code of its own.
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`gapo ${name}: ${oneLine((error as Error).message)}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ');
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2), {
+    stdin: process.stdin,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`gapo: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,94 @@
+// The `gapo` CLI as a user runs it: the built bundle in a child process.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cliPath as CLI } from '../helpers/paths';
+
+function gapo(args: string[], stdin = '') {
+  const result = spawnSync(process.execPath, [CLI, ...args], { input: stdin, encoding: 'utf8' });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('gapo --help', () => {
+  it('lists the commands, and every command has its own help', () => {
+    const { code, stdout } = gapo(['--help']);
+    assert.equal(code, 0);
+    for (const name of ['advantages', 'reward']) {
+      assert.match(stdout, new RegExp(`^  ${name} `, 'm'));
+      const help = gapo([name, '--help']);
+      assert.equal(help.code, 0);
+      assert.match(help.stdout, new RegExp(`^Usage: gapo ${name}`));
+    }
+  });
+
+  it('exits 2 on an unknown command', () => {
+    const { code, stderr } = gapo(['frobnicate']);
+    assert.equal(code, 2);
+    assert.match(stderr, /unknown command "frobnicate"/);
+  });
+});
+
+describe('gapo advantages', () => {
+  it('reads groups on stdin and prints advantages and stats', () => {
+    const { code, stdout } = gapo(['advantages'], JSON.stringify({ groups: [[1, 0, 0, 0], [0.5]] }));
+    assert.equal(code, 0);
+    const out = JSON.parse(stdout);
+    assert.equal(out.advantages.length, 2);
+    assert.deepEqual(out.advantages[1], [0]);
+    assert.equal(out.stats[0].q, 0);
+    assert.equal(out.stats[0].mean, 0.25);
+    assert.ok(out.advantages[0][0] > 0 && out.advantages[0][1] === 0);
+  });
+
+  it('honours --estimator, --tau, --q and --no-scale', () => {
+    const input = JSON.stringify({ groups: [[1, 0, 0, 0]] });
+    const drgrpo = JSON.parse(gapo(['advantages', '--estimator', 'drgrpo'], input).stdout);
+    assert.deepEqual(drgrpo.advantages, [[0.75, -0.25, -0.25, -0.25]]);
+    const unscaled = JSON.parse(gapo(['advantages', '--tau', '1', '--q', 'mean', '--no-scale'], input).stdout);
+    assert.deepEqual(unscaled.advantages, [[0.75, -0.25, -0.25, -0.25]]);
+  });
+
+  for (const [what, input, message] of [
+    ['bad JSON', '{"groups": [[1, 2]', /not valid JSON/],
+    ['a missing groups field', '{"rewards": []}', /expected \{"groups"/],
+    ['a non-finite reward', '{"groups": [[0, 1], [1e999, 0]]}', /prompt #1: reward 0 is not a finite number/],
+    ['a non-numeric reward', '{"groups": [["1", 0]]}', /prompt #0: reward 0/],
+  ] as const) {
+    it(`exits 2 with a one-line error on ${what}`, () => {
+      const { code, stdout, stderr } = gapo(['advantages'], input);
+      assert.equal(code, 2);
+      assert.equal(stdout, '');
+      assert.match(stderr, message);
+      assert.equal(stderr.trim().split('\n').length, 1);
+    });
+  }
+
+  it('exits 2 on an unknown estimator or option', () => {
+    assert.equal(gapo(['advantages', '--estimator', 'ppo'], '{"groups":[]}').code, 2);
+    assert.equal(gapo(['advantages', '--tau', 'x'], '{"groups":[]}').code, 2);
+    assert.equal(gapo(['advantages', '--bogus'], '{"groups":[]}').code, 2);
+  });
+});
+
+describe('gapo reward', () => {
+  it('scores strings and files', () => {
+    assert.equal(gapo(['reward', '--metric', 'edit', '--prediction', 'kitten', '--target', 'sitting']).stdout.trim(), String(1 - 3 / 7));
+    const dir = mkdtempSync(join(tmpdir(), 'gapo-reward-'));
+    writeFileSync(join(dir, 'p.ts'), 'const a = 1;\r\n');
+    writeFileSync(join(dir, 't.ts'), 'const a = 1;\n');
+    const all = gapo(['reward', '--metric', 'all', '--prediction-file', join(dir, 'p.ts'), '--target-file', join(dir, 't.ts')]);
+    assert.equal(all.code, 0);
+    assert.deepEqual(JSON.parse(all.stdout), { em: 1, edit: 1, edem: 1, bleu: 1 });
+  });
+
+  it('exits 2 on a missing input, a missing file or an unknown metric', () => {
+    assert.equal(gapo(['reward', '--prediction', 'a']).code, 2);
+    const missing = gapo(['reward', '--prediction', 'a', '--target-file', '/nonexistent/t']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /ENOENT/);
+    assert.equal(gapo(['reward', '--metric', 'rouge', '--prediction', 'a', '--target', 'a']).code, 2);
+  });
+});
