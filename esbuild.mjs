@@ -5,6 +5,7 @@ import * as esbuild from 'esbuild';
 
 const watch = process.argv.includes('--watch');
 const tests = process.argv.includes('--tests');
+const bench = process.argv.includes('--bench');
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
 const common = {
@@ -27,6 +28,10 @@ const builds = [
 // Tests are bundled one file each into out/, to run on Node's own test runner.
 if (tests) {
   builds.push({ ...common, entryPoints: ['test/**/*.test.ts'], outbase: '.', outdir: 'out', define: {} });
+}
+
+if (bench) {
+  builds.push({ ...common, entryPoints: ['test/bench/run.ts'], outbase: '.', outdir: 'out', define: {} });
 }
 
 if (watch) {
