@@ -2,10 +2,13 @@
 
 import { advantagesCommand } from './commands/advantages';
 import { Command, CommandIO, UsageError } from './commands/command';
+import { generateCommand } from './commands/generate';
+import { initModelCommand } from './commands/init-model';
+import { logprobsCommand } from './commands/logprobs';
 import { rewardCommand } from './commands/reward';
 import { version } from './version';
 
-const commands: Command[] = [advantagesCommand, rewardCommand];
+const commands: Command[] = [advantagesCommand, rewardCommand, generateCommand, logprobsCommand, initModelCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

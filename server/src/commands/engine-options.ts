@@ -1,0 +1,46 @@
+// Options every model command shares, and turning them into a loaded engine.
+
+import { Engine, ExecutionProvider } from '../model/engine';
+import { CommandIO, UsageError } from './command';
+
+export const engineOptionSpecs = {
+  model: { type: 'string' },
+  cache: { type: 'string' },
+  provider: { type: 'string', default: 'cpu' },
+  threads: { type: 'string' },
+} as const;
+
+export const engineOptionsUsage = `  --model DIR       a Hugging Face model directory (config.json, *.safetensors, tokenizer.json)
+  --cache DIR       where converted weights are kept (default ~/.cache/gapo-assistant/weights)
+  --provider P      cpu (default) or cuda (falls back to cpu, with a message, when unavailable)
+  --threads N       ONNX Runtime threads (default: all cores)`;
+
+export async function loadEngine(values: { model?: string; cache?: string; provider?: string; threads?: string }, io: CommandIO): Promise<Engine> {
+  if (!values.model) throw new UsageError('missing --model DIR');
+  if (values.provider !== 'cpu' && values.provider !== 'cuda') throw new UsageError(`--provider must be cpu or cuda, got ${values.provider}`);
+  const threads = values.threads === undefined ? undefined : positiveInteger('--threads', values.threads);
+  try {
+    return await Engine.load({
+      modelDir: values.model,
+      cacheDir: values.cache,
+      provider: values.provider as ExecutionProvider,
+      threads,
+      log: (message) => io.stderr(`${message}\n`),
+    });
+  } catch (error) {
+    // Bad model files are the user's input: one clear line, exit 2.
+    throw new UsageError((error as Error).message);
+  }
+}
+
+export function positiveInteger(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${name} must be a positive integer, got ${text}`);
+  return value;
+}
+
+export function nonNegativeNumber(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new UsageError(`${name} must be a number >= 0, got ${text}`);
+  return value;
+}

@@ -1,0 +1,399 @@
+// The model engine: loads a Hugging Face model directory, builds its ONNX graphs, and runs
+// them with ONNX Runtime for generation (prefill + decode with a KV cache, G samples sharing
+// one prefill, prompt-prefix reuse across requests) and for scoring log-probabilities.
+//
+// `session.run` is synchronous in onnxruntime-node, so the language server never calls this
+// class directly: it runs inside a worker thread (engine-worker.ts, client in engine-client.ts).
+
+import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { writeFileAtomic } from '../util/atomic-write';
+import { ModelConfig, readModelConfig } from './config';
+import { buildDecoderGraph, buildScorerGraph, DECODER_INPUTS, pastKey, pastValue, presentKey, presentValue } from './llama';
+import { logSoftmaxAt, sampleToken, seededRandom } from './sampling';
+import { TextTokenizer } from './tokenizer';
+import { defaultCacheRoot, ModelWeights, prepareWeightCache, WeightLayout } from './weights';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface EngineOptions {
+  modelDir: string;
+  /** Where converted weights and graphs are kept (default ~/.cache/gapo-assistant/weights). */
+  cacheDir?: string;
+  provider?: ExecutionProvider;
+  /** ONNX Runtime's intra-op threads (default: all cores). */
+  threads?: number;
+  log?: (message: string) => void;
+}
+
+/** Keys and values of every layer, each [batch, kv heads, length, head dim]. */
+export interface KvCache {
+  batch: number;
+  length: number;
+  keys: Float32Array[];
+  values: Float32Array[];
+}
+
+export interface GenerateOptions {
+  maxTokens: number;
+  /** 0 is greedy. */
+  temperature: number;
+  topP: number;
+  topK: number;
+  seed: number;
+  stop: string[];
+  /** How many samples (G); they share the prompt's prefill. */
+  samples: number;
+}
+
+export const defaultGenerateOptions: GenerateOptions = { maxTokens: 64, temperature: 0, topP: 1, topK: 0, seed: 0, stop: [], samples: 1 };
+
+export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled';
+
+export interface Generation {
+  text: string;
+  tokens: number[];
+  /** The model's log-probability (temperature 1) of each sampled token. */
+  logprobs: number[];
+  finishReason: FinishReason;
+}
+
+export interface ScoreRequest {
+  ids: number[];
+  /** Score tokens from this position on (at least 1: the first token has no context). */
+  start: number;
+}
+
+export interface Score {
+  logprobs: number[];
+  entropy: number[];
+}
+
+export interface EngineInfo {
+  modelDir: string;
+  architecture: string;
+  provider: ExecutionProvider;
+  layers: number;
+  hiddenSize: number;
+  vocabSize: number;
+  parameters: number;
+}
+
+export class EngineError extends Error {}
+
+/** Budget for the scorer's [rows · seq · vocab] float logits in one run. */
+const SCORER_LOGIT_BYTES = 512 * 1024 * 1024;
+
+export class Engine {
+  private scorer: ort.InferenceSession | null = null;
+  /** The last prompt's ids and its batch-1 cache, for prefix reuse by the next request. */
+  private lastPrompt: { ids: number[]; cache: KvCache } | null = null;
+  /** Tokens of the last prefill that came from the reused prefix (for tests and benchmarks). */
+  lastReusedTokens = 0;
+
+  private constructor(
+    readonly config: ModelConfig,
+    readonly tokenizer: TextTokenizer,
+    readonly info: EngineInfo,
+    private readonly decoder: ort.InferenceSession,
+    private readonly layout: WeightLayout,
+    private readonly sessionOptions: ort.InferenceSession.SessionOptions,
+  ) {}
+
+  static async load(options: EngineOptions): Promise<Engine> {
+    const log = options.log ?? (() => {});
+    const config = readModelConfig(options.modelDir);
+    const tokenizer = TextTokenizer.load(options.modelDir, config.eosTokenIds);
+    const weights = ModelWeights.open(options.modelDir, config);
+    const layout = prepareWeightCache(weights, options.cacheDir ?? defaultCacheRoot());
+    const graphPath = writeGraph(layout, 'decoder', buildDecoderGraph(config, layout).toBytes());
+    const threads = options.threads ?? availableParallelism();
+    const base: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3, // errors only: ONNX Runtime's warnings are not the user's business
+    };
+    const { session, provider, sessionOptions } = await createSession(graphPath, base, options.provider ?? 'cpu', log);
+    const parameters = weights.specs.reduce((sum, s) => sum + s.shape.reduce((a, b) => a * b, 1), 0);
+    const info: EngineInfo = {
+      modelDir: options.modelDir,
+      architecture: config.architecture,
+      provider,
+      layers: config.numLayers,
+      hiddenSize: config.hiddenSize,
+      vocabSize: config.vocabSize,
+      parameters,
+    };
+    log(`loaded ${config.architecture} (${(parameters / 1e6).toFixed(1)}M parameters) from ${options.modelDir} on ${provider}`);
+    return new Engine(config, tokenizer, info, session, layout, sessionOptions);
+  }
+
+  async dispose(): Promise<void> {
+    await this.decoder.release();
+    await this.scorer?.release();
+  }
+
+  /** Generates `samples` continuations of a prompt (text or token ids). */
+  async generate(prompt: string | number[], options: Partial<GenerateOptions> = {}, isCancelled: () => boolean = () => false): Promise<Generation[]> {
+    const o = { ...defaultGenerateOptions, ...options };
+    if (!(o.samples >= 1) || !(o.maxTokens >= 1)) throw new EngineError('samples and maxTokens must be at least 1');
+    let ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt) : [...prompt];
+    if (ids.length === 0) {
+      const start = this.config.bosTokenId ?? this.tokenizer.eosIds[0];
+      if (start === undefined) throw new EngineError('the prompt is empty and the model has no BOS or EOS token to start from');
+      ids = [start];
+    }
+    this.checkIds(ids);
+    // Keep the end of a prompt that leaves no room to generate: the cursor is at the end.
+    const room = this.config.maxPositions - o.maxTokens;
+    if (room < 1) throw new EngineError(`maxTokens ${o.maxTokens} leaves no room in the model's ${this.config.maxPositions} positions`);
+    if (ids.length > room) ids = ids.slice(ids.length - room);
+
+    const prefill = await this.prefill(ids);
+    const randoms = Array.from({ length: o.samples }, (_, row) => seededRandom((o.seed * 1000003 + row * 7919) >>> 0));
+    const results: Generation[] = Array.from({ length: o.samples }, () => ({ text: '', tokens: [], logprobs: [], finishReason: 'length' as FinishReason }));
+    let active = results.map((_, row) => row);
+    let cache = selectRows(prefill.cache, active.map(() => 0));
+    let logits: Float32Array[] = active.map(() => prefill.logits);
+    const eos = new Set(this.tokenizer.eosIds);
+
+    for (let step = 0; step < o.maxTokens; step++) {
+      const next: number[] = [];
+      const stillActive: number[] = [];
+      active.forEach((row, i) => {
+        const token = sampleToken(logits[i], o, randoms[row]);
+        const result = results[row];
+        if (eos.has(token)) {
+          result.finishReason = 'eos';
+          return;
+        }
+        result.tokens.push(token);
+        result.logprobs.push(logSoftmaxAt(logits[i], token));
+        result.text = this.tokenizer.decode(result.tokens);
+        const stopAt = firstStop(result.text, o.stop);
+        if (stopAt >= 0) {
+          result.text = result.text.slice(0, stopAt);
+          result.finishReason = 'stop';
+          return;
+        }
+        next.push(token);
+        stillActive.push(i);
+      });
+      if (stillActive.length === 0 || step === o.maxTokens - 1) break;
+      if (isCancelled()) {
+        for (const i of stillActive) results[active[i]].finishReason = 'cancelled';
+        break;
+      }
+      // Rows that finished leave the batch, so their cache stops costing decode time.
+      if (stillActive.length < active.length) cache = selectRows(cache, stillActive);
+      active = stillActive.map((i) => active[i]);
+      const out = await this.runDecoder(next.map((t) => [t]), cache);
+      cache = out.cache;
+      logits = active.map((_, i) => out.logits.subarray(i * this.config.vocabSize, (i + 1) * this.config.vocabSize));
+    }
+    return results;
+  }
+
+  /**
+   * Runs a prompt through the model (batch 1) and returns the next-token logits and the cache,
+   * reusing the cache of the longest prefix shared with the previous prompt.
+   */
+  async prefill(ids: number[]): Promise<{ logits: Float32Array; cache: KvCache }> {
+    this.checkIds(ids);
+    let reuse = 0;
+    if (this.lastPrompt) {
+      const previous = this.lastPrompt.ids;
+      const limit = Math.min(previous.length, ids.length - 1); // at least one token must run
+      while (reuse < limit && previous[reuse] === ids[reuse]) reuse++;
+    }
+    const past = reuse > 0 ? truncateCache(this.lastPrompt!.cache, reuse, this.config.headDim) : emptyCache(this.config, 1);
+    const out = await this.runDecoder([ids.slice(reuse)], past);
+    this.lastReusedTokens = reuse;
+    this.lastPrompt = { ids: [...ids], cache: out.cache };
+    return out;
+  }
+
+  /** Forgets the reusable prefix (to measure a cold prefill, or after an adapter change). */
+  clearPrefixCache(): void {
+    this.lastPrompt = null;
+  }
+
+  /** One forward step of the decoder over `tokens` ([batch][new tokens]) after `cache`. */
+  async runDecoder(tokens: number[][], cache: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
+    const batch = tokens.length;
+    const seq = tokens[0].length;
+    if (cache.batch !== batch) throw new EngineError(`cache holds ${cache.batch} rows, got ${batch}`);
+    const { numKvHeads, headDim, numLayers } = this.config;
+    const total = cache.length + seq;
+    const feeds: Record<string, ort.Tensor> = {
+      [DECODER_INPUTS.ids]: new ort.Tensor('int64', BigInt64Array.from(tokens.flat(), BigInt), [batch, seq]),
+      [DECODER_INPUTS.positions]: new ort.Tensor('int64', positionIds(batch, seq, cache.length), [batch, seq]),
+      [DECODER_INPUTS.mask]: new ort.Tensor('bool', causalMask(batch, seq, cache.length), [batch, 1, seq, total]),
+    };
+    for (let layer = 0; layer < numLayers; layer++) {
+      const dims = [batch, numKvHeads, cache.length, headDim];
+      feeds[pastKey(layer)] = new ort.Tensor('float32', cache.keys[layer], dims);
+      feeds[pastValue(layer)] = new ort.Tensor('float32', cache.values[layer], dims);
+    }
+    const out = await this.decoder.run(feeds);
+    const next: KvCache = { batch, length: total, keys: [], values: [] };
+    for (let layer = 0; layer < numLayers; layer++) {
+      next.keys.push(out[presentKey(layer)].data as Float32Array);
+      next.values.push(out[presentValue(layer)].data as Float32Array);
+    }
+    return { logits: out.logits.data as Float32Array, cache: next };
+  }
+
+  /** Log-probabilities (and entropies) of each sequence's tokens from `start` on. */
+  async score(requests: ScoreRequest[]): Promise<Score[]> {
+    for (const r of requests) {
+      this.checkIds(r.ids);
+      if (!(Number.isInteger(r.start) && r.start >= 1 && r.start <= r.ids.length)) {
+        throw new EngineError(`start ${r.start} must be between 1 and the sequence length ${r.ids.length}`);
+      }
+    }
+    const scorer = await this.scorerSession();
+    const results: Score[] = new Array(requests.length);
+    // Longest first, in micro-batches that keep the logits within budget.
+    const order = requests.map((_, i) => i).sort((a, b) => requests[b].ids.length - requests[a].ids.length);
+    for (let i = 0; i < order.length; ) {
+      const seq = requests[order[i]].ids.length;
+      const rows = Math.max(1, Math.min(order.length - i, Math.floor(SCORER_LOGIT_BYTES / (seq * this.config.vocabSize * 4))));
+      const chunk = order.slice(i, i + rows);
+      i += rows;
+      const ids = new BigInt64Array(rows * seq);
+      const targets = new BigInt64Array(rows * seq);
+      chunk.forEach((index, row) => {
+        const sequence = requests[index].ids;
+        for (let t = 0; t < sequence.length; t++) {
+          ids[row * seq + t] = BigInt(sequence[t]);
+          if (t + 1 < sequence.length) targets[row * seq + t] = BigInt(sequence[t + 1]);
+        }
+      });
+      const out = await scorer.run({
+        [DECODER_INPUTS.ids]: new ort.Tensor('int64', ids, [rows, seq]),
+        [DECODER_INPUTS.positions]: new ort.Tensor('int64', positionIds(rows, seq, 0), [rows, seq]),
+        [DECODER_INPUTS.mask]: new ort.Tensor('bool', causalMask(rows, seq, 0), [rows, 1, seq, seq]),
+        target_ids: new ort.Tensor('int64', targets, [rows, seq]),
+      });
+      const logprobs = out.logprobs.data as Float32Array;
+      const entropy = out.entropy.data as Float32Array;
+      chunk.forEach((index, row) => {
+        const { ids: sequence, start } = requests[index];
+        // Position t predicts token t + 1.
+        const from = row * seq + start - 1;
+        const to = row * seq + sequence.length - 1;
+        results[index] = { logprobs: Array.from(logprobs.subarray(from, to)), entropy: Array.from(entropy.subarray(from, to)) };
+      });
+    }
+    return results;
+  }
+
+  private async scorerSession(): Promise<ort.InferenceSession> {
+    if (!this.scorer) {
+      const path = writeGraph(this.layout, 'scorer', buildScorerGraph(this.config, this.layout).toBytes());
+      this.scorer = await ort.InferenceSession.create(path, this.sessionOptions);
+    }
+    return this.scorer;
+  }
+
+  private checkIds(ids: readonly number[]): void {
+    const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= this.config.vocabSize);
+    if (bad >= 0) throw new EngineError(`token id ${ids[bad]} at position ${bad} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
+    if (ids.length > this.config.maxPositions) throw new EngineError(`${ids.length} tokens exceed the model's ${this.config.maxPositions} positions`);
+  }
+}
+
+async function createSession(
+  graphPath: string,
+  base: ort.InferenceSession.SessionOptions,
+  provider: ExecutionProvider,
+  log: (message: string) => void,
+): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider; sessionOptions: ort.InferenceSession.SessionOptions }> {
+  if (provider === 'cuda') {
+    const sessionOptions = { ...base, executionProviders: ['cuda', 'cpu'] };
+    try {
+      return { session: await ort.InferenceSession.create(graphPath, sessionOptions), provider: 'cuda', sessionOptions };
+    } catch (error) {
+      log(
+        `CUDA execution provider unavailable, falling back to CPU: ${firstLine((error as Error).message)}. ` +
+          'Install its libraries with ONNXRUNTIME_NODE_INSTALL=cuda12 (see README).',
+      );
+    }
+  }
+  const sessionOptions = { ...base, executionProviders: ['cpu'] };
+  return { session: await ort.InferenceSession.create(graphPath, sessionOptions), provider: 'cpu', sessionOptions };
+}
+
+function writeGraph(layout: WeightLayout, name: string, bytes: Uint8Array): string {
+  mkdirSync(layout.dir, { recursive: true });
+  const path = join(layout.dir, `${name}.onnx`);
+  writeFileAtomic(path, bytes);
+  return path;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0];
+}
+
+function firstStop(text: string, stops: string[]): number {
+  let first = -1;
+  for (const stop of stops) {
+    const at = stop ? text.indexOf(stop) : -1;
+    if (at >= 0 && (first < 0 || at < first)) first = at;
+  }
+  return first;
+}
+
+export function emptyCache(config: ModelConfig, batch: number): KvCache {
+  return {
+    batch,
+    length: 0,
+    keys: Array.from({ length: config.numLayers }, () => new Float32Array(0)),
+    values: Array.from({ length: config.numLayers }, () => new Float32Array(0)),
+  };
+}
+
+/** The cache's rows in the given order (rows may repeat: tiling one prompt to G samples). */
+export function selectRows(cache: KvCache, rows: number[]): KvCache {
+  const rowSize = cache.batch === 0 ? 0 : cache.keys[0].length / cache.batch;
+  const pick = (tensor: Float32Array) => {
+    const out = new Float32Array(rows.length * rowSize);
+    rows.forEach((row, i) => out.set(tensor.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
+    return out;
+  };
+  return { batch: rows.length, length: cache.length, keys: cache.keys.map(pick), values: cache.values.map(pick) };
+}
+
+/** The first `length` positions of a cache: [batch, heads, length, dim] → [batch, heads, kept, dim]. */
+export function truncateCache(cache: KvCache, length: number, headDim: number): KvCache {
+  const cut = (tensor: Float32Array) => {
+    const blocks = tensor.length / (cache.length * headDim); // batch · heads
+    const out = new Float32Array(blocks * length * headDim);
+    for (let b = 0; b < blocks; b++) {
+      const from = b * cache.length * headDim;
+      out.set(tensor.subarray(from, from + length * headDim), b * length * headDim);
+    }
+    return out;
+  };
+  return { batch: cache.batch, length, keys: cache.keys.map(cut), values: cache.values.map(cut) };
+}
+
+function positionIds(batch: number, seq: number, offset: number): BigInt64Array {
+  const out = new BigInt64Array(batch * seq);
+  for (let b = 0; b < batch; b++) for (let s = 0; s < seq; s++) out[b * seq + s] = BigInt(offset + s);
+  return out;
+}
+
+/** [batch, 1, seq, past + seq]: query s (absolute past + s) sees keys 0..past + s. */
+export function causalMask(batch: number, seq: number, past: number): Uint8Array {
+  const total = past + seq;
+  const out = new Uint8Array(batch * seq * total);
+  for (let b = 0; b < batch; b++) {
+    for (let s = 0; s < seq; s++) out.fill(1, (b * seq + s) * total, (b * seq + s) * total + past + s + 1);
+  }
+  return out;
+}

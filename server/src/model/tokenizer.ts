@@ -1,0 +1,93 @@
+// Text ⇄ token ids, with the model's own tokenizer.json through @huggingface/tokenizers.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+
+export class TokenizerError extends Error {}
+
+export class TextTokenizer {
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    /** Ids that end a generation: the config's eos ids and the tokenizer's eos token. */
+    readonly eosIds: number[],
+    readonly vocabSize: number,
+  ) {}
+
+  static load(modelDir: string, configEosIds: number[] = []): TextTokenizer {
+    const json = readJson(join(modelDir, 'tokenizer.json'), true)!;
+    const config = readJson(join(modelDir, 'tokenizer_config.json'), false) ?? {};
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = new Tokenizer(json, config);
+    } catch (error) {
+      throw new TokenizerError(`${join(modelDir, 'tokenizer.json')}: cannot build the tokenizer: ${(error as Error).message}`);
+    }
+    const eos = new Set(configEosIds);
+    const eosToken = typeof config.eos_token === 'string' ? config.eos_token : (config.eos_token as { content?: string } | undefined)?.content;
+    const eosId = eosToken === undefined ? undefined : tokenizer.token_to_id(eosToken);
+    if (eosId !== undefined) eos.add(eosId);
+    return new TextTokenizer(tokenizer, [...eos], tokenizer.get_vocab(true).size);
+  }
+
+  encode(text: string): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  decode(ids: readonly number[]): string {
+    return this.tokenizer.decode([...ids], { skip_special_tokens: true, clean_up_tokenization_spaces: false });
+  }
+
+  tokenId(token: string): number | undefined {
+    return this.tokenizer.token_to_id(token);
+  }
+}
+
+function readJson(file: string, required: boolean): Record<string, unknown> | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new TokenizerError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? error})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new TokenizerError(`${file}: not valid JSON`);
+  }
+}
+
+/** GPT-2's reversible map from bytes to printable characters, used by byte-level BPE. */
+function bytesToUnicode(): string[] {
+  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  const chars: string[] = [];
+  let next = 256;
+  for (let b = 0; b < 256; b++) chars.push(String.fromCharCode(printable(b) ? b : next++));
+  return chars;
+}
+
+export const BYTE_TOKENIZER_SPECIALS = ['<|endoftext|>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>'];
+
+/**
+ * A byte-level tokenizer with one token per byte and no merges: any text round-trips, and the
+ * vocabulary (260 tokens) keeps random test models small.
+ */
+export function byteTokenizerFiles(): { tokenizer: Record<string, unknown>; config: Record<string, unknown> } {
+  const vocab = Object.fromEntries(bytesToUnicode().map((c, i) => [c, i]));
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false };
+  return {
+    tokenizer: {
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: BYTE_TOKENIZER_SPECIALS.map((content, i) => ({ id: 256 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+      normalizer: null,
+      pre_tokenizer: byteLevel,
+      post_processor: null,
+      decoder: byteLevel,
+      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
+    },
+    config: { eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', bos_token: null, add_bos_token: false, model_max_length: 32768, tokenizer_class: 'PreTrainedTokenizerFast' },
+  };
+}
