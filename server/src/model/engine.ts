@@ -146,7 +146,7 @@ export class Engine {
       if (start === undefined) throw new EngineError('the prompt is empty and the model has no BOS or EOS token to start from');
       ids = [start];
     }
-    this.checkIds(ids);
+    this.checkVocabulary(ids);
     // Keep the end of a prompt that leaves no room to generate: the cursor is at the end.
     const room = this.config.maxPositions - o.maxTokens;
     if (room < 1) throw new EngineError(`maxTokens ${o.maxTokens} leaves no room in the model's ${this.config.maxPositions} positions`);
@@ -301,9 +301,13 @@ export class Engine {
   }
 
   private checkIds(ids: readonly number[]): void {
+    this.checkVocabulary(ids);
+    if (ids.length > this.config.maxPositions) throw new EngineError(`${ids.length} tokens exceed the model's ${this.config.maxPositions} positions`);
+  }
+
+  private checkVocabulary(ids: readonly number[]): void {
     const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= this.config.vocabSize);
     if (bad >= 0) throw new EngineError(`token id ${ids[bad]} at position ${bad} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
-    if (ids.length > this.config.maxPositions) throw new EngineError(`${ids.length} tokens exceed the model's ${this.config.maxPositions} positions`);
   }
 }
 
