@@ -92,3 +92,46 @@ describe('gapo reward', () => {
     assert.equal(gapo(['reward', '--metric', 'rouge', '--prediction', 'a', '--target', 'a']).code, 2);
   });
 });
+
+describe('gapo init-model, generate and logprobs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gapo-cli-model-'));
+  const model = join(dir, 'model');
+  const cache = ['--cache', join(dir, 'cache'), '--threads', '1'];
+
+  it('writes a random model that generate and logprobs can use', () => {
+    const init = gapo(['init-model', '--preset', 'tiny', '--out', model, '--seed', '3']);
+    assert.equal(init.code, 0, init.stderr);
+    const generated = gapo(['generate', '--model', model, ...cache, '--prompt', 'let x', '--max-tokens', '5', '--json', '--samples', '2', '--temperature', '1']);
+    assert.equal(generated.code, 0, generated.stderr);
+    const samples = JSON.parse(generated.stdout);
+    assert.equal(samples.length, 2);
+    assert.equal(samples[0].tokens.length, samples[0].logprobs.length);
+
+    const ids = join(dir, 'ids.json');
+    writeFileSync(ids, JSON.stringify({ ids: [[108, 101, 116, 32, 120], [97, 98]], start: [2, 1] }));
+    const scored = JSON.parse(gapo(['logprobs', '--model', model, ...cache, '--input', ids]).stdout);
+    assert.equal(scored.logprobs[0].length, 3);
+    assert.equal(scored.logprobs[1].length, 1);
+    assert.ok(scored.logprobs.flat().every((lp: number) => lp < 0));
+    // The same continuation given as text scores the same ("let" + " x").
+    const text = JSON.parse(gapo(['logprobs', '--model', model, ...cache, '--text', 'le', '--text', 't x']).stdout);
+    assert.deepEqual(text.logprobs[0], scored.logprobs[0]);
+  });
+
+  it('exits 2 with one line on a missing model, bad options or a bad input file', () => {
+    for (const args of [
+      ['generate', '--model', join(dir, 'missing'), '--prompt', 'x'],
+      ['generate', '--prompt', 'x'],
+      ['generate', '--model', model, '--prompt', 'x', '--temperature', '-1'],
+      ['generate', '--model', model, '--prompt', 'x', '--provider', 'tpu'],
+      ['logprobs', '--model', model, '--text', 'only-one'],
+      ['logprobs', '--model', model, '--input', join(dir, 'nope.json')],
+      ['init-model', '--preset', 'huge', '--out', join(dir, 'x')],
+      ['init-model', '--preset', 'tiny'],
+    ]) {
+      const result = gapo([...args, ...(args[0] === 'init-model' ? [] : cache)]);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    }
+  });
+});

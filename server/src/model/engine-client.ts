@@ -71,6 +71,7 @@ export class EngineClient {
 
   private call(body: RequestBody, signal?: AbortSignal): Promise<unknown> {
     if (this.stopped) return Promise.reject(new EngineStoppedError(this.stopped));
+    if (signal?.aborted) return Promise.reject(Object.assign(new Error('cancelled before it started'), { name: 'CancelledError' }));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
