@@ -1,14 +1,28 @@
 // `npm run bench`: prints figures, asserts nothing. Each section is one file under test/bench/.
+// `npm run bench -- engine` runs one section.
+import { benchEngine, benchOneModel } from './engine.bench';
 import { benchRewards } from './rewards.bench';
 
-const sections: [string, () => Promise<void> | void][] = [['rewards and advantages', benchRewards]];
+const sections: Record<string, () => Promise<void> | void> = {
+  rewards: benchRewards,
+  engine: benchEngine,
+};
 
-(async () => {
-  for (const [name, run] of sections) {
-    console.log(`\n## ${name}\n`);
-    await run();
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === '--engine-model') {
+    await benchOneModel(args[1], args[2] as 'bytes' | 'qwen', Number(args[3]));
+    return;
   }
-})().catch((error: unknown) => {
+  const chosen = args.length ? args : Object.keys(sections);
+  for (const name of chosen) {
+    if (!sections[name]) throw new Error(`unknown section ${name} (choose ${Object.keys(sections).join(', ')})`);
+    console.log(`\n## ${name}\n`);
+    await sections[name]();
+  }
+}
+
+main().catch((error: unknown) => {
   console.error(error);
   process.exitCode = 1;
 });
