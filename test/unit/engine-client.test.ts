@@ -1,5 +1,6 @@
 // The engine in its worker thread, as the language server uses it.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Engine } from '../../server/src/model/engine';
@@ -81,5 +82,17 @@ describe('engine client failures', () => {
     const pending = assert.rejects(client.generate('x', { maxTokens: 500 }), /disposed/);
     await client.dispose();
     await pending;
+  });
+});
+
+describe('execution providers', () => {
+  const cudaLibrary = join(repoRoot, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so');
+  it('falls back to the CPU with a clear message when CUDA libraries are missing', { skip: existsSync(cudaLibrary) && 'CUDA provider installed' }, async () => {
+    const messages: string[] = [];
+    const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias'), cacheDir, threads: 1, provider: 'cuda', log: (m) => messages.push(m) });
+    assert.equal(engine.info.provider, 'cpu');
+    assert.ok(messages.some((m) => /CUDA execution provider unavailable, falling back to CPU: .*ONNXRUNTIME_NODE_INSTALL=cuda12/.test(m)), messages.join('\n'));
+    assert.equal((await engine.generate('a', { maxTokens: 2 }))[0].tokens.length, 2);
+    await engine.dispose();
   });
 });

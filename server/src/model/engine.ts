@@ -104,6 +104,9 @@ export class Engine {
 
   static async load(options: EngineOptions): Promise<Engine> {
     const log = options.log ?? (() => {});
+    // ONNX Runtime's own log goes to stderr; its errors reach us as exceptions anyway, and a
+    // missing CUDA library is reported below in one readable line.
+    ort.env.logLevel = 'fatal';
     const config = readModelConfig(options.modelDir);
     const tokenizer = TextTokenizer.load(options.modelDir, config.eosTokenIds);
     const weights = ModelWeights.open(options.modelDir, config);
