@@ -162,6 +162,8 @@ export class Engine {
     let cache = selectRows(prefill.cache, active.map(() => 0));
     let logits: Float32Array[] = active.map(() => prefill.logits);
     const eos = new Set(this.tokenizer.eosIds);
+    // One logits buffer for every decode step: each step's logits are sampled before the next.
+    const logitsBuffer = new Float32Array(o.samples * this.config.vocabSize);
 
     for (let step = 0; step < o.maxTokens; step++) {
       const next: number[] = [];
@@ -193,7 +195,7 @@ export class Engine {
       // Rows that finished leave the batch, so their cache stops costing decode time.
       if (stillActive.length < active.length) cache = selectRows(cache, stillActive);
       active = stillActive.map((i) => active[i]);
-      const out = await this.runDecoder(next.map((t) => [t]), cache);
+      const out = await this.runDecoder(next.map((t) => [t]), cache, logitsBuffer);
       cache = out.cache;
       logits = active.map((_, i) => out.logits.subarray(i * this.config.vocabSize, (i + 1) * this.config.vocabSize));
     }
@@ -224,8 +226,12 @@ export class Engine {
     this.lastPrompt = null;
   }
 
-  /** One forward step of the decoder over `tokens` ([batch][new tokens]) after `cache`. */
-  async runDecoder(tokens: number[][], cache: KvCache): Promise<{ logits: Float32Array; cache: KvCache }> {
+  /**
+   * One forward step of the decoder over `tokens` ([batch][new tokens]) after `cache`. With
+   * `logitsBuffer`, ONNX Runtime writes the logits into it instead of a fresh allocation (the
+   * decode loop reuses one buffer for every step).
+   */
+  async runDecoder(tokens: number[][], cache: KvCache, logitsBuffer?: Float32Array): Promise<{ logits: Float32Array; cache: KvCache }> {
     const batch = tokens.length;
     const seq = tokens[0].length;
     if (cache.batch !== batch) throw new EngineError(`cache holds ${cache.batch} rows, got ${batch}`);
@@ -241,13 +247,19 @@ export class Engine {
       feeds[pastKey(layer)] = new ort.Tensor('float32', cache.keys[layer], dims);
       feeds[pastValue(layer)] = new ort.Tensor('float32', cache.values[layer], dims);
     }
-    const out = await this.decoder.run(feeds);
+    const vocab = this.config.vocabSize;
+    const fetches: ort.InferenceSession.FetchesType = logitsBuffer
+      ? { logits: new ort.Tensor('float32', logitsBuffer.subarray(0, batch * vocab), [batch, vocab]) }
+      : ['logits'];
+    if (logitsBuffer) for (let layer = 0; layer < numLayers; layer++) Object.assign(fetches, { [presentKey(layer)]: null, [presentValue(layer)]: null });
+    else for (let layer = 0; layer < numLayers; layer++) (fetches as string[]).push(presentKey(layer), presentValue(layer));
+    const out = await this.decoder.run(feeds, fetches);
     const next: KvCache = { batch, length: total, keys: [], values: [] };
     for (let layer = 0; layer < numLayers; layer++) {
       next.keys.push(out[presentKey(layer)].data as Float32Array);
       next.values.push(out[presentValue(layer)].data as Float32Array);
     }
-    return { logits: out.logits.data as Float32Array, cache: next };
+    return { logits: logitsBuffer ? logitsBuffer.subarray(0, batch * vocab) : (out.logits.data as Float32Array), cache: next };
   }
 
   /** Log-probabilities (and entropies) of each sequence's tokens from `start` on. */
