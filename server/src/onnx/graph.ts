@@ -4,10 +4,11 @@
 
 import { onnx } from 'onnx-proto';
 
-export type DType = 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool';
 
 const ONNX_TYPES: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float64: onnx.TensorProto.DataType.DOUBLE,
   float16: onnx.TensorProto.DataType.FLOAT16,
   bfloat16: onnx.TensorProto.DataType.BFLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
@@ -38,7 +39,8 @@ export interface Node {
 interface TypedValue {
   name: string;
   dtype: DType;
-  shape: Dim[];
+  /** Omitted: the shape is left for ONNX Runtime to infer. */
+  shape?: Dim[];
 }
 
 interface Initializer {
@@ -86,7 +88,7 @@ export class GraphBuilder {
     return { name };
   }
 
-  output(value: Value, name: string, dtype: DType, shape: Dim[]): void {
+  output(value: Value, name: string, dtype: DType, shape?: Dim[]): void {
     if (value.name !== name) this.node('Identity', [value], {}, [name]);
     this.outputs.push({ name, dtype, shape });
   }
@@ -138,7 +140,7 @@ export class GraphBuilder {
         type: {
           tensorType: {
             elemType: ONNX_TYPES[v.dtype],
-            shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+            shape: v.shape ? { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } : undefined,
           },
         },
       });
