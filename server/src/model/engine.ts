@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../util/atomic-write';
 import { ModelConfig, readModelConfig } from './config';
 import { buildDecoderGraph, buildScorerGraph, DECODER_INPUTS, pastKey, pastValue, presentKey, presentValue } from './llama';
+import { LoraAdapter } from './lora';
 import { logSoftmaxAt, sampleToken, seededRandom } from './sampling';
 import { TextTokenizer } from './tokenizer';
 import { defaultCacheRoot, ModelWeights, prepareWeightCache, WeightLayout } from './weights';
@@ -25,6 +26,8 @@ export interface EngineOptions {
   provider?: ExecutionProvider;
   /** ONNX Runtime's intra-op threads (default: all cores). */
   threads?: number;
+  /** A PEFT LoRA adapter directory to apply from the start. */
+  adapterDir?: string;
   log?: (message: string) => void;
 }
 
@@ -60,6 +63,11 @@ export interface Generation {
   finishReason: FinishReason;
 }
 
+export interface ScoreOptions {
+  /** false scores with the base model (adapter off): the reference policy of the KL term. */
+  adapter?: boolean;
+}
+
 export interface ScoreRequest {
   ids: number[];
   /** Score tokens from this position on (at least 1: the first token has no context). */
@@ -92,6 +100,9 @@ export class Engine {
   private lastPrompt: { ids: number[]; cache: KvCache } | null = null;
   /** Tokens of the last prefill that came from the reused prefix (for tests and benchmarks). */
   lastReusedTokens = 0;
+  private adapter: LoraAdapter | null = null;
+  private adapterFeeds: Record<string, ort.Tensor>;
+  private readonly baseFeeds: Record<string, ort.Tensor>;
 
   private constructor(
     readonly config: ModelConfig,
@@ -100,7 +111,10 @@ export class Engine {
     private readonly decoder: ort.InferenceSession,
     private readonly layout: WeightLayout,
     private readonly sessionOptions: ort.InferenceSession.SessionOptions,
-  ) {}
+  ) {
+    this.baseFeeds = LoraAdapter.zero(config).feeds();
+    this.adapterFeeds = this.baseFeeds;
+  }
 
   static async load(options: EngineOptions): Promise<Engine> {
     const log = options.log ?? (() => {});
@@ -131,7 +145,29 @@ export class Engine {
       parameters,
     };
     log(`loaded ${config.architecture} (${(parameters / 1e6).toFixed(1)}M parameters) from ${options.modelDir} on ${provider}`);
-    return new Engine(config, tokenizer, info, session, layout, sessionOptions);
+    const engine = new Engine(config, tokenizer, info, session, layout, sessionOptions);
+    if (options.adapterDir) engine.setAdapter(LoraAdapter.load(options.adapterDir, config));
+    return engine;
+  }
+
+  /** The weight cache these graphs read (the trainer builds its graphs on it too). */
+  get weightLayout(): WeightLayout {
+    return this.layout;
+  }
+
+  get options(): ort.InferenceSession.SessionOptions {
+    return this.sessionOptions;
+  }
+
+  /** Applies an adapter (null: the base model) from the next request on, without reloading. */
+  setAdapter(adapter: LoraAdapter | null): void {
+    this.adapter = adapter;
+    this.adapterFeeds = adapter ? adapter.feeds() : this.baseFeeds;
+    this.clearPrefixCache(); // cached keys and values were computed with the old weights
+  }
+
+  get currentAdapter(): LoraAdapter | null {
+    return this.adapter;
   }
 
   async dispose(): Promise<void> {
@@ -238,6 +274,7 @@ export class Engine {
     const { numKvHeads, headDim, numLayers } = this.config;
     const total = cache.length + seq;
     const feeds: Record<string, ort.Tensor> = {
+      ...this.adapterFeeds,
       [DECODER_INPUTS.ids]: new ort.Tensor('int64', BigInt64Array.from(tokens.flat(), BigInt), [batch, seq]),
       [DECODER_INPUTS.positions]: new ort.Tensor('int64', positionIds(batch, seq, cache.length), [batch, seq]),
       [DECODER_INPUTS.mask]: new ort.Tensor('bool', causalMask(batch, seq, cache.length), [batch, 1, seq, total]),
@@ -263,7 +300,8 @@ export class Engine {
   }
 
   /** Log-probabilities (and entropies) of each sequence's tokens from `start` on. */
-  async score(requests: ScoreRequest[]): Promise<Score[]> {
+  async score(requests: ScoreRequest[], options: ScoreOptions = {}): Promise<Score[]> {
+    const loraFeeds = options.adapter === false ? this.baseFeeds : this.adapterFeeds;
     for (const r of requests) {
       this.checkIds(r.ids);
       if (!(Number.isInteger(r.start) && r.start >= 1 && r.start <= r.ids.length)) {
@@ -289,6 +327,7 @@ export class Engine {
         }
       });
       const out = await scorer.run({
+        ...loraFeeds,
         [DECODER_INPUTS.ids]: new ort.Tensor('int64', ids, [rows, seq]),
         [DECODER_INPUTS.positions]: new ort.Tensor('int64', positionIds(rows, seq, 0), [rows, seq]),
         [DECODER_INPUTS.mask]: new ort.Tensor('bool', causalMask(rows, seq, 0), [rows, 1, seq, seq]),

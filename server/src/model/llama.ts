@@ -8,6 +8,11 @@
 //   position and the updated cache (`present_*`).
 // - scorer: no cache; returns the log-probability (and entropy) of given next tokens at every
 //   position, what RL needs for old and reference log-probs.
+// The training graphs (server/src/train/) reuse the body too.
+//
+// Every linear layer carries a LoRA branch whose A and B matrices are graph inputs (rank is a
+// symbolic dimension), so adapters swap without rebuilding anything and "no adapter" is a
+// zero adapter: y = x·Wᵀ + b + scale · (x·Aᵀ)·Bᵀ.
 
 import { GraphBuilder, Value } from '../onnx/graph';
 import { ModelConfig } from './config';
@@ -19,10 +24,47 @@ export const pastValue = (layer: number) => `past_value.${layer}`;
 export const presentKey = (layer: number) => `present_key.${layer}`;
 export const presentValue = (layer: number) => `present_value.${layer}`;
 
-interface Body {
+/** The linear layers that carry LoRA, by their Hugging Face (and PEFT) module names. */
+export const LORA_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export const LORA_SCALE = 'lora_scale';
+export const loraA = (module: string) => `lora_A:${module}`;
+export const loraB = (module: string) => `lora_B:${module}`;
+
+/** Every LoRA-carrying linear layer: its module path and [in, out] features. */
+export function loraTargets(config: ModelConfig): { module: string; inFeatures: number; outFeatures: number }[] {
+  const { hiddenSize: h, intermediateSize: i, numHeads, numKvHeads, headDim: d } = config;
+  const shapes: Record<(typeof LORA_MODULES)[number], [string, number, number]> = {
+    q_proj: ['self_attn', h, numHeads * d],
+    k_proj: ['self_attn', h, numKvHeads * d],
+    v_proj: ['self_attn', h, numKvHeads * d],
+    o_proj: ['self_attn', numHeads * d, h],
+    gate_proj: ['mlp', h, i],
+    up_proj: ['mlp', h, i],
+    down_proj: ['mlp', i, h],
+  };
+  const targets = [];
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    for (const name of LORA_MODULES) {
+      const [block, inFeatures, outFeatures] = shapes[name];
+      targets.push({ module: `model.layers.${layer}.${block}.${name}`, inFeatures, outFeatures });
+    }
+  }
+  return targets;
+}
+
+export interface GraphOptions {
+  /** 'external': constant initializers from the weight cache; 'inputs': fed each run (full fine-tuning). */
+  weights: 'external' | 'inputs';
+}
+
+export interface Body {
   g: GraphBuilder;
   config: ModelConfig;
   weight: (name: string) => Value;
+  shapeOf: (name: string) => number[];
+  /** The LoRA A and B inputs, in the order the layers created them. */
+  lora: Value[];
+  loraScale: Value;
   /** [B, S, -1], for reshaping flat [N, x] tensors back to batch and sequence. */
   batchSeqShape: Value;
   positions: Value;
@@ -31,15 +73,18 @@ interface Body {
   sin: Value;
 }
 
-function startGraph(name: string, config: ModelConfig, layout: WeightLayout): { body: Body; ids: Value } {
+export function startGraph(name: string, config: ModelConfig, layout: WeightLayout, options: GraphOptions = { weights: 'external' }): { body: Body; ids: Value } {
   const g = new GraphBuilder(name);
   const ids = g.input(DECODER_INPUTS.ids, 'int64', ['batch', 'seq']);
   const positions = g.input(DECODER_INPUTS.positions, 'int64', ['batch', 'seq']);
   const mask = g.input(DECODER_INPUTS.mask, 'bool', ['batch', 1, 'seq', 'total']);
+  const declared = new Map<string, Value>();
   const weight = (tensor: string): Value => {
     const entry = layout.tensors[tensor];
     if (!entry) throw new Error(`weight ${tensor} is not in the weight cache`);
-    return g.external(tensor, entry.shape, { location: layout.file, offset: entry.offset, length: entry.length });
+    if (options.weights === 'external') return g.external(tensor, entry.shape, { location: layout.file, offset: entry.offset, length: entry.length });
+    if (!declared.has(tensor)) declared.set(tensor, g.input(tensor, 'float32', entry.shape));
+    return declared.get(tensor)!;
   };
   const { cos, sin } = rotaryTables(config);
   const half = config.headDim / 2;
@@ -47,6 +92,9 @@ function startGraph(name: string, config: ModelConfig, layout: WeightLayout): { 
     g,
     config,
     weight,
+    shapeOf: (tensor) => layout.tensors[tensor].shape,
+    lora: [],
+    loraScale: g.input(LORA_SCALE, 'float32', []),
     batchSeqShape: g.node('Concat', [g.node('Shape', [ids]), g.ints([-1])], { axis: 0 }),
     positions,
     mask,
@@ -72,10 +120,18 @@ export function rotaryTables(config: ModelConfig): { cos: Float32Array; sin: Flo
 }
 
 function linear(b: Body, x: Value, name: string, bias = false): Value {
+  const { g } = b;
   const inputs = [x, b.weight(`${name}.weight`)];
   if (bias) inputs.push(b.weight(`${name}.bias`));
-  return b.g.node('Gemm', inputs, { transB: 1 });
+  const base = g.node('Gemm', inputs, { transB: 1 });
+  const [outFeatures, inFeatures] = b.shapeOf(`${name}.weight`);
+  const a = g.input(loraA(name), 'float32', ['rank', inFeatures]);
+  const bMatrix = g.input(loraB(name), 'float32', [outFeatures, 'rank']);
+  b.lora.push(a, bMatrix);
+  const delta = g.node('Gemm', [g.node('Gemm', [x, a], { transB: 1 }), bMatrix], { transB: 1 });
+  return g.node('Add', [base, g.node('Mul', [delta, b.loraScale])]);
 }
+
 
 function rmsNorm(b: Body, x: Value, name: string): Value {
   return b.g.node('RMSNormalization', [x, b.weight(`${name}.weight`)], { axis: -1, epsilon: b.config.rmsNormEps });
@@ -105,7 +161,7 @@ function mlp(b: Body, x: Value, layer: number): Value {
 }
 
 /** Embedding, the decoder layers and the final norm: flat [N, hidden] states out. */
-function decoderBody(b: Body, ids: Value, withCache: boolean): Value {
+export function decoderBody(b: Body, ids: Value, withCache: boolean): Value {
   const { g, config } = b;
   const embedded = g.node('Gather', [b.weight('model.embed_tokens.weight'), ids], { axis: 0 });
   let x = g.node('Reshape', [embedded, g.ints([-1, config.hiddenSize])]);
@@ -127,7 +183,7 @@ function decoderBody(b: Body, ids: Value, withCache: boolean): Value {
   return rmsNorm(b, x, 'model.norm');
 }
 
-function outputWeight(b: Body): Value {
+export function outputWeight(b: Body): Value {
   return b.weight(b.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
 }
 
