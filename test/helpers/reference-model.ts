@@ -3,6 +3,7 @@
 // ONNX graphs are checked against.
 
 import { ModelConfig, readModelConfig } from '../../server/src/model/config';
+import { LoraAdapter } from '../../server/src/model/lora';
 import { ModelWeights } from '../../server/src/model/weights';
 
 export class ReferenceModel {
@@ -10,7 +11,11 @@ export class ReferenceModel {
   readonly config: ModelConfig;
   private readonly weights: ModelWeights;
 
-  constructor(modelDir: string) {
+  /** With an adapter, every linear layer adds scale · B·(A·x), as PEFT's LoRA does. */
+  constructor(
+    modelDir: string,
+    private readonly adapter: LoraAdapter | null = null,
+  ) {
     this.config = readModelConfig(modelDir);
     this.weights = ModelWeights.open(modelDir, this.config);
   }
@@ -71,6 +76,12 @@ export class ReferenceModel {
   private linear(v: Float64Array, name: string, bias = false): Float64Array {
     const weight = this.w(`${name}.weight`);
     const out = matVec(weight, v, weight.length / v.length);
+    const lora = this.adapter?.modules.get(name);
+    if (lora) {
+      const down = matVec(Float64Array.from(lora.a), v, this.adapter!.rank);
+      const up = matVec(Float64Array.from(lora.b), down, out.length);
+      for (let i = 0; i < out.length; i++) out[i] += this.adapter!.scale * up[i];
+    }
     if (bias) {
       const b = this.w(`${name}.bias`);
       for (let i = 0; i < out.length; i++) out[i] += b[i];

@@ -61,6 +61,8 @@ export interface Generation {
   /** The model's log-probability (temperature 1) of each sampled token. */
   logprobs: number[];
   finishReason: FinishReason;
+  /** With finishReason 'eos': the end token sampled, and its log-probability (RL trains on it). */
+  eos?: { token: number; logprob: number };
 }
 
 export interface ScoreOptions {
@@ -179,17 +181,7 @@ export class Engine {
   async generate(prompt: string | number[], options: Partial<GenerateOptions> = {}, isCancelled: () => boolean = () => false): Promise<Generation[]> {
     const o = { ...defaultGenerateOptions, ...options };
     if (!(o.samples >= 1) || !(o.maxTokens >= 1)) throw new EngineError('samples and maxTokens must be at least 1');
-    let ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt) : [...prompt];
-    if (ids.length === 0) {
-      const start = this.config.bosTokenId ?? this.tokenizer.eosIds[0];
-      if (start === undefined) throw new EngineError('the prompt is empty and the model has no BOS or EOS token to start from');
-      ids = [start];
-    }
-    this.checkVocabulary(ids);
-    // Keep the end of a prompt that leaves no room to generate: the cursor is at the end.
-    const room = this.config.maxPositions - o.maxTokens;
-    if (room < 1) throw new EngineError(`maxTokens ${o.maxTokens} leaves no room in the model's ${this.config.maxPositions} positions`);
-    if (ids.length > room) ids = ids.slice(ids.length - room);
+    const ids = this.fitPrompt(prompt, o.maxTokens);
 
     const prefill = await this.prefill(ids);
     const randoms = Array.from({ length: o.samples }, (_, row) => seededRandom((o.seed * 1000003 + row * 7919) >>> 0));
@@ -209,6 +201,7 @@ export class Engine {
         const result = results[row];
         if (eos.has(token)) {
           result.finishReason = 'eos';
+          result.eos = { token, logprob: logSoftmaxAt(logits[i], token) };
           return;
         }
         result.tokens.push(token);
@@ -236,6 +229,23 @@ export class Engine {
       logits = active.map((_, i) => out.logits.subarray(i * this.config.vocabSize, (i + 1) * this.config.vocabSize));
     }
     return results;
+  }
+
+  /**
+   * The token ids a prompt is generated from: tokenized, started from BOS (or EOS) when empty,
+   * and cut to its end when it leaves no room for `maxTokens` (the cursor is at the end).
+   */
+  fitPrompt(prompt: string | number[], maxTokens: number): number[] {
+    let ids = typeof prompt === 'string' ? this.tokenizer.encode(prompt) : [...prompt];
+    if (ids.length === 0) {
+      const start = this.config.bosTokenId ?? this.tokenizer.eosIds[0];
+      if (start === undefined) throw new EngineError('the prompt is empty and the model has no BOS or EOS token to start from');
+      ids = [start];
+    }
+    this.checkVocabulary(ids);
+    const room = this.config.maxPositions - maxTokens;
+    if (room < 1) throw new EngineError(`maxTokens ${maxTokens} leaves no room in the model's ${this.config.maxPositions} positions`);
+    return ids.length > room ? ids.slice(ids.length - room) : ids;
   }
 
   /**

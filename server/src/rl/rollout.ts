@@ -1,0 +1,119 @@
+// One step of group-relative RL: sample G rollouts per prompt with the current policy, score
+// them against the ground truth, turn the rewards into advantages with the chosen estimator,
+// and update the adapter. The unit that "Train Now", `gapo train` and the benchmarks run.
+
+import { performance } from 'node:perf_hooks';
+import { Engine } from '../model/engine';
+import { PolicyTrainer, StepMetrics, TrainingSequence } from '../train/trainer';
+import { computeAdvantages, EstimatorName, EstimatorOptions, GroupStats, groupStats } from './advantages';
+
+export interface RolloutPrompt {
+  id: string;
+  prompt: string | number[];
+  groundTruth: string;
+}
+
+export interface RolloutOptions {
+  /** Rollouts per prompt (G). */
+  group: number;
+  estimator: EstimatorName;
+  estimatorOptions: Partial<EstimatorOptions>;
+  reward: (prediction: string, groundTruth: string) => number;
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  stop: string[];
+  seed: number;
+}
+
+export const defaultRolloutOptions: Omit<RolloutOptions, 'reward'> = {
+  group: 8,
+  estimator: 'gapo',
+  estimatorOptions: {},
+  maxTokens: 64,
+  temperature: 1,
+  topP: 1,
+  stop: [],
+  seed: 0,
+};
+
+export interface GroupReport {
+  id: string;
+  rewards: number[];
+  advantages: number[];
+  stats: GroupStats;
+  samples: string[];
+}
+
+export interface RolloutStep {
+  groups: GroupReport[];
+  metrics: StepMetrics[];
+  meanReward: number;
+  rolloutMs: number;
+  updateMs: number;
+  responseTokens: number;
+}
+
+export async function rolloutAndUpdate(
+  engine: Engine,
+  trainer: PolicyTrainer,
+  prompts: RolloutPrompt[],
+  options: Partial<RolloutOptions> & Pick<RolloutOptions, 'reward'>,
+): Promise<RolloutStep> {
+  const o = { ...defaultRolloutOptions, ...options };
+  engine.setAdapter(trainer.adapter);
+  const rolloutStart = performance.now();
+  const sequences: TrainingSequence[][] = [];
+  const samples: string[][] = [];
+  const rewards: number[][] = [];
+  for (const [index, p] of prompts.entries()) {
+    const promptIds = engine.fitPrompt(p.prompt, o.maxTokens);
+    const generations = await engine.generate(promptIds, {
+      samples: o.group,
+      maxTokens: o.maxTokens,
+      temperature: o.temperature,
+      topP: o.topP,
+      stop: o.stop,
+      seed: o.seed * 100003 + index,
+    });
+    samples.push(generations.map((gen) => gen.text));
+    rewards.push(generations.map((gen) => o.reward(gen.text, p.groundTruth)));
+    // The response the policy is trained on includes the end token when it chose to stop.
+    sequences.push(
+      generations.map((gen) => ({
+        ids: [...promptIds, ...gen.tokens, ...(gen.eos ? [gen.eos.token] : [])],
+        promptLength: promptIds.length,
+        oldLogprobs: [...gen.logprobs, ...(gen.eos ? [gen.eos.logprob] : [])],
+      })),
+    );
+  }
+  const flat = sequences.flat();
+  if (o.temperature !== 1) {
+    // Sampling logprobs were taken at temperature 1 only by construction when T = 1; otherwise
+    // score the rollouts under the policy itself.
+    const scores = await engine.score(flat.map((s) => ({ ids: s.ids, start: s.promptLength })));
+    flat.forEach((s, i) => (s.oldLogprobs = scores[i].logprobs));
+  }
+  if (trainer.options.loss.klCoef > 0) {
+    const reference = await engine.score(flat.map((s) => ({ ids: s.ids, start: s.promptLength })), { adapter: false });
+    flat.forEach((s, i) => (s.refLogprobs = reference[i].logprobs));
+  }
+  const rolloutMs = performance.now() - rolloutStart;
+
+  const advantages = computeAdvantages(rewards, o.estimator, o.estimatorOptions, prompts.map((p) => p.id));
+  sequences.forEach((group, g) => group.forEach((s, i) => (s.advantage = advantages[g][i])));
+  const updateStart = performance.now();
+  const metrics = await trainer.train(flat);
+  const updateMs = performance.now() - updateStart;
+  engine.setAdapter(trainer.adapter); // new weights: the cached prefix is stale
+
+  const allRewards = rewards.flat();
+  return {
+    groups: prompts.map((p, g) => ({ id: p.id, rewards: rewards[g], advantages: advantages[g], stats: groupStats(rewards[g], o.estimatorOptions), samples: samples[g] })),
+    metrics,
+    meanReward: allRewards.reduce((a, b) => a + b, 0) / allRewards.length,
+    rolloutMs,
+    updateMs,
+    responseTokens: flat.reduce((sum, s) => sum + s.ids.length - s.promptLength, 0),
+  };
+}

@@ -1,0 +1,318 @@
+// The update step: runs a training graph over micro-batches, accumulates gradients, skips a
+// step whose loss or gradients are not finite, and applies AdamW.
+//
+// PolicyTrainer: the PPO-clip update of GRPO/DAPO/GAPO on a LoRA adapter.
+// CrossEntropyTrainer: next-token training of a LoRA adapter or of every weight.
+
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { writeFileAtomic } from '../util/atomic-write';
+import { ModelConfig } from '../model/config';
+import { DECODER_INPUTS } from '../model/llama';
+import { LoraAdapter } from '../model/lora';
+import { WeightLayout } from '../model/weights';
+import { AdamW, AdamWOptions, defaultAdamW } from './adamw';
+import {
+  buildCrossEntropyGraph,
+  buildPolicyTrainingGraph,
+  defaultPolicyLoss,
+  gradName,
+  METRIC_OUTPUTS,
+  PolicyLossOptions,
+  TRAIN_INPUTS,
+  TrainingGraph,
+} from './training-graphs';
+
+/** One sequence to train on: the prompt's tokens, then the response's. */
+export interface TrainingSequence {
+  ids: number[];
+  promptLength: number;
+  /** Policy training: this sequence's advantage. */
+  advantage?: number;
+  /** Policy training: log-probabilities of the response tokens under the sampling policy. */
+  oldLogprobs?: number[];
+  /** Policy training with KL: the same under the reference (base) model. */
+  refLogprobs?: number[];
+}
+
+export interface StepMetrics {
+  step: number;
+  skipped: boolean;
+  reason?: string;
+  loss: number;
+  gradNorm: number;
+  learningRate: number;
+  tokens: number;
+  /** Share of response tokens clipped from below (A < 0) and from above (A > 0). */
+  clipLow?: number;
+  clipHigh?: number;
+  meanRatio?: number;
+  approxKl?: number;
+  entropy?: number;
+  kl?: number;
+}
+
+export interface TrainerContext {
+  config: ModelConfig;
+  layout: WeightLayout;
+  sessionOptions: ort.InferenceSession.SessionOptions;
+}
+
+export interface BatchOptions {
+  /** Sequences per forward/backward run; their gradients accumulate (bounds memory). */
+  microBatchSize: number;
+}
+
+async function createGradientSession(context: TrainerContext, graph: TrainingGraph, file: string): Promise<ort.InferenceSession> {
+  // Beside the weight cache: the graph refers to weights.bin by a relative path.
+  const path = join(context.layout.dir, file);
+  writeFileAtomic(path, graph.graph.toBytes());
+  return ort.InferenceSession.create(path, context.sessionOptions);
+}
+
+/** Token tensors for a right-padded micro-batch; position t predicts token t + 1. */
+function packSequences(sequences: TrainingSequence[], withPolicy: boolean, withReference: boolean): { feeds: Record<string, ort.Tensor>; tokens: number } {
+  const rows = sequences.length;
+  const seq = Math.max(...sequences.map((s) => s.ids.length));
+  const ids = new BigInt64Array(rows * seq);
+  const positions = new BigInt64Array(rows * seq);
+  const targets = new BigInt64Array(rows * seq);
+  const mask = new Float32Array(rows * seq);
+  const old = new Float32Array(rows * seq);
+  const ref = new Float32Array(rows * seq);
+  const attention = new Uint8Array(rows * seq * seq);
+  let tokens = 0;
+  sequences.forEach((s, r) => {
+    if (s.promptLength < 1 || s.promptLength >= s.ids.length) throw new RangeError(`sequence ${r}: needs at least one prompt token and one response token`);
+    for (let t = 0; t < seq; t++) {
+      positions[r * seq + t] = BigInt(t);
+      attention.fill(1, (r * seq + t) * seq, (r * seq + t) * seq + t + 1); // causal; padding comes last
+      if (t < s.ids.length) ids[r * seq + t] = BigInt(s.ids[t]);
+      if (t + 1 < s.ids.length) targets[r * seq + t] = BigInt(s.ids[t + 1]);
+      const responseIndex = t + 1 - s.promptLength;
+      if (responseIndex >= 0 && t + 1 < s.ids.length) {
+        mask[r * seq + t] = 1;
+        tokens++;
+        if (withPolicy) old[r * seq + t] = s.oldLogprobs![responseIndex];
+        if (withReference) ref[r * seq + t] = s.refLogprobs![responseIndex];
+      }
+    }
+  });
+  const feeds: Record<string, ort.Tensor> = {
+    [DECODER_INPUTS.ids]: new ort.Tensor('int64', ids, [rows, seq]),
+    [DECODER_INPUTS.positions]: new ort.Tensor('int64', positions, [rows, seq]),
+    [DECODER_INPUTS.mask]: new ort.Tensor('bool', attention, [rows, 1, seq, seq]),
+    [TRAIN_INPUTS.targets]: new ort.Tensor('int64', targets, [rows, seq]),
+    [TRAIN_INPUTS.responseMask]: new ort.Tensor('float32', mask, [rows, seq]),
+  };
+  if (withPolicy) {
+    feeds[TRAIN_INPUTS.oldLogprobs] = new ort.Tensor('float32', old, [rows, seq]);
+    feeds[TRAIN_INPUTS.advantages] = new ort.Tensor('float32', Float32Array.from(sequences, (s) => s.advantage!), [rows]);
+  }
+  if (withReference) feeds[TRAIN_INPUTS.refLogprobs] = new ort.Tensor('float32', ref, [rows, seq]);
+  return { feeds, tokens };
+}
+
+function responseTokens(s: TrainingSequence): number {
+  return s.ids.length - s.promptLength;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function allFinite(tensors: Float32Array[]): boolean {
+  for (const t of tensors) for (let i = 0; i < t.length; i++) if (!Number.isFinite(t[i])) return false;
+  return true;
+}
+
+/**
+ * Runs the graph on each micro-batch and sums the gradients. Returns the summed outputs named
+ * in `sums` and the gradient of each parameter.
+ */
+async function accumulate(
+  session: ort.InferenceSession,
+  parameterNames: string[],
+  batches: Record<string, ort.Tensor>[],
+  sums: readonly string[],
+): Promise<{ totals: Record<string, number>; grads: Float32Array[] }> {
+  const totals: Record<string, number> = Object.fromEntries(sums.map((name) => [name, 0]));
+  let grads: Float32Array[] | null = null;
+  for (const feeds of batches) {
+    const out = await session.run(feeds);
+    for (const name of sums) totals[name] += Number(out[name].data[0]);
+    const current = parameterNames.map((name) => out[gradName(name)].data as Float32Array);
+    if (!grads) grads = current.map((g) => g.slice());
+    else grads.forEach((g, k) => current[k].forEach((value, i) => (g[i] += value)));
+  }
+  return { totals, grads: grads ?? [] };
+}
+
+export interface PolicyTrainerOptions extends BatchOptions {
+  loss: PolicyLossOptions;
+  optimizer: AdamWOptions;
+  /** PPO epochs: optimizer steps over the same batch of rollouts. */
+  epochs: number;
+}
+
+export const defaultPolicyTrainer: PolicyTrainerOptions = { loss: defaultPolicyLoss, optimizer: defaultAdamW, epochs: 1, microBatchSize: 4 };
+
+export class PolicyTrainer {
+  private readonly optimizer: AdamW;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly parameterNames: string[],
+    /** Updated in place by each step: the engine serving it sees the new values. */
+    readonly adapter: LoraAdapter,
+    readonly options: PolicyTrainerOptions,
+  ) {
+    this.optimizer = new AdamW(adapter.parameters(), options.optimizer);
+  }
+
+  static async create(context: TrainerContext, adapter: LoraAdapter, options: Partial<PolicyTrainerOptions> = {}): Promise<PolicyTrainer> {
+    const resolved: PolicyTrainerOptions = {
+      ...defaultPolicyTrainer,
+      ...options,
+      loss: { ...defaultPolicyLoss, ...options.loss },
+      optimizer: { ...defaultAdamW, ...options.optimizer },
+    };
+    const graph = buildPolicyTrainingGraph(context.config, context.layout, resolved.loss);
+    const session = await createGradientSession(context, graph, `policy-${resolved.loss.aggregation}-${resolved.loss.klCoef > 0 ? 'kl' : 'nokl'}.onnx`);
+    return new PolicyTrainer(session, graph.parameters, adapter, resolved);
+  }
+
+  get steps(): number {
+    return this.optimizer.step;
+  }
+
+  /** The batch's loss, metric sums and gradients at the current parameters, updating nothing. */
+  async lossAndGradients(sequences: TrainingSequence[]): Promise<{ totals: Record<string, number>; grads: Float32Array[]; tokens: number }> {
+    const { batches, tokens } = this.prepare(sequences);
+    return { ...(await accumulate(this.session, this.parameterNames, batches, ['loss', ...METRIC_OUTPUTS])), tokens };
+  }
+
+  /** PPO epochs over one batch of rollouts: one optimizer step per epoch. */
+  async train(sequences: TrainingSequence[]): Promise<StepMetrics[]> {
+    const { batches, tokens } = this.prepare(sequences);
+    const results: StepMetrics[] = [];
+    for (let epoch = 0; epoch < this.options.epochs; epoch++) {
+      const { totals, grads } = await accumulate(this.session, this.parameterNames, batches, ['loss', ...METRIC_OUTPUTS]);
+      const base = { step: this.optimizer.step, loss: totals.loss, tokens };
+      const metrics = {
+        clipLow: totals.clip_low_sum / tokens,
+        clipHigh: totals.clip_high_sum / tokens,
+        meanRatio: totals.ratio_sum / tokens,
+        approxKl: totals.approx_kl_sum / tokens,
+        entropy: totals.entropy_sum / tokens,
+        kl: totals.kl_sum / tokens,
+      };
+      if (!Number.isFinite(totals.loss) || !allFinite(grads)) {
+        // Keep the last good adapter: skip the step rather than write NaNs into it.
+        results.push({ ...base, ...metrics, skipped: true, reason: Number.isFinite(totals.loss) ? 'non-finite gradient' : 'non-finite loss', gradNorm: Number.NaN, learningRate: 0 });
+        continue;
+      }
+      const { gradNorm, learningRate } = this.optimizer.apply(grads);
+      results.push({ ...base, ...metrics, skipped: false, gradNorm, learningRate });
+    }
+    return results;
+  }
+
+  private prepare(sequences: TrainingSequence[]): { batches: Record<string, ort.Tensor>[]; tokens: number } {
+    const withKl = this.options.loss.klCoef > 0;
+    for (const [i, s] of sequences.entries()) {
+      if (!Number.isFinite(s.advantage)) throw new RangeError(`sequence ${i}: advantage must be a finite number`);
+      if (s.oldLogprobs?.length !== responseTokens(s)) throw new RangeError(`sequence ${i}: needs one old log-prob per response token`);
+      if (withKl && s.refLogprobs?.length !== responseTokens(s)) throw new RangeError(`sequence ${i}: needs one reference log-prob per response token`);
+    }
+    const tokens = sequences.reduce((sum, s) => sum + responseTokens(s), 0);
+    const normalizer = this.options.loss.aggregation === 'token-mean' ? tokens : sequences.length;
+    const common = { ...this.adapter.feeds(), [TRAIN_INPUTS.normalizer]: new ort.Tensor('float32', Float32Array.of(normalizer), []) };
+    const batches = chunks(sequences, this.options.microBatchSize).map((chunk) => ({ ...common, ...packSequences(chunk, true, withKl).feeds }));
+    return { batches, tokens };
+  }
+}
+
+export interface CrossEntropyTrainerOptions extends BatchOptions {
+  optimizer: AdamWOptions;
+}
+
+/** Next-token training: a LoRA adapter, or every weight of the model (`full`). */
+export class CrossEntropyTrainer {
+  private readonly optimizer: AdamW;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly parameterNames: string[],
+    /** The tensors trained, by graph input name (weights, or LoRA A/B). */
+    readonly parameters: Map<string, Float32Array>,
+    private readonly fixedFeeds: Record<string, ort.Tensor>,
+    private readonly shapes: Map<string, number[]>,
+    readonly options: CrossEntropyTrainerOptions,
+  ) {
+    this.optimizer = new AdamW(parameterNames.map((n) => parameters.get(n)!), options.optimizer);
+  }
+
+  /**
+   * `weights` (full) maps every weight name to its values (they are trained in place); for
+   * LoRA, pass the adapter.
+   */
+  static async create(
+    context: TrainerContext,
+    target: { kind: 'full'; weights: Map<string, Float32Array> } | { kind: 'lora'; adapter: LoraAdapter },
+    options: Partial<CrossEntropyTrainerOptions> = {},
+  ): Promise<CrossEntropyTrainer> {
+    const resolved = { microBatchSize: 4, ...options, optimizer: { ...defaultAdamW, ...options.optimizer } };
+    const graph = buildCrossEntropyGraph(context.config, context.layout, target.kind);
+    const session = await createGradientSession(context, graph, `cross-entropy-${target.kind}.onnx`);
+    const parameters = new Map<string, Float32Array>();
+    const shapes = new Map<string, number[]>();
+    let fixedFeeds: Record<string, ort.Tensor>;
+    if (target.kind === 'full') {
+      for (const name of graph.parameters) {
+        const values = target.weights.get(name);
+        if (!values) throw new Error(`no values for weight ${name}`);
+        parameters.set(name, values);
+        shapes.set(name, context.layout.tensors[name].shape);
+      }
+      fixedFeeds = LoraAdapter.zero(context.config).feeds();
+    } else {
+      fixedFeeds = target.adapter.feeds();
+      for (const name of graph.parameters) {
+        parameters.set(name, fixedFeeds[name].data as Float32Array);
+        shapes.set(name, fixedFeeds[name].dims as number[]);
+      }
+    }
+    return new CrossEntropyTrainer(session, graph.parameters, parameters, fixedFeeds, shapes, resolved);
+  }
+
+  /** Loss and gradients without updating anything (for checks and evaluation). */
+  async lossAndGradients(sequences: TrainingSequence[]): Promise<{ loss: number; tokens: number; grads: Float32Array[] }> {
+    const tokens = sequences.reduce((sum, s) => sum + responseTokens(s), 0);
+    const feeds = this.feedsFor(tokens);
+    const batches = chunks(sequences, this.options.microBatchSize).map((chunk) => ({ ...feeds, ...packSequences(chunk, false, false).feeds }));
+    const { totals, grads } = await accumulate(this.session, this.parameterNames, batches, ['loss']);
+    return { loss: totals.loss, tokens, grads };
+  }
+
+  async train(sequences: TrainingSequence[]): Promise<StepMetrics> {
+    const { loss, tokens, grads } = await this.lossAndGradients(sequences);
+    const base = { step: this.optimizer.step, loss, tokens };
+    if (!Number.isFinite(loss) || !allFinite(grads)) {
+      return { ...base, skipped: true, reason: Number.isFinite(loss) ? 'non-finite gradient' : 'non-finite loss', gradNorm: Number.NaN, learningRate: 0 };
+    }
+    return { ...base, skipped: false, ...this.optimizer.apply(grads) };
+  }
+
+  get parameterOrder(): string[] {
+    return this.parameterNames;
+  }
+
+  private feedsFor(tokens: number): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = { ...this.fixedFeeds, [TRAIN_INPUTS.normalizer]: new ort.Tensor('float32', Float32Array.of(tokens), []) };
+    for (const name of this.parameterNames) feeds[name] = new ort.Tensor('float32', this.parameters.get(name)!, this.shapes.get(name)!);
+    return feeds;
+  }
+}
