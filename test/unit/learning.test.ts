@@ -1,0 +1,50 @@
+// GAPO really learns: on a small synthetic task where the reward rises with a learnable
+// behaviour (writing lowercase letters), a few dozen steps raise the mean reward well above
+// where it started, for several seeds.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Engine } from '../../server/src/model/engine';
+import { LoraAdapter } from '../../server/src/model/lora';
+import { rolloutAndUpdate } from '../../server/src/rl/rollout';
+import { defaultAdamW } from '../../server/src/train/adamw';
+import { PolicyTrainer } from '../../server/src/train/trainer';
+import { makeModel, tempDir } from '../helpers/models';
+
+const cacheDir = tempDir('cache');
+
+/** Share of lowercase letters in the text: about 10% for a random byte-level model. */
+function letterShare(text: string): number {
+  const chars = [...text];
+  return chars.length === 0 ? 0 : chars.filter((c) => c >= 'a' && c <= 'z').length / chars.length;
+}
+
+describe('GAPO learning', () => {
+  for (const seed of [1, 2, 3]) {
+    it(`raises the mean reward on a synthetic task (seed ${seed})`, async (t) => {
+      const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias', { seed }), cacheDir, threads: 1 });
+      const adapter = LoraAdapter.create(engine.config, { rank: 8, alpha: 16, seed });
+      const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options }, adapter, {
+        optimizer: { ...defaultAdamW, learningRate: 2e-2, warmupSteps: 2 },
+        microBatchSize: 16,
+      });
+      const prompts = ['fn ', 'let ', 'x = ', 'if ('].map((prompt, i) => ({ id: `p${i}`, prompt, groundTruth: '' }));
+      const rewards: number[] = [];
+      for (let step = 0; step < 40; step++) {
+        const result = await rolloutAndUpdate(engine, trainer, prompts, {
+          group: 8,
+          maxTokens: 8,
+          estimator: 'gapo',
+          seed: seed * 1000 + step,
+          reward: (prediction) => letterShare(prediction),
+        });
+        assert.ok(result.metrics.every((m) => !m.skipped));
+        rewards.push(result.meanReward);
+      }
+      const start = (rewards[0] + rewards[1] + rewards[2]) / 3;
+      const end = (rewards[37] + rewards[38] + rewards[39]) / 3;
+      t.diagnostic(`mean reward ${start.toFixed(3)} → ${end.toFixed(3)}`);
+      assert.ok(end > start + 0.2, `mean reward went from ${start} to ${end}`);
+      await engine.dispose();
+    });
+  }
+});
