@@ -31,7 +31,8 @@ if (tests) {
 }
 
 if (bench) {
-  builds.push({ ...common, entryPoints: ['test/bench/run.ts'], outbase: '.', outdir: 'out', define: {} });
+  // Outside out/test/: Node's test runner would take any script under a test/ folder for a test.
+  builds.push({ ...common, entryPoints: { run: 'test/bench/run.ts' }, outdir: 'out/bench', define: {} });
 }
 
 if (watch) {

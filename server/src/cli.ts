@@ -2,13 +2,15 @@
 
 import { advantagesCommand } from './commands/advantages';
 import { Command, CommandIO, UsageError } from './commands/command';
+import { evalCommand } from './commands/eval';
 import { generateCommand } from './commands/generate';
 import { initModelCommand } from './commands/init-model';
 import { logprobsCommand } from './commands/logprobs';
 import { rewardCommand } from './commands/reward';
+import { trainCommand } from './commands/train';
 import { version } from './version';
 
-const commands: Command[] = [advantagesCommand, rewardCommand, generateCommand, logprobsCommand, initModelCommand];
+const commands: Command[] = [advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,11 +1,11 @@
 // The `gapo` CLI as a user runs it: the built bundle in a child process.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cliPath as CLI } from '../helpers/paths';
+import { cliPath as CLI, repoRoot } from '../helpers/paths';
 
 function gapo(args: string[], stdin = '') {
   const result = spawnSync(process.execPath, [CLI, ...args], { input: stdin, encoding: 'utf8' });
@@ -133,5 +133,53 @@ describe('gapo init-model, generate and logprobs', () => {
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
     }
+  });
+});
+
+describe('gapo train and eval', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gapo-cli-train-'));
+  const model = join(dir, 'model');
+  const adapter = join(dir, 'adapter');
+  const episodes = join(repoRoot, 'test', 'fixtures', 'episodes.jsonl');
+  const common = ['--model', model, '--cache', join(dir, 'cache'), '--threads', '1'];
+
+  it('trains an adapter on episodes, saves it in PEFT layout, and evaluates it', () => {
+    assert.equal(gapo(['init-model', '--preset', 'tiny', '--out', model]).code, 0);
+    const train = gapo(['train', ...common, '--episodes', episodes, '--adapter-out', adapter, '--steps', '2', '--group', '3', '--prompts-per-step', '2', '--max-tokens', '6', '--rank', '4', '--lr', '1e-3', '--json']);
+    assert.equal(train.code, 0, train.stderr);
+    const steps = train.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    assert.equal(steps.length, 2);
+    for (const step of steps) {
+      assert.equal(step.groups.length, 2);
+      assert.equal(step.groups[0].rewards.length, 3);
+      assert.ok(Number.isFinite(step.loss) && step.reward >= 0 && step.reward <= 1);
+    }
+    assert.match(train.stderr, /step 2: reward/);
+    assert.ok(existsSync(join(adapter, 'adapter_config.json')) && existsSync(join(adapter, 'adapter_model.safetensors')));
+
+    const evaluated = gapo(['eval', ...common, '--adapter', adapter, '--episodes', episodes, '--max-tokens', '4', '--json']);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    const result = JSON.parse(evaluated.stdout);
+    assert.equal(result.n, 4);
+    assert.ok(result.exact_match >= 0 && result.edit_similarity >= 0 && result.edit_similarity <= 1);
+    // The fixture's regions all differ from their targets: leaving them unchanged never matches.
+    assert.equal(result.baseline.exact_match, 0);
+    assert.ok(result.baseline.edit_similarity > 0.5);
+
+    // generate and logprobs take the adapter too.
+    const withAdapter = gapo(['logprobs', ...common, '--adapter', adapter, '--text', 'ab', '--text', 'cd']);
+    assert.equal(withAdapter.code, 0, withAdapter.stderr);
+  });
+
+  it('exits 2 on a bad episodes file, a bad adapter or a bad estimator', () => {
+    const bad = join(dir, 'bad.jsonl');
+    writeFileSync(bad, '{"id": "x"}\n');
+    const result = gapo(['train', ...common, '--episodes', bad, '--adapter-out', adapter]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /bad\.jsonl:1: "path" must be a string/);
+    assert.equal(gapo(['train', ...common, '--episodes', episodes, '--adapter-out', adapter, '--estimator', 'ppo']).code, 2);
+    const noAdapter = gapo(['eval', ...common, '--adapter', join(dir, 'missing'), '--episodes', episodes]);
+    assert.equal(noAdapter.code, 2);
+    assert.match(noAdapter.stderr, /no adapter config/);
   });
 });

@@ -8,14 +8,16 @@ export const engineOptionSpecs = {
   cache: { type: 'string' },
   provider: { type: 'string', default: 'cpu' },
   threads: { type: 'string' },
+  adapter: { type: 'string' },
 } as const;
 
 export const engineOptionsUsage = `  --model DIR       a Hugging Face model directory (config.json, *.safetensors, tokenizer.json)
   --cache DIR       where converted weights are kept (default ~/.cache/gapo-assistant/weights)
   --provider P      cpu (default) or cuda (falls back to cpu, with a message, when unavailable)
-  --threads N       ONNX Runtime threads (default: all cores)`;
+  --threads N       ONNX Runtime threads (default: all cores)
+  --adapter DIR     apply a LoRA adapter (PEFT layout) to the model`;
 
-export async function loadEngine(values: { model?: string; cache?: string; provider?: string; threads?: string }, io: CommandIO): Promise<Engine> {
+export async function loadEngine(values: { model?: string; cache?: string; provider?: string; threads?: string; adapter?: string }, io: CommandIO): Promise<Engine> {
   if (!values.model) throw new UsageError('missing --model DIR');
   if (values.provider !== 'cpu' && values.provider !== 'cuda') throw new UsageError(`--provider must be cpu or cuda, got ${values.provider}`);
   const threads = values.threads === undefined ? undefined : positiveInteger('--threads', values.threads);
@@ -25,6 +27,7 @@ export async function loadEngine(values: { model?: string; cache?: string; provi
       cacheDir: values.cache,
       provider: values.provider as ExecutionProvider,
       threads,
+      adapterDir: values.adapter,
       log: (message) => io.stderr(`${message}\n`),
     });
   } catch (error) {
@@ -36,6 +39,12 @@ export async function loadEngine(values: { model?: string; cache?: string; provi
 export function positiveInteger(name: string, text: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1) throw new UsageError(`${name} must be a positive integer, got ${text}`);
+  return value;
+}
+
+export function positiveNumber(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${name} must be a number > 0, got ${text}`);
   return value;
 }
 

@@ -1,0 +1,31 @@
+// Held-out evaluation: greedy rewrites of each episode's region, scored with exact match and
+// edit similarity, beside the trivial baseline that leaves the region unchanged.
+
+import { Engine } from '../model/engine';
+import { editPrompt, Episode, extractRegion, REGION_END } from './episodes';
+import { editSimilarity, exactMatch } from './reward';
+
+export interface EvalResult {
+  n: number;
+  exact_match: number;
+  edit_similarity: number;
+  baseline: { exact_match: number; edit_similarity: number };
+}
+
+export async function evaluateEpisodes(engine: Engine, episodes: Episode[], maxTokens: number, onProgress?: (done: number) => void): Promise<EvalResult> {
+  let em = 0;
+  let es = 0;
+  let baseEm = 0;
+  let baseEs = 0;
+  for (const [i, episode] of episodes.entries()) {
+    const [generation] = await engine.generate(editPrompt(episode), { maxTokens, temperature: 0, stop: [REGION_END] });
+    const prediction = extractRegion(generation.text);
+    em += exactMatch(prediction, episode.target);
+    es += editSimilarity(prediction, episode.target);
+    baseEm += exactMatch(episode.region, episode.target);
+    baseEs += editSimilarity(episode.region, episode.target);
+    onProgress?.(i + 1);
+  }
+  const n = episodes.length;
+  return { n, exact_match: em / n, edit_similarity: es / n, baseline: { exact_match: baseEm / n, edit_similarity: baseEs / n } };
+}
