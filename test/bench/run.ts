@@ -1,17 +1,23 @@
 // `npm run bench`: prints figures, asserts nothing. Each section is one file under test/bench/.
-// `npm run bench -- engine` runs one section.
+// `npm run bench -- engine` runs one section; GAPO_BENCH_MODELS=tiny limits the training one.
 import { benchEngine, benchOneModel } from './engine.bench';
 import { benchRewards } from './rewards.bench';
+import { benchOneTrainingStep, benchTraining } from './training.bench';
 
 const sections: Record<string, () => Promise<void> | void> = {
   rewards: benchRewards,
   engine: benchEngine,
+  training: benchTraining,
 };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--engine-model') {
     await benchOneModel(args[1], args[2] as 'bytes' | 'qwen', Number(args[3]));
+    return;
+  }
+  if (args[0] === '--training-model') {
+    await benchOneTrainingStep(args[1], args[2] as 'bytes' | 'qwen', Number(args[3]), Number(args[4]));
     return;
   }
   const chosen = args.length ? args : Object.keys(sections);

@@ -1,0 +1,123 @@
+// One GAPO step (G = 8, 8 prompts, 256-token prompts, 32-token responses): rollout, scoring
+// and update throughput, peak RSS, and the update's achieved GFLOP/s against ONNX Runtime's
+// MatMul roof measured in the same process. Each model runs in a child process.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Engine } from '../../server/src/model/engine';
+import { configFromJson, initModel } from '../../server/src/model/init-model';
+import { LoraAdapter } from '../../server/src/model/lora';
+import { presets } from '../../server/src/model/presets';
+import { computeAdvantages } from '../../server/src/rl/advantages';
+import { defaultAdamW } from '../../server/src/train/adamw';
+import { PolicyTrainer, TrainingSequence } from '../../server/src/train/trainer';
+import { repoRoot } from '../helpers/paths';
+import { measureRoofs } from './engine.bench';
+import { table } from './timing';
+
+const BENCH_DIR = join(repoRoot, '.bench-cache');
+const MODELS = [
+  { name: 'tiny', preset: 'tiny', tokenizer: 'bytes' as const, microBatch: 16 },
+  { name: 'qwen2.5-0.5b shape', preset: 'qwen2.5-0.5b', tokenizer: 'qwen' as const, microBatch: 2 },
+];
+const PROMPTS = 8;
+const GROUP = 8;
+const PROMPT_TOKENS = 256;
+const RESPONSE_TOKENS = 32;
+
+export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number): Promise<void> {
+  const modelDir = join(BENCH_DIR, `model-${preset}`);
+  if (!existsSync(join(modelDir, 'config.json'))) initModel(configFromJson(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
+  const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads });
+  const { config } = engine;
+  const adapter = LoraAdapter.create(config, { rank: 16, alpha: 32, seed: 1 });
+  const trainer = await PolicyTrainer.create({ config, layout: engine.weightLayout, sessionOptions: engine.options }, adapter, {
+    microBatchSize: microBatch,
+    optimizer: { ...defaultAdamW, learningRate: 1e-5 },
+  });
+  engine.setAdapter(adapter);
+  const base = config.vocabSize > 1000 ? 1000 : 0;
+  const prompts = Array.from({ length: PROMPTS }, (_, p) => Array.from({ length: PROMPT_TOKENS }, (_, i) => base + ((p * 131 + i * 7) % 200)));
+
+  // Rollout: G samples of exactly RESPONSE_TOKENS (no stop) per prompt.
+  let start = performance.now();
+  const sequences: TrainingSequence[] = [];
+  for (const [p, prompt] of prompts.entries()) {
+    const generations = await engine.generate(prompt, { samples: GROUP, maxTokens: RESPONSE_TOKENS, temperature: 1, seed: p });
+    for (const g of generations) {
+      const tokens = [...g.tokens, ...(g.eos ? [g.eos.token] : [])];
+      sequences.push({ ids: [...prompt, ...tokens], promptLength: prompt.length, oldLogprobs: [...g.logprobs, ...(g.eos ? [g.eos.logprob] : [])] });
+    }
+  }
+  const rolloutMs = performance.now() - start;
+  const responseTokens = sequences.reduce((s, q) => s + q.ids.length - q.promptLength, 0);
+
+  // Scoring: the reference log-probs a KL term needs (base model, full sequences).
+  start = performance.now();
+  await engine.score(sequences.map((s) => ({ ids: s.ids, start: s.promptLength })), { adapter: false });
+  const scoringMs = performance.now() - start;
+  const sequenceTokens = sequences.reduce((s, q) => s + q.ids.length, 0);
+
+  const rewards = Array.from({ length: PROMPTS }, (_, p) => Array.from({ length: GROUP }, (_, i) => ((p * 7 + i * 3) % 10) / 10));
+  computeAdvantages(rewards, 'gapo').flat().forEach((a, i) => (sequences[i].advantage = a));
+  start = performance.now();
+  const [metrics] = await trainer.train(sequences);
+  const updateMs = performance.now() - start;
+  if (metrics.skipped) throw new Error(`the update was skipped: ${metrics.reason}`);
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+
+  // Update FLOPs: forward (2 per weight per token, logits at every position, attention) and the
+  // backward to activations (about as much again; LoRA needs no base-weight gradients).
+  const layerParams = engine.info.parameters - config.vocabSize * config.hiddenSize * (config.tieWordEmbeddings ? 1 : 2);
+  const headParams = config.vocabSize * config.hiddenSize;
+  const seqLen = PROMPT_TOKENS + RESPONSE_TOKENS;
+  const attention = 4 * config.numLayers * config.numHeads * config.headDim * ((seqLen * (seqLen + 1)) / 2) * sequences.length;
+  const forwardFlops = 2 * (layerParams + headParams) * sequenceTokens + attention;
+  const updateFlops = 2 * forwardFlops;
+  await engine.dispose();
+  const roofs = await measureRoofs(threads);
+  console.log(
+    JSON.stringify({
+      ...roofs,
+      rolloutTokensPerS: responseTokens / (rolloutMs / 1000),
+      scoringTokensPerS: sequenceTokens / (scoringMs / 1000),
+      updateTokensPerS: sequenceTokens / (updateMs / 1000),
+      updateGflops: updateFlops / updateMs / 1e6,
+      rolloutS: rolloutMs / 1000,
+      scoringS: scoringMs / 1000,
+      updateS: updateMs / 1000,
+      peakRssMiB,
+    }),
+  );
+}
+
+export async function benchTraining(): Promise<void> {
+  const threads = Number(process.env.GAPO_BENCH_THREADS) || 0;
+  const only = process.env.GAPO_BENCH_MODELS?.split(',');
+  const rows = [];
+  for (const model of MODELS.filter((m) => !only || only.includes(m.preset))) {
+    const child = spawnSync(process.execPath, [process.argv[1], '--training-model', model.preset, model.tokenizer, String(model.microBatch), String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const line = child.stdout.trim().split('\n').pop() ?? '';
+    if (child.status !== 0 || !line.startsWith('{')) {
+      console.log(`${model.name}: failed\n${child.stderr}`);
+      continue;
+    }
+    const r = JSON.parse(line);
+    rows.push({
+      model: model.name,
+      'rollout tok/s': r.rolloutTokensPerS.toFixed(1),
+      'scoring tok/s': r.scoringTokensPerS.toFixed(0),
+      'update tok/s': r.updateTokensPerS.toFixed(0),
+      'update GFLOP/s': r.updateGflops.toFixed(1),
+      'MatMul roof GFLOP/s': r.gflops.toFixed(0),
+      'update % of roof': `${((100 * r.updateGflops) / r.gflops).toFixed(0)}%`,
+      'rollout / scoring / update s': `${r.rolloutS.toFixed(1)} / ${r.scoringS.toFixed(1)} / ${r.updateS.toFixed(1)}`,
+      'peak RSS MiB': Math.round(r.peakRssMiB),
+    });
+  }
+  console.log(`One GAPO step: ${PROMPTS} prompts × G = ${GROUP}, ${PROMPT_TOKENS}-token prompts, ${RESPONSE_TOKENS}-token responses, LoRA rank 16.`);
+  console.log('Update FLOPs = 2 × forward (the backward to activations costs about a forward; no base-weight gradients).\n');
+  table(rows);
+}
