@@ -86,6 +86,26 @@ describe('LoRA gradients of the policy loss', () => {
     assert.equal(totals.clip_low_sum + totals.clip_high_sum, 0);
   });
 
+  it('aggregates per token or per sequence as asked', async () => {
+    const adapter = busyAdapter(engine, 11);
+    engine.setAdapter(adapter);
+    const raw = [
+      { ids: [3, 4, 5, 6, 7, 8, 9], promptLength: 2, advantage: 1 }, // 5 response tokens
+      { ids: [10, 11, 12], promptLength: 2, advantage: -2 }, // 1 response token
+    ];
+    const scores = await engine.score(raw.map((s) => ({ ids: s.ids, start: s.promptLength })));
+    const sequences = raw.map((s, i) => ({ ...s, oldLogprobs: scores[i].logprobs }));
+    // On-policy (ratio 1, nothing clipped) the loss is −A averaged the chosen way.
+    for (const [aggregation, expected] of [
+      ['token-mean', -(5 * 1 + 1 * -2) / 6],
+      ['seq-mean-token-mean', -(1 + -2) / 2],
+    ] as const) {
+      const trainer = await PolicyTrainer.create(contextOf(engine), adapter, { microBatchSize: 1, loss: { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation, klCoef: 0 } });
+      const { totals } = await trainer.lossAndGradients(sequences);
+      assert.ok(Math.abs(totals.loss - expected) < 1e-4, `${aggregation}: loss ${totals.loss}, expected ${expected}`);
+    }
+  });
+
   it('counts clipped tokens on each side', async () => {
     const adapter = busyAdapter(engine, 9);
     engine.setAdapter(adapter);

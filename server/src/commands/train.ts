@@ -18,13 +18,18 @@ export const trainCommand: Command = {
   usage: `gapo train --model DIR --episodes FILE.jsonl [--adapter-out DIR] [--estimator gapo|grpo|drgrpo]
                  [--group 8] [--prompts-per-step 16] [--steps 10] [--lr 1e-5] [--rank 16]
                  [--alpha 32] [--reward edem|em|edit|bleu] [--max-tokens 128] [--epochs 1]
-                 [--micro-batch 4] [--kl 0] [--tau 0.5] [--temperature 1] [--seed 0] [--json]
+                 [--micro-batch 4] [--warmup 0] [--kl 0] [--tau 0.5] [--temperature 1] [--seed 0] [--json]
 
 Each step samples G rewrites for each of a batch of episodes with the current adapter, scores
 them against what the author wrote, computes advantages and updates the adapter (PPO-clip,
 bounds 0.2/0.28, AdamW). Per-step metrics go to stderr (JSON lines on stdout with --json); the
 adapter is saved in PEFT's layout after every step, atomically. --adapter DIR starts from an
 existing adapter (and is where it is saved unless --adapter-out is given).
+
+  --kl C          k3 KL to the base model with coefficient C (0.01 is usual; default 0: off)
+  --micro-batch N sequences per forward/backward; gradients accumulate over the batch
+  --epochs N      PPO epochs (optimizer steps) over each batch of rollouts
+  --warmup N      steps of linear learning-rate warm-up
 
 ${engineOptionsUsage}`,
 
@@ -46,6 +51,7 @@ ${engineOptionsUsage}`,
         'max-tokens': { type: 'string', default: '128' },
         epochs: { type: 'string', default: '1' },
         'micro-batch': { type: 'string', default: '4' },
+        warmup: { type: 'string', default: '0' },
         kl: { type: 'string', default: '0' },
         tau: { type: 'string', default: '0.5' },
         temperature: { type: 'string', default: '1' },
@@ -78,7 +84,7 @@ ${engineOptionsUsage}`,
         ? engine.currentAdapter!.clone()
         : LoraAdapter.create(engine.config, { rank: positiveInteger('--rank', values.rank), alpha: positiveNumber('--alpha', values.alpha), seed });
       const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options }, adapter, {
-        optimizer: { ...defaultAdamW, learningRate: positiveNumber('--lr', values.lr) },
+        optimizer: { ...defaultAdamW, learningRate: positiveNumber('--lr', values.lr), warmupSteps: Math.floor(nonNegativeNumber('--warmup', values.warmup)) },
         epochs: positiveInteger('--epochs', values.epochs),
         microBatchSize: positiveInteger('--micro-batch', values['micro-batch']),
         loss: { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: nonNegativeNumber('--kl', values.kl) },

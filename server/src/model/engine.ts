@@ -93,6 +93,19 @@ export interface EngineInfo {
 
 export class EngineError extends Error {}
 
+/**
+ * For graphs that run now and then on shapes that change each run (scoring, training): no
+ * pre-packing (a training backward uses each weight in a second layout, which doubled the
+ * packed copies: on the 0.5B shape 4.4 GB more, and no faster), and no arena or memory
+ * pattern, so the memory of a run goes back when it ends. The weights are then read from the
+ * mapped cache file, shared by every such session.
+ */
+export const LEAN_SESSION: ort.InferenceSession.SessionOptions = {
+  enableCpuMemArena: false,
+  enableMemPattern: false,
+  extra: { session: { disable_prepacking: '1' } },
+};
+
 /** Budget for the scorer's [rows · seq · vocab] float logits in one run. */
 const SCORER_LOGIT_BYTES = 512 * 1024 * 1024;
 
@@ -359,7 +372,7 @@ export class Engine {
   private async scorerSession(): Promise<ort.InferenceSession> {
     if (!this.scorer) {
       const path = writeGraph(this.layout, 'scorer', buildScorerGraph(this.config, this.layout).toBytes());
-      this.scorer = await ort.InferenceSession.create(path, this.sessionOptions);
+      this.scorer = await ort.InferenceSession.create(path, { ...this.sessionOptions, ...LEAN_SESSION });
     }
     return this.scorer;
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../util/atomic-write';
 import { ModelConfig } from '../model/config';
+import { LEAN_SESSION } from '../model/engine';
 import { DECODER_INPUTS } from '../model/llama';
 import { LoraAdapter } from '../model/lora';
 import { WeightLayout } from '../model/weights';
@@ -67,49 +68,64 @@ async function createGradientSession(context: TrainerContext, graph: TrainingGra
   // Beside the weight cache: the graph refers to weights.bin by a relative path.
   const path = join(context.layout.dir, file);
   writeFileAtomic(path, graph.graph.toBytes());
-  return ort.InferenceSession.create(path, context.sessionOptions);
+  return ort.InferenceSession.create(path, { ...context.sessionOptions, ...LEAN_SESSION });
 }
 
-/** Token tensors for a right-padded micro-batch; position t predicts token t + 1. */
-function packSequences(sequences: TrainingSequence[], withPolicy: boolean, withReference: boolean): { feeds: Record<string, ort.Tensor>; tokens: number } {
+/**
+ * Tensors for a right-padded micro-batch. Position t predicts token t + 1; only the positions
+ * that predict a response token are listed (response_rows), each with its weight in the loss.
+ */
+function packSequences(
+  sequences: TrainingSequence[],
+  weightOf: (sequence: TrainingSequence) => number,
+  withPolicy: boolean,
+  withReference: boolean,
+): { feeds: Record<string, ort.Tensor>; tokens: number } {
   const rows = sequences.length;
   const seq = Math.max(...sequences.map((s) => s.ids.length));
   const ids = new BigInt64Array(rows * seq);
   const positions = new BigInt64Array(rows * seq);
-  const targets = new BigInt64Array(rows * seq);
-  const mask = new Float32Array(rows * seq);
-  const old = new Float32Array(rows * seq);
-  const ref = new Float32Array(rows * seq);
   const attention = new Uint8Array(rows * seq * seq);
-  let tokens = 0;
+  const tokens = sequences.reduce((sum, s) => sum + responseTokens(s), 0);
+  const responseRows = new BigInt64Array(tokens);
+  const targets = new BigInt64Array(tokens);
+  const weights = new Float32Array(tokens);
+  const advantages = new Float32Array(tokens);
+  const old = new Float32Array(tokens);
+  const ref = new Float32Array(tokens);
+  let m = 0;
   sequences.forEach((s, r) => {
     if (s.promptLength < 1 || s.promptLength >= s.ids.length) throw new RangeError(`sequence ${r}: needs at least one prompt token and one response token`);
     for (let t = 0; t < seq; t++) {
       positions[r * seq + t] = BigInt(t);
       attention.fill(1, (r * seq + t) * seq, (r * seq + t) * seq + t + 1); // causal; padding comes last
       if (t < s.ids.length) ids[r * seq + t] = BigInt(s.ids[t]);
-      if (t + 1 < s.ids.length) targets[r * seq + t] = BigInt(s.ids[t + 1]);
-      const responseIndex = t + 1 - s.promptLength;
-      if (responseIndex >= 0 && t + 1 < s.ids.length) {
-        mask[r * seq + t] = 1;
-        tokens++;
-        if (withPolicy) old[r * seq + t] = s.oldLogprobs![responseIndex];
-        if (withReference) ref[r * seq + t] = s.refLogprobs![responseIndex];
+    }
+    const weight = weightOf(s);
+    for (let k = 0; k < responseTokens(s); k++, m++) {
+      responseRows[m] = BigInt(r * seq + s.promptLength + k - 1);
+      targets[m] = BigInt(s.ids[s.promptLength + k]);
+      weights[m] = weight;
+      if (withPolicy) {
+        advantages[m] = s.advantage!;
+        old[m] = s.oldLogprobs![k];
       }
+      if (withReference) ref[m] = s.refLogprobs![k];
     }
   });
   const feeds: Record<string, ort.Tensor> = {
     [DECODER_INPUTS.ids]: new ort.Tensor('int64', ids, [rows, seq]),
     [DECODER_INPUTS.positions]: new ort.Tensor('int64', positions, [rows, seq]),
     [DECODER_INPUTS.mask]: new ort.Tensor('bool', attention, [rows, 1, seq, seq]),
-    [TRAIN_INPUTS.targets]: new ort.Tensor('int64', targets, [rows, seq]),
-    [TRAIN_INPUTS.responseMask]: new ort.Tensor('float32', mask, [rows, seq]),
+    [TRAIN_INPUTS.rows]: new ort.Tensor('int64', responseRows, [tokens]),
+    [TRAIN_INPUTS.targets]: new ort.Tensor('int64', targets, [tokens]),
+    [TRAIN_INPUTS.weights]: new ort.Tensor('float32', weights, [tokens]),
   };
   if (withPolicy) {
-    feeds[TRAIN_INPUTS.oldLogprobs] = new ort.Tensor('float32', old, [rows, seq]);
-    feeds[TRAIN_INPUTS.advantages] = new ort.Tensor('float32', Float32Array.from(sequences, (s) => s.advantage!), [rows]);
+    feeds[TRAIN_INPUTS.advantages] = new ort.Tensor('float32', advantages, [tokens]);
+    feeds[TRAIN_INPUTS.oldLogprobs] = new ort.Tensor('float32', old, [tokens]);
   }
-  if (withReference) feeds[TRAIN_INPUTS.refLogprobs] = new ort.Tensor('float32', ref, [rows, seq]);
+  if (withReference) feeds[TRAIN_INPUTS.refLogprobs] = new ort.Tensor('float32', ref, [tokens]);
   return { feeds, tokens };
 }
 
@@ -228,9 +244,12 @@ export class PolicyTrainer {
       if (withKl && s.refLogprobs?.length !== responseTokens(s)) throw new RangeError(`sequence ${i}: needs one reference log-prob per response token`);
     }
     const tokens = sequences.reduce((sum, s) => sum + responseTokens(s), 0);
-    const normalizer = this.options.loss.aggregation === 'token-mean' ? tokens : sequences.length;
-    const common = { ...this.adapter.feeds(), [TRAIN_INPUTS.normalizer]: new ort.Tensor('float32', Float32Array.of(normalizer), []) };
-    const batches = chunks(sequences, this.options.microBatchSize).map((chunk) => ({ ...common, ...packSequences(chunk, true, withKl).feeds }));
+    // token-mean: every response token of the batch weighs the same; seq-mean-token-mean: each
+    // sequence's tokens share one sequence's weight.
+    const weightOf =
+      this.options.loss.aggregation === 'token-mean' ? () => 1 / tokens : (s: TrainingSequence) => 1 / (responseTokens(s) * sequences.length);
+    const adapterFeeds = this.adapter.feeds();
+    const batches = chunks(sequences, this.options.microBatchSize).map((chunk) => ({ ...adapterFeeds, ...packSequences(chunk, weightOf, true, withKl).feeds }));
     return { batches, tokens };
   }
 }
@@ -291,8 +310,8 @@ export class CrossEntropyTrainer {
   /** Loss and gradients without updating anything (for checks and evaluation). */
   async lossAndGradients(sequences: TrainingSequence[]): Promise<{ loss: number; tokens: number; grads: Float32Array[] }> {
     const tokens = sequences.reduce((sum, s) => sum + responseTokens(s), 0);
-    const feeds = this.feedsFor(tokens);
-    const batches = chunks(sequences, this.options.microBatchSize).map((chunk) => ({ ...feeds, ...packSequences(chunk, false, false).feeds }));
+    const feeds = this.feedsFor();
+    const batches = chunks(sequences, this.options.microBatchSize).map((chunk) => ({ ...feeds, ...packSequences(chunk, () => 1 / tokens, false, false).feeds }));
     const { totals, grads } = await accumulate(this.session, this.parameterNames, batches, ['loss']);
     return { loss: totals.loss, tokens, grads };
   }
@@ -310,8 +329,8 @@ export class CrossEntropyTrainer {
     return this.parameterNames;
   }
 
-  private feedsFor(tokens: number): Record<string, ort.Tensor> {
-    const feeds: Record<string, ort.Tensor> = { ...this.fixedFeeds, [TRAIN_INPUTS.normalizer]: new ort.Tensor('float32', Float32Array.of(tokens), []) };
+  private feedsFor(): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = { ...this.fixedFeeds };
     for (const name of this.parameterNames) feeds[name] = new ort.Tensor('float32', this.parameters.get(name)!, this.shapes.get(name)!);
     return feeds;
   }

@@ -26,15 +26,24 @@ export interface PolicyLossOptions {
 
 export const defaultPolicyLoss: PolicyLossOptions = { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 };
 
+/**
+ * The training graphs work on response tokens only: the loss needs the next-token distribution
+ * at those positions alone, so the hidden states of the others never reach the [tokens, vocab]
+ * output layer (prompts are long and responses short: most of that memory and compute is saved).
+ */
 export const TRAIN_INPUTS = {
-  targets: 'target_ids',
-  responseMask: 'response_mask',
+  /** [M]: for each response token, the row of the flat [batch · seq] states that predicts it. */
+  rows: 'response_rows',
+  /** [M]: the response tokens. */
+  targets: 'response_targets',
+  /** [M]: each token's weight in the loss: 1 / tokens in the batch (token-mean), or
+   * 1 / (its sequence's tokens · sequences in the batch) (seq-mean-token-mean), so that the
+   * gradients of micro-batches add up to the batch's gradient. */
+  weights: 'token_weights',
+  /** [M]: the advantage of each token's sequence. */
   advantages: 'advantages',
   oldLogprobs: 'old_logprobs',
   refLogprobs: 'ref_logprobs',
-  /** Tokens (token-mean) or sequences (seq-mean-token-mean) in the whole batch, so that the
-   * gradients of its micro-batches add up to the batch's gradient. */
-  normalizer: 'loss_normalizer',
 } as const;
 
 /** Sums over the micro-batch's response tokens; the trainer divides by token counts. */
@@ -51,46 +60,44 @@ export interface TrainingGraph {
 interface LogProbs {
   g: GraphBuilder;
   body: ReturnType<typeof startGraph>['body'];
+  /** [M] */
   logprobs: Value;
+  /** [M, vocab] */
   logSoftmax: Value;
-  mask: Value;
+  /** [M] */
+  weights: Value;
 }
 
 function forwardLogprobs(name: string, config: ModelConfig, layout: WeightLayout, weights: 'external' | 'inputs'): LogProbs {
   const { body, ids } = startGraph(name, config, layout, { weights });
   const { g } = body;
-  const targets = g.input(TRAIN_INPUTS.targets, 'int64', ['batch', 'seq']);
-  const mask = g.input(TRAIN_INPUTS.responseMask, 'float32', ['batch', 'seq']);
-  const hidden = decoderBody(body, ids, false);
+  const rows = g.input(TRAIN_INPUTS.rows, 'int64', ['tokens']);
+  const targets = g.input(TRAIN_INPUTS.targets, 'int64', ['tokens']);
+  const tokenWeights = g.input(TRAIN_INPUTS.weights, 'float32', ['tokens']);
+  const hidden = g.node('Gather', [decoderBody(body, ids, false), rows], { axis: 0 });
   const logSoftmax = g.node('LogSoftmax', [g.node('Gemm', [hidden, outputWeight(body)], { transB: 1 })], { axis: -1 });
-  const picked = g.node('GatherElements', [logSoftmax, g.node('Reshape', [targets, g.ints([-1, 1])])], { axis: 1 });
-  const logprobs = g.node('Reshape', [picked, g.node('Shape', [ids])]);
-  return { g, body, logprobs, logSoftmax, mask };
+  const picked = g.node('GatherElements', [logSoftmax, g.node('Unsqueeze', [targets, g.ints([1])])], { axis: 1 });
+  const logprobs = g.node('Reshape', [picked, g.ints([-1])]);
+  return { g, body, logprobs, logSoftmax, weights: tokenWeights };
 }
 
-function maskedSum(g: GraphBuilder, x: Value, mask: Value): Value {
-  return g.node('ReduceSum', [g.node('Mul', [x, mask])], { keepdims: 0 });
+function sum(g: GraphBuilder, x: Value): Value {
+  return g.node('ReduceSum', [x], { keepdims: 0 });
 }
 
-function aggregate(g: GraphBuilder, perToken: Value, mask: Value, normalizer: Value, aggregation: LossAggregation): Value {
-  if (aggregation === 'token-mean') return g.node('Div', [maskedSum(g, perToken, mask), normalizer]);
-  // Each sequence's token mean, then summed over sequences (normalizer: sequences in the batch).
-  const perSequence = g.node('ReduceSum', [g.node('Mul', [perToken, mask]), g.ints([1])], { keepdims: 0 });
-  const lengths = g.node('Max', [g.node('ReduceSum', [mask, g.ints([1])], { keepdims: 0 }), g.scalar(1)]);
-  return g.node('Div', [g.node('ReduceSum', [g.node('Div', [perSequence, lengths])], { keepdims: 0 }), normalizer]);
+function weightedSum(g: GraphBuilder, x: Value, weights: Value): Value {
+  return sum(g, g.node('Mul', [x, weights]));
 }
 
 /** PPO-clip policy loss on LoRA parameters, as GRPO, DAPO and GAPO train. */
 export function buildPolicyTrainingGraph(config: ModelConfig, layout: WeightLayout, options: PolicyLossOptions): TrainingGraph {
-  const { g, body, logprobs, logSoftmax, mask } = forwardLogprobs('policy-training', config, layout, 'external');
-  const advantages = g.input(TRAIN_INPUTS.advantages, 'float32', ['batch']);
-  const oldLogprobs = g.input(TRAIN_INPUTS.oldLogprobs, 'float32', ['batch', 'seq']);
-  const normalizer = g.input(TRAIN_INPUTS.normalizer, 'float32', []);
+  const { g, body, logprobs, logSoftmax, weights } = forwardLogprobs('policy-training', config, layout, 'external');
+  const advantage = g.input(TRAIN_INPUTS.advantages, 'float32', ['tokens']);
+  const oldLogprobs = g.input(TRAIN_INPUTS.oldLogprobs, 'float32', ['tokens']);
   const c = (value: number) => g.scalar(value);
 
   const logRatio = g.node('Sub', [logprobs, oldLogprobs]);
   const ratio = g.node('Exp', [logRatio]);
-  const advantage = g.node('Unsqueeze', [advantages, g.ints([1])]); // [B, 1], one per sequence
   const negAdvantage = g.node('Neg', [advantage]);
   const unclipped = g.node('Mul', [negAdvantage, ratio]);
   const clippedRatio = g.node('Clip', [ratio, c(1 - options.clipLow), c(1 + options.clipHigh)]);
@@ -103,51 +110,50 @@ export function buildPolicyTrainingGraph(config: ModelConfig, layout: WeightLayo
   let klSum: Value | null = null;
   if (options.klCoef > 0) {
     // k3 = exp(ref − logp) − (ref − logp) − 1, clamped as verl does.
-    const refLogprobs = g.input(TRAIN_INPUTS.refLogprobs, 'float32', ['batch', 'seq']);
+    const refLogprobs = g.input(TRAIN_INPUTS.refLogprobs, 'float32', ['tokens']);
     const delta = g.node('Sub', [refLogprobs, logprobs]);
     const k3 = g.node('Clip', [g.node('Sub', [g.node('Sub', [g.node('Exp', [delta]), delta]), c(1)]), c(-10), c(10)]);
     perToken = g.node('Add', [perToken, g.node('Mul', [k3, c(options.klCoef)])]);
-    klSum = maskedSum(g, k3, mask);
+    klSum = sum(g, k3);
   }
-  const loss = aggregate(g, perToken, mask, normalizer, options.aggregation);
+  // The aggregation (token-mean or seq-mean-token-mean) is in the token weights.
+  const loss = weightedSum(g, perToken, weights);
 
   const asFloat = (b: Value) => g.node('Cast', [b], { to: 1 });
   const positive = g.node('Greater', [advantage, c(0)]);
   const metrics: Record<(typeof METRIC_OUTPUTS)[number], Value> = {
-    clip_low_sum: maskedSum(g, asFloat(g.node('And', [g.node('Less', [ratio, c(1 - options.clipLow)]), negative])), mask),
-    clip_high_sum: maskedSum(g, asFloat(g.node('And', [g.node('Greater', [ratio, c(1 + options.clipHigh)]), positive])), mask),
-    ratio_sum: maskedSum(g, ratio, mask),
-    approx_kl_sum: maskedSum(g, g.node('Neg', [logRatio]), mask),
-    entropy_sum: maskedSum(g, entropyOf(g, logSoftmax, logprobs), mask),
-    kl_sum: klSum ?? g.node('Mul', [normalizer, c(0)]),
+    clip_low_sum: sum(g, asFloat(g.node('And', [g.node('Less', [ratio, c(1 - options.clipLow)]), negative]))),
+    clip_high_sum: sum(g, asFloat(g.node('And', [g.node('Greater', [ratio, c(1 + options.clipHigh)]), positive]))),
+    ratio_sum: sum(g, ratio),
+    approx_kl_sum: sum(g, g.node('Neg', [logRatio])),
+    entropy_sum: sum(g, entropyOf(g, logSoftmax)),
+    kl_sum: klSum ?? c(0),
   };
 
   const grads = gradients(g, loss, body.lora);
   g.output(loss, 'loss', 'float32', []);
-  g.output(logprobs, 'logprobs', 'float32', ['batch', 'seq']);
+  g.output(logprobs, 'logprobs', 'float32', ['tokens']);
   for (const name of METRIC_OUTPUTS) g.output(metrics[name], name, 'float32', []);
   body.lora.forEach((input, i) => g.output(grads[i], gradName(input.name), 'float32'));
   return { graph: g, parameters: body.lora.map((v) => v.name) };
 }
 
-/** Per-token entropy of the next-token distribution, [B, S]. */
-function entropyOf(g: GraphBuilder, logSoftmax: Value, like: Value): Value {
-  const perRow = g.node('Neg', [g.node('ReduceSum', [g.node('Mul', [g.node('Exp', [logSoftmax]), logSoftmax]), g.ints([-1])], { keepdims: 0 })]);
-  return g.node('Reshape', [perRow, g.node('Shape', [like])]);
+/** Entropy of each response token's next-token distribution, [M]. */
+function entropyOf(g: GraphBuilder, logSoftmax: Value): Value {
+  return g.node('Neg', [g.node('ReduceSum', [g.node('Mul', [g.node('Exp', [logSoftmax]), logSoftmax]), g.ints([-1])], { keepdims: 0 })]);
 }
 
 /**
- * Next-token cross-entropy over the masked tokens, with gradients for the LoRA parameters or
+ * Next-token cross-entropy over the response tokens, with gradients for the LoRA parameters or
  * for every weight of the model (then fed as inputs, not read from the weight cache).
  */
 export function buildCrossEntropyGraph(config: ModelConfig, layout: WeightLayout, trainable: 'lora' | 'full'): TrainingGraph {
-  const { g, body, logprobs, mask } = forwardLogprobs(`cross-entropy-${trainable}`, config, layout, trainable === 'full' ? 'inputs' : 'external');
-  const normalizer = g.input(TRAIN_INPUTS.normalizer, 'float32', []);
-  const loss = g.node('Div', [g.node('Neg', [maskedSum(g, logprobs, mask)]), normalizer]);
+  const { g, body, logprobs, weights } = forwardLogprobs(`cross-entropy-${trainable}`, config, layout, trainable === 'full' ? 'inputs' : 'external');
+  const loss = g.node('Neg', [weightedSum(g, logprobs, weights)]);
   const wrt = trainable === 'lora' ? body.lora : g.inputs.filter((i) => layout.tensors[i.name]).map((i) => ({ name: i.name }));
   const grads = gradients(g, loss, wrt);
   g.output(loss, 'loss', 'float32', []);
-  g.output(logprobs, 'logprobs', 'float32', ['batch', 'seq']);
+  g.output(logprobs, 'logprobs', 'float32', ['tokens']);
   wrt.forEach((input, i) => g.output(grads[i], gradName(input.name), 'float32'));
   return { graph: g, parameters: wrt.map((v) => v.name) };
 }
