@@ -161,5 +161,10 @@ describe('generation', () => {
   it('rejects token ids outside the vocabulary', async () => {
     await assert.rejects(engine.generate([1, 2, 999]), /token id 999 at position 2 is outside the vocabulary/);
     await assert.rejects(engine.score([{ ids: [1, 2], start: 0 }]), /start 0/);
+    // Scoring from the end scores nothing, alone or beside another sequence.
+    assert.deepEqual(await engine.score([{ ids: [1, 2, 3], start: 3 }]), [{ logprobs: [], entropy: [] }]);
+    const [empty, one] = await engine.score([{ ids: [1, 2, 3], start: 3 }, { ids: [4, 5], start: 1 }]);
+    assert.equal(empty.logprobs.length, 0);
+    assert.equal(one.logprobs.length, 1);
   });
 });

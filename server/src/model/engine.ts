@@ -106,8 +106,10 @@ export const LEAN_SESSION: ort.InferenceSession.SessionOptions = {
   extra: { session: { disable_prepacking: '1' } },
 };
 
-/** Budget for the scorer's [rows · seq · vocab] float logits in one run. */
+/** Budget for the scorer's [scored tokens, vocab] float logits in one run. */
 const SCORER_LOGIT_BYTES = 512 * 1024 * 1024;
+/** And for the tokens it runs through the layers at once (activations grow with them). */
+const SCORER_MAX_TOKENS = 4096;
 
 export class Engine {
   private scorer: ort.InferenceSession | null = null;
@@ -333,20 +335,32 @@ export class Engine {
     }
     const scorer = await this.scorerSession();
     const results: Score[] = new Array(requests.length);
-    // Longest first, in micro-batches that keep the logits within budget.
+    // Longest first, in micro-batches that keep the scored logits and the states in budget.
     const order = requests.map((_, i) => i).sort((a, b) => requests[b].ids.length - requests[a].ids.length);
     for (let i = 0; i < order.length; ) {
       const seq = requests[order[i]].ids.length;
-      const rows = Math.max(1, Math.min(order.length - i, Math.floor(SCORER_LOGIT_BYTES / (seq * this.config.vocabSize * 4))));
+      let rows = 0;
+      let scored = 0;
+      while (i + rows < order.length) {
+        const r = requests[order[i + rows]];
+        const next = scored + r.ids.length - r.start;
+        if (rows > 0 && (next * this.config.vocabSize * 4 > SCORER_LOGIT_BYTES || (rows + 1) * seq > SCORER_MAX_TOKENS)) break;
+        scored = next;
+        rows++;
+      }
       const chunk = order.slice(i, i + rows);
       i += rows;
       const ids = new BigInt64Array(rows * seq);
-      const targets = new BigInt64Array(rows * seq);
+      const scoreRows = new BigInt64Array(scored);
+      const scoreTargets = new BigInt64Array(scored);
+      let m = 0;
       chunk.forEach((index, row) => {
-        const sequence = requests[index].ids;
-        for (let t = 0; t < sequence.length; t++) {
-          ids[row * seq + t] = BigInt(sequence[t]);
-          if (t + 1 < sequence.length) targets[row * seq + t] = BigInt(sequence[t + 1]);
+        const { ids: sequence, start } = requests[index];
+        for (let t = 0; t < sequence.length; t++) ids[row * seq + t] = BigInt(sequence[t]);
+        // Position t predicts token t + 1.
+        for (let t = start; t < sequence.length; t++, m++) {
+          scoreRows[m] = BigInt(row * seq + t - 1);
+          scoreTargets[m] = BigInt(sequence[t]);
         }
       });
       const out = await scorer.run({
@@ -354,17 +368,17 @@ export class Engine {
         [DECODER_INPUTS.ids]: new ort.Tensor('int64', ids, [rows, seq]),
         [DECODER_INPUTS.positions]: new ort.Tensor('int64', positionIds(rows, seq, 0), [rows, seq]),
         [DECODER_INPUTS.mask]: new ort.Tensor('bool', causalMask(rows, seq, 0), [rows, 1, seq, seq]),
-        target_ids: new ort.Tensor('int64', targets, [rows, seq]),
+        score_rows: new ort.Tensor('int64', scoreRows, [scored]),
+        score_targets: new ort.Tensor('int64', scoreTargets, [scored]),
       });
       const logprobs = out.logprobs.data as Float32Array;
       const entropy = out.entropy.data as Float32Array;
-      chunk.forEach((index, row) => {
-        const { ids: sequence, start } = requests[index];
-        // Position t predicts token t + 1.
-        const from = row * seq + start - 1;
-        const to = row * seq + sequence.length - 1;
-        results[index] = { logprobs: Array.from(logprobs.subarray(from, to)), entropy: Array.from(entropy.subarray(from, to)) };
-      });
+      let from = 0;
+      for (const index of chunk) {
+        const count = requests[index].ids.length - requests[index].start;
+        results[index] = { logprobs: Array.from(logprobs.subarray(from, from + count)), entropy: Array.from(entropy.subarray(from, from + count)) };
+        from += count;
+      }
     }
     return results;
   }

@@ -198,17 +198,21 @@ export function buildDecoderGraph(config: ModelConfig, layout: WeightLayout): Gr
   return g;
 }
 
-/** Per-token log-probabilities and entropies of given next tokens, for a padded batch. */
+/**
+ * Log-probabilities and entropies of given next tokens, for a padded batch. Only the positions
+ * listed in `score_rows` (indices into the flat [batch · seq] states) reach the output layer: a
+ * continuation is short and its prompt long, and [positions, vocab] logits are the big tensor.
+ */
 export function buildScorerGraph(config: ModelConfig, layout: WeightLayout): GraphBuilder {
   const { body, ids } = startGraph('scorer', config, layout);
   const { g } = body;
-  const targets = g.input('target_ids', 'int64', ['batch', 'seq']);
-  const hidden = decoderBody(body, ids, false);
+  const rows = g.input('score_rows', 'int64', ['scored']);
+  const targets = g.input('score_targets', 'int64', ['scored']);
+  const hidden = g.node('Gather', [decoderBody(body, ids, false), rows], { axis: 0 });
   const logProbs = g.node('LogSoftmax', [g.node('Gemm', [hidden, outputWeight(body)], { transB: 1 })], { axis: -1 });
-  const picked = g.node('GatherElements', [logProbs, g.node('Reshape', [targets, g.ints([-1, 1])])], { axis: 1 });
+  const picked = g.node('GatherElements', [logProbs, g.node('Unsqueeze', [targets, g.ints([1])])], { axis: 1 });
   const entropy = g.node('Neg', [g.node('ReduceSum', [g.node('Mul', [g.node('Exp', [logProbs]), logProbs]), g.ints([-1])], { keepdims: 0 })]);
-  const batchSeq = g.node('Shape', [ids]);
-  g.output(g.node('Reshape', [picked, batchSeq]), 'logprobs', 'float32', ['batch', 'seq']);
-  g.output(g.node('Reshape', [entropy, batchSeq]), 'entropy', 'float32', ['batch', 'seq']);
+  g.output(g.node('Reshape', [picked, g.ints([-1])]), 'logprobs', 'float32', ['scored']);
+  g.output(entropy, 'entropy', 'float32', ['scored']);
   return g;
 }
