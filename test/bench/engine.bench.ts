@@ -9,7 +9,8 @@ import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../../server/src/onnx/graph';
 import { Engine } from '../../server/src/model/engine';
 import { argmax } from '../../server/src/model/sampling';
-import { configFromJson, initModel } from '../../server/src/model/init-model';
+import { initModel } from '../../server/src/model/init-model';
+import { parseModelConfig } from '../../server/src/model/config';
 import { presets } from '../../server/src/model/presets';
 import { repoRoot } from '../helpers/paths';
 import { table } from './timing';
@@ -73,7 +74,7 @@ function median(values: number[]): number {
 export async function benchOneModel(preset: string, tokenizer: 'bytes' | 'qwen', threads: number): Promise<void> {
   const modelDir = join(BENCH_DIR, `model-${preset}`);
   if (!existsSync(join(modelDir, 'config.json'))) {
-    initModel(configFromJson(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
+    initModel(parseModelConfig(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
   }
   const loadStart = performance.now();
   const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads });

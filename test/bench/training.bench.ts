@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Engine } from '../../server/src/model/engine';
-import { configFromJson, initModel } from '../../server/src/model/init-model';
+import { initModel } from '../../server/src/model/init-model';
+import { parseModelConfig } from '../../server/src/model/config';
 import { LoraAdapter } from '../../server/src/model/lora';
 import { presets } from '../../server/src/model/presets';
 import { computeAdvantages } from '../../server/src/rl/advantages';
@@ -29,7 +30,7 @@ const RESPONSE_TOKENS = 32;
 
 export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number): Promise<void> {
   const modelDir = join(BENCH_DIR, `model-${preset}`);
-  if (!existsSync(join(modelDir, 'config.json'))) initModel(configFromJson(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
+  if (!existsSync(join(modelDir, 'config.json'))) initModel(parseModelConfig(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
   const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads });
   const { config } = engine;
   const adapter = LoraAdapter.create(config, { rank: 16, alpha: 32, seed: 1 });

@@ -3,7 +3,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configFromJson, initModel, InitModelOptions } from '../../server/src/model/init-model';
+import { initModel, InitModelOptions } from '../../server/src/model/init-model';
+import { parseModelConfig } from '../../server/src/model/config';
 
 const base = { vocab_size: 260, rms_norm_eps: 1e-6, rope_theta: 10000, max_position_embeddings: 256 };
 
@@ -50,6 +51,6 @@ export function tempDir(prefix: string): string {
 
 export function makeModel(name: string, options: InitModelOptions = {}, overrides: Record<string, unknown> = {}): string {
   const dir = tempDir(`model-${name}`);
-  initModel(configFromJson({ ...testConfigs[name], ...overrides }, name), dir, { seed: 7, ...options });
+  initModel(parseModelConfig({ ...testConfigs[name], ...overrides }, name), dir, { seed: 7, ...options });
   return dir;
 }

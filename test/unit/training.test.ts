@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Engine } from '../../server/src/model/engine';
@@ -227,7 +227,7 @@ describe('LoRA adapters', () => {
     adapter.modules.get('model.layers.0.self_attn.q_proj')!.a[0] = 42;
     adapter.save(dir);
     assert.equal(LoraAdapter.load(dir, engine.config).modules.get('model.layers.0.self_attn.q_proj')!.a[0], 42);
-    assert.ok(!existsSync(join(dir, 'adapter_model.safetensors.tmp')));
+    assert.deepEqual(readdirSync(dir).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
   });
 });
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { configFromJson, initModel, TokenizerKind } from '../model/init-model';
+import { parseModelConfig } from '../model/config';
+import { initModel, TokenizerKind } from '../model/init-model';
 import { presets } from '../model/presets';
 import { StorageDType } from '../model/safetensors';
 import { Command, UsageError } from './command';
@@ -46,7 +47,7 @@ tokenizer (Qwen2.5's vocabulary) needs vocab_size >= 151669.`,
     const dtype = { f32: 'F32', bf16: 'BF16', f16: 'F16' }[values.dtype] as StorageDType | undefined;
     if (!dtype) throw new UsageError('--dtype must be f32, bf16 or f16');
     try {
-      const config = configFromJson(json, values.config ?? values.preset);
+      const config = parseModelConfig(json, values.config ?? values.preset);
       initModel(config, values.out, { seed: Math.floor(nonNegativeNumber('--seed', values.seed)), tokenizer: values.tokenizer as TokenizerKind, dtype });
     } catch (error) {
       if (error instanceof UsageError) throw error;

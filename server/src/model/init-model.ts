@@ -4,7 +4,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { expectedWeights, ModelConfig, parseModelConfig, toHuggingFaceConfig } from './config';
+import { expectedWeights, ModelConfig, toHuggingFaceConfig } from './config';
 import { seededRandom } from './sampling';
 import { StorageDType, writeSafetensors } from './safetensors';
 import { BYTE_TOKENIZER_SPECIALS, byteTokenizerFiles } from './tokenizer';
@@ -15,11 +15,6 @@ export interface InitModelOptions {
   seed?: number;
   tokenizer?: TokenizerKind;
   dtype?: StorageDType;
-}
-
-/** Reads a Hugging Face style config (as an object), validating it like a real model's. */
-export function configFromJson(json: unknown, file = 'config'): ModelConfig {
-  return parseModelConfig(json, file);
 }
 
 export function initModel(config: ModelConfig, outDir: string, options: InitModelOptions = {}): void {

@@ -119,7 +119,7 @@ function attr<T extends AttributeValue>(node: Node, name: string, fallback: T): 
   return (node.attributes[name] as T | undefined) ?? fallback;
 }
 
-/** An axes tensor for reductions: the node's `axes` input if given, else all axes. */
+/** The VJP of a sum over `axes` (all axes when null): the gradient spread back over x's shape. */
 function unreduce(g: GraphBuilder, grad: Value, x: Value, axes: Value | null, keepdims: number): Value {
   let expanded = grad;
   if (!keepdims && axes) expanded = g.node('Unsqueeze', [grad, axes]);

@@ -132,7 +132,10 @@ export function highestDensityInterval(sorted: readonly number[], tau: number): 
 /** GAPO's reference point Q: the median (or mean) of the highest-density interval. */
 export function gapoReference(rewards: readonly number[], tau: number, q: 'median' | 'mean'): number {
   const sorted = sortNumbers(rewards);
-  const { start, size } = highestDensityInterval(sorted, tau);
+  return intervalCenter(sorted, highestDensityInterval(sorted, tau), q);
+}
+
+function intervalCenter(sorted: readonly number[], { start, size }: Interval, q: 'median' | 'mean'): number {
   const window = sorted.slice(start, start + size);
   return q === 'median' ? medianOfSorted(window) : mean(window);
 }
@@ -157,7 +160,6 @@ export function groupStats(rewards: readonly number[], options: Partial<Estimato
   checkRewards(rewards, 'group');
   const sorted = sortNumbers(rewards);
   const interval = highestDensityInterval(sorted, tau);
-  const window = sorted.slice(interval.start, interval.start + interval.size);
   const center = mean(rewards);
   const m2 = centralMoment(rewards, center, 2);
   const degenerate = m2 === 0 || isConstant(rewards);
@@ -165,7 +167,7 @@ export function groupStats(rewards: readonly number[], options: Partial<Estimato
     n: rewards.length,
     mean: center,
     median: medianOfSorted(sorted),
-    q: q === 'median' ? medianOfSorted(window) : mean(window),
+    q: intervalCenter(sorted, interval, q),
     interval: { low: interval.low, high: interval.high, size: interval.size },
     std: rewards.length > 1 ? Math.sqrt(sumOfSquaredDeviations(rewards, center) / (rewards.length - 1)) : 0,
     skewness: degenerate ? 0 : centralMoment(rewards, center, 3) / m2 ** 1.5,
