@@ -21,7 +21,7 @@ const common = {
 };
 
 const builds = [
-  { ...common, entryPoints: { extension: 'src/extension.ts', server: 'server/src/main.ts', 'engine-worker': 'server/src/model/engine-worker.ts' } },
+  { ...common, entryPoints: { extension: 'src/extension.ts', server: 'server/src/main.ts', 'engine-worker': 'server/src/model/engine-worker.ts', 'training-worker': 'server/src/learn/training-worker.ts' } },
   { ...common, entryPoints: { cli: 'server/src/cli.ts' }, banner: { js: '#!/usr/bin/env node' } },
 ];
 

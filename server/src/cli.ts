@@ -3,14 +3,16 @@
 import { advantagesCommand } from './commands/advantages';
 import { Command, CommandIO, UsageError } from './commands/command';
 import { evalCommand } from './commands/eval';
+import { exportCommand } from './commands/export';
 import { generateCommand } from './commands/generate';
 import { initModelCommand } from './commands/init-model';
 import { logprobsCommand } from './commands/logprobs';
 import { rewardCommand } from './commands/reward';
+import { serveCommand } from './commands/serve';
 import { trainCommand } from './commands/train';
 import { version } from './version';
 
-const commands: Command[] = [advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand];
+const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, exportCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

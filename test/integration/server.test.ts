@@ -1,69 +1,132 @@
-// The language server as an editor sees it: a child process speaking LSP over stdio.
+// The language server as an editor sees it: `gapo serve --stdio` in a child process, driven
+// over real LSP with a small model taught to suggest one completion.
 import assert from 'node:assert/strict';
-import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  createProtocolConnection,
-  DidChangeTextDocumentNotification,
-  DidOpenTextDocumentNotification,
-  InitializedNotification,
-  InitializeRequest,
-  ProtocolConnection,
-  StreamMessageReader,
-  StreamMessageWriter,
-  TextDocumentSyncKind,
-} from 'vscode-languageserver-protocol/node';
-import { repoRoot } from '../helpers/paths';
+import { pathToFileURL } from 'node:url';
+import { TextDocumentSyncKind } from 'vscode-languageserver-protocol';
+import { editCompletion, editPrompt } from '../../server/src/rl/episodes';
+import { LspSession } from '../../server/src/replay/lsp-session';
+import { Store } from '../../server/src/store/store';
+import type { ServerStatus } from '../../server/src/server';
+import { cliPath } from '../helpers/paths';
+import { tempDir } from '../helpers/models';
+import { makeTaughtModel } from '../helpers/taught-model';
+
+const MAX_TOKENS = 96;
+const DOCUMENT = 'function add(a, b) {\n  return \n}\n';
+const CURSOR = DOCUMENT.indexOf('return ') + 'return '.length;
+const SUGGESTED_REGION = 'function add(a, b) {\n  return a + b;\n}\n';
+
+/** The prompt the server builds for DOCUMENT at CURSOR, before any edit (no history). */
+function promptFor(path: string): string {
+  return editPrompt({ history: [], path, prefix: '', region: DOCUMENT, suffix: '', cursor: CURSOR });
+}
 
 describe('language server over stdio', () => {
-  let server: ChildProcess;
-  let connection: ProtocolConnection;
-  const stderr: string[] = [];
+  const work = tempDir('server');
+  const acceptPath = join(work, 'accept.js');
+  const typeOverPath = join(work, 'typeover.js');
+  const cacheDir = tempDir('server-cache');
+  let session: LspSession;
+  const log: string[] = [];
 
-  before(() => {
-    server = spawn(process.execPath, [join(repoRoot, 'dist', 'server.js'), '--stdio'], { stdio: 'pipe' });
-    server.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-    connection = createProtocolConnection(new StreamMessageReader(server.stdout!), new StreamMessageWriter(server.stdin!));
-    connection.listen();
-  });
-
-  after(() => {
-    connection.dispose();
-    server.kill();
-  });
-
-  it('initializes with incremental sync and names itself', async () => {
-    const result = await connection.sendRequest(InitializeRequest.type, {
-      processId: process.pid,
-      rootUri: null,
-      capabilities: {},
-      workspaceFolders: null,
+  before(async () => {
+    const modelDir = await makeTaughtModel(
+      [acceptPath, typeOverPath].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
+      MAX_TOKENS,
+      cacheDir,
+    );
+    session = await LspSession.start({
+      cliPath,
+      dataDir: join(work, 'data'),
+      modelDir,
+      cacheDir,
+      initializationOptions: { capture: { settleMs: 60_000, survivalChecksS: [0.2, 0.4] }, suggest: { maxTokens: MAX_TOKENS }, training: { background: false } },
+      log: (line) => { log.push(line); if (process.env.GAPO_TEST_LOG) console.error(line); },
     });
-    assert.equal(result.serverInfo?.name, 'gapo-assistant');
-    const sync = result.capabilities.textDocumentSync;
+    await session.until(() => log.some((l) => l.includes('loaded')), 30_000, 'the model to load');
+  });
+
+  after(async () => {
+    await session?.stop();
+  });
+
+  it('initializes with incremental sync, inline completion and the accept command', () => {
+    const capabilities = session.initializeResult!.capabilities;
+    const sync = capabilities.textDocumentSync;
     assert.equal(typeof sync === 'object' ? sync.change : sync, TextDocumentSyncKind.Incremental);
-    await connection.sendNotification(InitializedNotification.type, {});
+    assert.ok(capabilities.inlineCompletionProvider);
+    assert.deepEqual(capabilities.executeCommandProvider?.commands, ['gapo.suggestion.accepted']);
+    assert.equal(session.initializeResult!.serverInfo?.name, 'gapo-assistant');
   });
 
-  it('tracks open documents and answers gapo/status', async () => {
-    const uri = 'file:///tmp/example.ts';
-    await connection.sendNotification(DidOpenTextDocumentNotification.type, {
-      textDocument: { uri, languageId: 'typescript', version: 1, text: 'const a = 1;\n' },
-    });
-    await connection.sendNotification(DidChangeTextDocumentNotification.type, {
-      textDocument: { uri, version: 2 },
-      contentChanges: [{ range: { start: { line: 0, character: 10 }, end: { line: 0, character: 11 } }, text: '2' }],
-    });
-    const status = await connection.sendRequest<{ openDocuments: number; version: string }>('gapo/status');
-    assert.equal(status.openDocuments, 1);
-    assert.match(status.version, /^\d+\.\d+\.\d+/);
+  it('suggests, records the accept, stores the episode and measures survival', async () => {
+    const uri = pathToFileURL(acceptPath).href;
+    await session.open(uri, DOCUMENT, 'javascript');
+    const items = await session.inlineCompletion(uri, CURSOR);
+    assert.equal(items.length, 1);
+    assert.equal(items[0].insertText, 'a + b;');
+    assert.deepEqual(items[0].range, { start: { line: 1, character: 9 }, end: { line: 1, character: 9 } });
+    const id = items[0].command!.arguments![0] as string;
+
+    assert.deepEqual(await session.accept(uri, items[0]), { accepted: true });
+    assert.equal(session.text(uri), SUGGESTED_REGION);
+    await session.save(uri);
+    await session.until(() => session.episodes.some((e) => e.suggestionId === id), 5000, 'the suggestion episode');
+    await session.until(() => session.outcomes.filter((o) => o.suggestionId === id && o.kind === 'survival').length === 2, 5000, 'two survival checks');
+
+    const store = Store.open(join(work, 'data', 'gapo.db'));
+    try {
+      const kinds = store.outcomes(id).map((o) => o.kind);
+      assert.deepEqual(kinds, ['accepted', 'survival', 'survival']);
+      assert.deepEqual(store.outcomes(id).filter((o) => o.kind === 'survival').map((o) => o.share), [1, 1]);
+      const episodes = store.episodes({ path: acceptPath });
+      const fromSuggestion = episodes.find((e) => e.suggestionId === id)!;
+      assert.equal(fromSuggestion.region, DOCUMENT);
+      assert.equal(fromSuggestion.target, SUGGESTED_REGION);
+      // The edit itself is an episode too, as the shared dataset would make it from a commit.
+      assert.ok(episodes.some((e) => e.suggestionId === null && e.target.includes('return a + b;')));
+    } finally {
+      store.close();
+    }
+  });
+
+  it('marks a suggestion typed over when the user writes something else', async () => {
+    const uri = pathToFileURL(typeOverPath).href;
+    await session.open(uri, DOCUMENT, 'javascript');
+    const [item] = await session.inlineCompletion(uri, CURSOR);
+    assert.equal(item.insertText, 'a + b;');
+    const id = item.command!.arguments![0] as string;
+    await session.type(uri, CURSOR, 'b');
+    await session.until(() => session.outcomes.some((o) => o.suggestionId === id), 5000, 'an outcome');
+    assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === id).map((o) => o.kind), ['typed_over']);
+  });
+
+  it('keeps a suggestion pending while the user types along with it', async () => {
+    const uri = pathToFileURL(typeOverPath).href;
+    await session.edit(uri, 0, session.text(uri).length, DOCUMENT);
+    const [item] = await session.inlineCompletion(uri, CURSOR);
+    const id = item.command!.arguments![0] as string;
+    await session.type(uri, CURSOR, 'a + ');
+    await session.request('gapo/status');
+    assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === id), []);
+  });
+
+  it('reports counts in gapo/status', async () => {
+    const status = await session.request<ServerStatus>('gapo/status');
+    assert.equal(status.modelState, 'ready');
+    assert.equal(status.adapterVersion, 0);
+    assert.ok(status.suggestions.shown >= 3);
+    assert.equal(status.suggestions.accepted, 1);
+    assert.equal(status.suggestions.typedOver, 1);
+    assert.ok(status.episodes.total >= 2);
+    assert.equal(status.training.state, 'idle');
   });
 
   it('answers an unknown request with an error and keeps serving', async () => {
-    await assert.rejects(connection.sendRequest('gapo/noSuchRequest', {}), /Unhandled method/);
-    const status = await connection.sendRequest<{ openDocuments: number }>('gapo/status');
-    assert.equal(status.openDocuments, 1);
-    assert.equal(server.exitCode, null);
+    await assert.rejects(session.request('gapo/noSuchRequest', {}), /Unhandled method/);
+    assert.equal((await session.request<ServerStatus>('gapo/status')).openDocuments, 2);
+    assert.ok(session.alive);
   });
 });

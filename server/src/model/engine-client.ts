@@ -56,6 +56,11 @@ export class EngineClient {
     return this.call({ type: 'tokenize', text }) as Promise<number[]>;
   }
 
+  /** Swaps the adapter (a PEFT directory, or null for the base model) between requests. */
+  setAdapter(adapterDir: string | null): Promise<void> {
+    return this.call({ type: 'setAdapter', adapterDir }) as Promise<void>;
+  }
+
   clearPrefixCache(): Promise<void> {
     return this.call({ type: 'clearPrefixCache' }) as Promise<void>;
   }

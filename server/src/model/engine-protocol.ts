@@ -7,6 +7,7 @@ export type WorkerRequest =
   | { type: 'score'; id: number; requests: ScoreRequest[] }
   | { type: 'tokenize'; id: number; text: string }
   | { type: 'clearPrefixCache'; id: number }
+  | { type: 'setAdapter'; id: number; adapterDir: string | null }
   | { type: 'cancel'; id: number };
 
 export type WorkerReply =

@@ -4,6 +4,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine, EngineOptions } from './engine';
+import { LoraAdapter } from './lora';
 import type { WorkerReply, WorkerRequest } from './engine-protocol';
 
 const port = parentPort!;
@@ -40,6 +41,10 @@ async function handle(request: Exclude<WorkerRequest, { type: 'cancel' }>): Prom
         break;
       case 'tokenize':
         post({ type: 'result', id, result: e.tokenizer.encode(request.text) });
+        break;
+      case 'setAdapter':
+        e.setAdapter(request.adapterDir === null ? null : LoraAdapter.load(request.adapterDir, e.config));
+        post({ type: 'result', id, result: null });
         break;
       case 'clearPrefixCache':
         e.clearPrefixCache();

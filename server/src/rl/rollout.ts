@@ -11,6 +11,11 @@ export interface RolloutPrompt {
   id: string;
   prompt: string | number[];
   groundTruth: string;
+  /**
+   * The completion the user was shown for this prompt, if any: it joins the group as one of
+   * the G rollouts, its reward raised or lowered by what the user did with it.
+   */
+  shown?: { completion: string; bonus: number };
 }
 
 export interface RolloutOptions {
@@ -24,6 +29,8 @@ export interface RolloutOptions {
   topP: number;
   stop: string[];
   seed: number;
+  /** Called before each prompt's sampling: the language server's trainer waits here while suggestions run. */
+  beforeEachPrompt?: () => void;
 }
 
 export const defaultRolloutOptions: Omit<RolloutOptions, 'reward'> = {
@@ -67,9 +74,11 @@ export async function rolloutAndUpdate(
   const samples: string[][] = [];
   const rewards: number[][] = [];
   for (const [index, p] of prompts.entries()) {
+    o.beforeEachPrompt?.();
     const promptIds = engine.fitPrompt(p.prompt, o.maxTokens);
+    const shownIds = p.shown ? engine.tokenizer.encode(p.shown.completion) : null;
     const generations = await engine.generate(promptIds, {
-      samples: o.group,
+      samples: shownIds ? Math.max(1, o.group - 1) : o.group,
       maxTokens: o.maxTokens,
       temperature: o.temperature,
       topP: o.topP,
@@ -79,13 +88,20 @@ export async function rolloutAndUpdate(
     samples.push(generations.map((gen) => gen.text));
     rewards.push(generations.map((gen) => o.reward(gen.text, p.groundTruth)));
     // The response the policy is trained on includes the end token when it chose to stop.
-    sequences.push(
-      generations.map((gen) => ({
-        ids: [...promptIds, ...gen.tokens, ...(gen.eos ? [gen.eos.token] : [])],
-        promptLength: promptIds.length,
-        oldLogprobs: [...gen.logprobs, ...(gen.eos ? [gen.eos.logprob] : [])],
-      })),
-    );
+    const group: TrainingSequence[] = generations.map((gen) => ({
+      ids: [...promptIds, ...gen.tokens, ...(gen.eos ? [gen.eos.token] : [])],
+      promptLength: promptIds.length,
+      oldLogprobs: [...gen.logprobs, ...(gen.eos ? [gen.eos.logprob] : [])],
+    }));
+    if (p.shown && shownIds) {
+      // Off-policy: its old log-probs are the current policy's, so its first ratio is 1.
+      const ids = [...promptIds, ...shownIds];
+      const [score] = await engine.score([{ ids, start: promptIds.length }]);
+      group.push({ ids, promptLength: promptIds.length, oldLogprobs: score.logprobs });
+      samples[samples.length - 1].push(p.shown.completion);
+      rewards[rewards.length - 1].push(o.reward(p.shown.completion, p.groundTruth) + p.shown.bonus);
+    }
+    sequences.push(group);
   }
   const flat = sequences.flat();
   if (o.temperature !== 1) {

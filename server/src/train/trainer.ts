@@ -153,10 +153,12 @@ async function accumulate(
   parameterNames: string[],
   batches: Record<string, ort.Tensor>[],
   sums: readonly string[],
+  beforeEach: () => void = () => {},
 ): Promise<{ totals: Record<string, number>; grads: Float32Array[] }> {
   const totals: Record<string, number> = Object.fromEntries(sums.map((name) => [name, 0]));
   let grads: Float32Array[] | null = null;
   for (const feeds of batches) {
+    beforeEach();
     const out = await session.run(feeds);
     for (const name of sums) totals[name] += Number(out[name].data[0]);
     const current = parameterNames.map((name) => out[gradName(name)].data as Float32Array);
@@ -177,6 +179,8 @@ export const defaultPolicyTrainer: PolicyTrainerOptions = { loss: defaultPolicyL
 
 export class PolicyTrainer {
   private readonly optimizer: AdamW;
+  /** Called before each micro-batch: the language server's trainer waits here while suggestions run. */
+  beforeMicroBatch: () => void = () => {};
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -215,7 +219,7 @@ export class PolicyTrainer {
     const { batches, tokens } = this.prepare(sequences);
     const results: StepMetrics[] = [];
     for (let epoch = 0; epoch < this.options.epochs; epoch++) {
-      const { totals, grads } = await accumulate(this.session, this.parameterNames, batches, ['loss', ...METRIC_OUTPUTS]);
+      const { totals, grads } = await accumulate(this.session, this.parameterNames, batches, ['loss', ...METRIC_OUTPUTS], this.beforeMicroBatch);
       const base = { step: this.optimizer.step, loss: totals.loss, tokens };
       const metrics = {
         clipLow: totals.clip_low_sum / tokens,

@@ -1,0 +1,367 @@
+// One open document as the capture sees it: its text, kept in sync from incremental
+// didChange; its edit history (edits within a second merged, the last 16 kept, as Zed does);
+// the burst of edits not yet settled; and the suggestions shown in it, whose fate is read
+// from the same stream of changes: typed over, ignored, or (through the accept command)
+// accepted, then checked for survival at 30 s, 2 min, 5 min and 10 min.
+
+import { diffChars } from 'diff';
+import type { TextDocumentContentChangeEvent } from 'vscode-languageserver';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import type { Episode } from '../rl/episodes';
+import type { OutcomeKind } from '../store/store';
+import { commonPrefixLength, EXCERPT_LINES, episodesFromChange, HISTORY_LIMIT, unifiedDiff } from './edit-episodes';
+
+export interface CaptureOptions {
+  /** A burst of edits becomes episodes after this long without a change (or on save/close). */
+  settleMs: number;
+  /** Changes closer together than this are one edit in the history. */
+  mergeMs: number;
+  /** Edits kept per file. */
+  historyLimit: number;
+  /** Seconds after an accept at which the accepted text's survival is measured. */
+  survivalChecksS: number[];
+  /** A suggestion request this many lines away from the unsettled edits settles them. */
+  cursorLeaveLines: number;
+  /** Lines each side of the cursor line in a suggestion's editable region. */
+  regionLines: number;
+}
+
+export const defaultCaptureOptions: CaptureOptions = {
+  settleMs: 3000,
+  mergeMs: 1000,
+  historyLimit: 16,
+  survivalChecksS: [30, 120, 300, 600],
+  cursorLeaveLines: 8,
+  regionLines: 2,
+};
+
+export interface CaptureSink {
+  edit(capture: DocumentCapture, diff: string): void;
+  episode(capture: DocumentCapture, episode: Episode, suggestionId: string | null): void;
+  outcome(suggestionId: string, kind: OutcomeKind, afterS?: number, share?: number): void;
+}
+
+/** The prompt fields of a suggestion: an episode without its id and target. */
+export type PromptContext = Omit<Episode, 'id' | 'target'>;
+
+export interface SuggestionContext extends PromptContext {
+  regionStart: number;
+  regionEnd: number;
+}
+
+type SuggestionState = 'pending' | 'accepted' | 'typed_over' | 'ignored';
+
+interface TrackedSuggestion {
+  id: string;
+  context: PromptContext;
+  rewritten: string;
+  item: { kind: 'insert' | 'replace'; insertText: string };
+  /** Offsets of the region in the current text, moved and widened by every change. */
+  range: { start: number; end: number };
+  /** The accepted text's span, tracked for the survival checks. */
+  accepted: { text: string; span: { start: number; end: number } } | null;
+  state: SuggestionState;
+  episodeRecorded: boolean;
+  timers: NodeJS.Timeout[];
+}
+
+interface Burst {
+  before: string;
+  history: string[];
+  firstLine: number;
+  lastLine: number;
+}
+
+export class DocumentCapture {
+  private document: TextDocument;
+  private openEdit: { before: string; last: number } | null = null;
+  private readonly history: string[] = [];
+  private burst: Burst | null = null;
+  private readonly suggestions = new Map<string, TrackedSuggestion>();
+  private settleTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    readonly uri: string,
+    readonly path: string,
+    readonly language: string,
+    text: string,
+    version: number,
+    private readonly options: CaptureOptions,
+    private readonly sink: CaptureSink,
+    initialHistory: string[] = [],
+  ) {
+    this.document = TextDocument.create(uri, language, version, text);
+    this.history.push(...initialHistory.slice(-options.historyLimit));
+  }
+
+  get text(): string {
+    return this.document.getText();
+  }
+
+  get version(): number {
+    return this.document.version;
+  }
+
+  get lineCount(): number {
+    return this.document.lineCount;
+  }
+
+  /** Applies didChange's content changes one by one, tracking everything that moves with them. */
+  applyChanges(changes: TextDocumentContentChangeEvent[], version: number, now = Date.now()): void {
+    for (const change of changes) {
+      const before = this.document.getText();
+      let start = 0;
+      let end = before.length;
+      if ('range' in change) {
+        start = this.document.offsetAt(change.range.start);
+        end = this.document.offsetAt(change.range.end);
+      }
+      this.noteEdit(before, now);
+      this.document = TextDocument.update(this.document, [change], version);
+      const delta = change.text.length - (end - start);
+      const line = this.document.positionAt(start).line;
+      const endLine = this.document.positionAt(start + change.text.length).line;
+      if (this.burst) {
+        this.burst.firstLine = Math.min(this.burst.firstLine, line);
+        this.burst.lastLine = Math.max(this.burst.lastLine, endLine);
+      } else {
+        this.burst = { before, history: this.history.slice(-HISTORY_LIMIT), firstLine: line, lastLine: endLine };
+      }
+      for (const s of this.suggestions.values()) {
+        const touched = mapRange(s.range, start, end, delta);
+        if (s.accepted) mapRange(s.accepted.span, start, end, delta);
+        if (s.state === 'pending') this.judgePending(s, touched);
+      }
+    }
+    this.scheduleSettle();
+  }
+
+  /** The last edits (unified diffs, oldest first), the unsettled one included, for a prompt. */
+  recentHistory(limit = HISTORY_LIMIT): string[] {
+    const open = this.openEdit ? unifiedDiff(this.path, this.openEdit.before, this.text) : '';
+    return [...this.history, ...(open ? [open] : [])].slice(-limit);
+  }
+
+  /** The prompt fields around a cursor: region = the cursor line ± regionLines whole lines. */
+  contextAt(line: number, character: number): SuggestionContext {
+    const text = this.text;
+    const d = this.document;
+    const lineStart = (l: number) => d.offsetAt({ line: Math.max(0, Math.min(l, d.lineCount)), character: 0 });
+    const cursorLine = Math.min(line, d.lineCount - 1);
+    const regionStart = lineStart(cursorLine - this.options.regionLines);
+    const regionEnd = cursorLine + this.options.regionLines + 1 >= d.lineCount ? text.length : lineStart(cursorLine + this.options.regionLines + 1);
+    const cursor = d.offsetAt({ line: cursorLine, character }) - regionStart;
+    const prefixStart = lineStart(cursorLine - this.options.regionLines - EXCERPT_LINES);
+    const suffixEnd = cursorLine + this.options.regionLines + 1 + EXCERPT_LINES >= d.lineCount ? text.length : lineStart(cursorLine + this.options.regionLines + 1 + EXCERPT_LINES);
+    return {
+      language: this.language,
+      path: this.path,
+      history: this.recentHistory(),
+      prefix: text.slice(prefixStart, regionStart),
+      region: text.slice(regionStart, regionEnd),
+      suffix: text.slice(regionEnd, suffixEnd),
+      cursor,
+      regionStart,
+      regionEnd,
+    };
+  }
+
+  offsetAt(line: number, character: number): number {
+    return this.document.offsetAt({ line, character });
+  }
+
+  positionAt(offset: number): { line: number; character: number } {
+    return this.document.positionAt(offset);
+  }
+
+  /** A suggestion request at `line`: pending suggestions elsewhere were ignored, and edits far away settle. */
+  cursorAt(line: number, character: number): void {
+    const offset = this.offsetAt(line, character);
+    for (const s of this.suggestions.values()) {
+      if (s.state === 'pending' && (offset < s.range.start || offset > s.range.end)) this.resolve(s, 'ignored');
+    }
+    if (this.burst && (line < this.burst.firstLine - this.options.cursorLeaveLines || line > this.burst.lastLine + this.options.cursorLeaveLines)) {
+      this.settle();
+    }
+  }
+
+  /** Starts following a suggestion that was just shown; an older pending one is superseded. */
+  track(id: string, context: SuggestionContext, rewritten: string, item: { kind: 'insert' | 'replace'; insertText: string }): void {
+    for (const s of this.suggestions.values()) if (s.state === 'pending') this.resolve(s, 'ignored');
+    const { regionStart, regionEnd, ...prompt } = context;
+    this.suggestions.set(id, {
+      id,
+      context: prompt,
+      rewritten,
+      item,
+      range: { start: regionStart, end: regionEnd },
+      accepted: null,
+      state: 'pending',
+      episodeRecorded: false,
+      timers: [],
+    });
+    this.scheduleSettle();
+  }
+
+  hasSuggestion(id: string): boolean {
+    return this.suggestions.has(id);
+  }
+
+  /** The accept command came back: the editor has already applied the item. */
+  accept(id: string): boolean {
+    const s = this.suggestions.get(id);
+    if (!s || s.state === 'accepted') return false;
+    s.state = 'accepted';
+    this.sink.outcome(id, 'accepted');
+    // The span the accepted text occupies now: the insertion, or the whole rewritten region.
+    const insertedAt = s.range.start + s.context.cursor;
+    s.accepted =
+      s.item.kind === 'insert'
+        ? { text: s.item.insertText, span: { start: insertedAt, end: insertedAt + s.item.insertText.length } }
+        : { text: s.rewritten, span: { ...s.range } };
+    for (const seconds of this.options.survivalChecksS) {
+      const timer = setTimeout(() => this.checkSurvival(s, seconds), seconds * 1000);
+      timer.unref();
+      s.timers.push(timer);
+    }
+    this.scheduleSettle();
+    return true;
+  }
+
+  /** Turns the unsettled burst and the suggestions' regions into episodes. */
+  settle(): void {
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
+    this.closeOpenEdit();
+    if (this.burst) {
+      const { before, history } = this.burst;
+      this.burst = null;
+      for (const episode of episodesFromChange(before, this.text, { path: this.path, language: this.language, source: 'lsp', history })) {
+        this.sink.episode(this, episode, null);
+      }
+    }
+    for (const s of this.suggestions.values()) {
+      if (s.state === 'pending') this.resolve(s, 'ignored');
+      if (!s.episodeRecorded) {
+        s.episodeRecorded = true;
+        // The user's final region is the ground truth for the prompt the suggestion answered.
+        this.sink.episode(this, { ...s.context, id: s.id, source: `suggestion:${s.id}`, target: this.text.slice(s.range.start, s.range.end) }, s.id);
+      }
+      if (s.timers.length === 0) this.suggestions.delete(s.id);
+    }
+  }
+
+  /** The user deleted what was collected: the in-memory history goes too. */
+  forgetHistory(): void {
+    this.history.length = 0;
+    this.openEdit = null;
+    this.burst = null;
+  }
+
+  /** The document closed: settle now; survival checks run on to the last text seen. */
+  close(): void {
+    this.settle();
+    this.closed = true;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  dispose(): void {
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    for (const s of this.suggestions.values()) s.timers.forEach(clearTimeout);
+    this.suggestions.clear();
+  }
+
+  private noteEdit(before: string, now: number): void {
+    if (this.openEdit && now - this.openEdit.last > this.options.mergeMs) this.closeOpenEdit(before);
+    if (!this.openEdit) this.openEdit = { before, last: now };
+    this.openEdit.last = now;
+  }
+
+  private closeOpenEdit(current = this.text): void {
+    if (!this.openEdit) return;
+    const diff = unifiedDiff(this.path, this.openEdit.before, current);
+    this.openEdit = null;
+    if (!diff) return;
+    this.history.push(diff);
+    if (this.history.length > this.options.historyLimit) this.history.splice(0, this.history.length - this.options.historyLimit);
+    this.sink.edit(this, diff);
+  }
+
+  private scheduleSettle(): void {
+    if (this.closed) return;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => this.settle(), this.options.settleMs);
+    this.settleTimer.unref();
+  }
+
+  /**
+   * A pending suggestion after a change: an edit elsewhere means it was ignored; inside its
+   * region, text that is still on the way to the suggestion (typing along with the ghost text,
+   * or the editor applying the accepted item) keeps it pending, anything else typed it over.
+   */
+  private judgePending(s: TrackedSuggestion, touched: boolean): void {
+    if (!touched) {
+      this.resolve(s, 'ignored');
+      return;
+    }
+    const original = s.context.region;
+    const now = this.text.slice(s.range.start, s.range.end);
+    if (now === original || now === s.rewritten || isTypingAlong(original, s.rewritten, now)) return;
+    this.resolve(s, 'typed_over');
+  }
+
+  private resolve(s: TrackedSuggestion, kind: 'typed_over' | 'ignored'): void {
+    s.state = kind;
+    this.sink.outcome(s.id, kind);
+  }
+
+  private checkSurvival(s: TrackedSuggestion, seconds: number): void {
+    if (!s.accepted) return;
+    const now = this.text.slice(s.accepted.span.start, s.accepted.span.end);
+    this.sink.outcome(s.id, 'survival', seconds, survivingShare(s.accepted.text, now));
+    if (seconds === Math.max(...this.options.survivalChecksS)) {
+      s.timers = [];
+      if (s.episodeRecorded) this.suggestions.delete(s.id);
+    }
+  }
+}
+
+/**
+ * Moves a tracked range through one change of [start, end) by `delta` characters; a change
+ * touching the range widens it. Returns whether the change touched the range.
+ */
+export function mapRange(range: { start: number; end: number }, start: number, end: number, delta: number): boolean {
+  // A replacement ending where the range starts is before it; an insertion there is inside.
+  if (end < range.start || (end === range.start && start < end)) {
+    range.start += delta;
+    range.end += delta;
+    return false;
+  }
+  // The range ends at a line start: text inserted there belongs to the next line.
+  if (start > range.end || (start === range.end && range.end > range.start)) return false;
+  range.start = Math.min(range.start, start);
+  range.end = Math.max(range.end, end) + delta;
+  return true;
+}
+
+/** Whether `now` is `original` with a prefix of the suggested insertion typed at one place. */
+export function isTypingAlong(original: string, suggested: string, now: string): boolean {
+  if (now.length <= original.length || now.length >= suggested.length) return false;
+  const at = commonPrefixLength(original, suggested);
+  const tail = original.length - at;
+  const typed = now.slice(at, now.length - tail);
+  const inserted = suggested.slice(at, suggested.length - tail);
+  return now.startsWith(original.slice(0, at)) && now.endsWith(original.slice(at)) && suggested.endsWith(original.slice(at)) && inserted.startsWith(typed);
+}
+
+/** The share of `accepted`'s characters still present in `now`, aligned with a character diff. */
+export function survivingShare(accepted: string, now: string): number {
+  if (accepted.length === 0) return 1;
+  let kept = 0;
+  for (const part of diffChars(accepted, now)) if (!part.added && !part.removed) kept += part.value.length;
+  return kept / accepted.length;
+}

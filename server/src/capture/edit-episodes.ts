@@ -1,0 +1,103 @@
+// Turning a change of a file (before → after) into edit episodes, the way the shared dataset
+// was made from git commits: one episode per diff hunk, as if the hunks were written top to
+// bottom, each shown with the earlier hunks already applied and those hunks as edit history.
+// The language server uses it for settled edits, `gapo replay --git` for commits.
+
+import { createHash } from 'node:crypto';
+import { structuredPatch, type StructuredPatchHunk } from 'diff';
+import type { Episode } from '../rl/episodes';
+
+export const CONTEXT_LINES = 2;
+export const EXCERPT_LINES = 40;
+export const HISTORY_LIMIT = 6;
+
+/** Lines with their line endings kept, so joining them gives the text back. */
+export function splitLines(text: string): string[] {
+  return text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+}
+
+/** A unified diff of the change, `context` lines around each hunk ('' when nothing changed). */
+export function unifiedDiff(path: string, before: string, after: string, context = 0): string {
+  const patch = structuredPatch(path, path, before, after, '', '', { context });
+  return patch.hunks.map((hunk) => formatHunk(path, hunk)).join('');
+}
+
+export function formatHunk(path: string, hunk: StructuredPatchHunk): string {
+  return `--- a/${path}\n+++ b/${path}\n@@ -${hunk.oldStart},${hunk.oldLines} +${hunk.newStart},${hunk.newLines} @@\n${hunk.lines.join('\n')}\n`;
+}
+
+export interface ChangeSource {
+  path: string;
+  language: string;
+  /** Recorded as the episodes' `source` and mixed into their ids. */
+  source: string;
+  date?: string;
+  /** Earlier edits of the file (unified diffs, oldest first). */
+  history: string[];
+}
+
+/** Episodes for the change from `before` to `after`, top to bottom. */
+export function episodesFromChange(before: string, after: string, from: ChangeSource): Episode[] {
+  const patch = structuredPatch(from.path, from.path, before, after, '', '', { context: CONTEXT_LINES });
+  const afterLines = splitLines(after);
+  let current = splitLines(before);
+  const history = [...from.history];
+  const episodes: Episode[] = [];
+  for (const [index, hunk] of patch.hunks.entries()) {
+    // Everything above this hunk already reads as `after`, so its start is the same line in both.
+    const start = hunk.newLines === 0 ? hunk.newStart : hunk.newStart - 1;
+    const regionLines = current.slice(start, start + hunk.oldLines);
+    const targetLines = afterLines.slice(start, start + hunk.newLines);
+    const region = regionLines.join('');
+    const target = targetLines.join('');
+    if (region !== target) {
+      episodes.push({
+        id: episodeId(from.source, from.path, index, region, target),
+        source: from.source,
+        ...(from.date ? { date: from.date } : {}),
+        language: from.language,
+        path: from.path,
+        history: history.slice(-HISTORY_LIMIT),
+        prefix: current.slice(Math.max(0, start - EXCERPT_LINES), start).join(''),
+        region,
+        suffix: current.slice(start + hunk.oldLines, start + hunk.oldLines + EXCERPT_LINES).join(''),
+        cursor: commonPrefixLength(region, target),
+        target,
+      });
+    }
+    history.push(formatHunk(from.path, hunk));
+    current = [...current.slice(0, start), ...targetLines, ...current.slice(start + hunk.oldLines)];
+  }
+  return episodes;
+}
+
+export function episodeId(...parts: (string | number)[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(`${String(part).length}:${part}`);
+  return hash.digest('hex').slice(0, 16);
+}
+
+export function commonPrefixLength(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+export function commonSuffixLength(a: string, b: string, max = Math.min(a.length, b.length)): number {
+  let i = 0;
+  while (i < max && a[a.length - 1 - i] === b[b.length - 1 - i]) i++;
+  return i;
+}
+
+/** The language id VS Code would give a path, for episodes made outside an editor. */
+export function languageOf(path: string): string {
+  const extension = path.slice(path.lastIndexOf('.') + 1).toLowerCase();
+  const byExtension: Record<string, string> = {
+    ts: 'typescript', tsx: 'typescriptreact', mts: 'typescript', cts: 'typescript',
+    js: 'javascript', jsx: 'javascriptreact', mjs: 'javascript', cjs: 'javascript',
+    py: 'python', rs: 'rust', go: 'go', java: 'java', c: 'c', h: 'c', cc: 'cpp', cpp: 'cpp', hpp: 'cpp',
+    cs: 'csharp', rb: 'ruby', php: 'php', swift: 'swift', kt: 'kotlin', scala: 'scala', sh: 'shellscript',
+    json: 'json', md: 'markdown', yml: 'yaml', yaml: 'yaml', toml: 'toml', css: 'css', html: 'html', sql: 'sql',
+  };
+  return byExtension[extension] ?? 'plaintext';
+}

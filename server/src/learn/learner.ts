@@ -1,0 +1,192 @@
+// When and how the language server learns: background runs once enough new episodes exist
+// and the user is idle, or at once on "Train Now"; each run in a training worker; the eval
+// gate (a candidate goes live only if exact match and edit similarity on the held-out, most
+// recent episodes do not drop); every adapter version kept, and rollback to any of them.
+
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { EvalResult } from '../rl/evaluate';
+import type { Store, StoredEpisode } from '../store/store';
+import { outcomeBonus } from './rewards';
+import type { TrainingJob, TrainingMessage, TrainingPrompt, TrainingSettings } from './training-job';
+
+export interface LearnerHost {
+  store: Store;
+  dataDir: string;
+  modelDir: string;
+  cacheDir?: string;
+  settings: TrainingSettings;
+  /** Int32Array[1]: suggestion requests in flight (the worker waits while it is > 0). */
+  busy: SharedArrayBuffer;
+  workerPath: string;
+  log(message: string): void;
+  progress(message: string, percentage: number): void;
+  /** Makes a version live in the serving engine (null: the base model). */
+  deploy(version: number, adapterDir: string | null): Promise<void>;
+}
+
+export interface RunResult {
+  runId: number;
+  status: 'deployed' | 'kept' | 'failed' | 'cancelled';
+  adapterVersion: number | null;
+  live: EvalResult | null;
+  candidate: EvalResult | null;
+  error: string | null;
+}
+
+export class TrainingError extends Error {}
+
+export class Learner {
+  private running: { runId: number; worker: Worker; done: Promise<RunResult> } | null = null;
+  private lastActivity = Date.now();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly host: LearnerHost) {
+    const interrupted = host.store.markInterruptedRuns();
+    if (interrupted) host.log(`${interrupted} training run(s) were interrupted by a restart`);
+    this.timer = setInterval(() => this.maybeTrainInBackground(), Math.min(5000, Math.max(100, host.settings.idleMs / 4)));
+    this.timer.unref();
+  }
+
+  get state(): 'idle' | 'training' {
+    return this.running ? 'training' : 'idle';
+  }
+
+  get runningRunId(): number | null {
+    return this.running?.runId ?? null;
+  }
+
+  /** The user typed or asked for a suggestion: background training waits for a quiet spell. */
+  noteActivity(): void {
+    this.lastActivity = Date.now();
+  }
+
+  newEpisodes(): number {
+    return this.host.store.episodes({ since: this.host.store.lastEpisodeTimeTrained() }).length;
+  }
+
+  private maybeTrainInBackground(): void {
+    const s = this.host.settings;
+    if (this.running || Date.now() - this.lastActivity < s.idleMs) return;
+    if (this.newEpisodes() < s.minNewEpisodes) return;
+    this.train('background').catch((error) => this.host.log(`background training: ${(error as Error).message}`));
+  }
+
+  /** Starts a run (or returns the one already running). */
+  train(trigger: 'background' | 'manual'): Promise<RunResult> {
+    if (this.running) return this.running.done;
+    const { store, settings } = this.host;
+    const episodes = store.episodes();
+    const heldOutCount = Math.min(settings.maxHeldOut, Math.max(settings.minHeldOut, Math.round(episodes.length * settings.heldOutShare)));
+    if (episodes.length < heldOutCount + 1) {
+      return Promise.reject(new TrainingError(`not enough episodes to train: ${episodes.length} collected, ${heldOutCount + 1} needed (${heldOutCount} are held out for the eval gate)`));
+    }
+    const heldOut = episodes.slice(episodes.length - heldOutCount);
+    const train = episodes.slice(0, episodes.length - heldOutCount).map((e) => this.trainingPrompt(e));
+    const liveVersion = store.liveAdapterVersion();
+    const version = store.nextAdapterVersion();
+    const finalDir = join(this.host.dataDir, 'adapters', `v${version}`);
+    const outDir = `${finalDir}.partial`;
+    // Left by a run killed after writing its files but before recording them.
+    for (const dir of [finalDir, outDir]) if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    const runId = store.startRun(trigger, settings, train.length, heldOut.length);
+    const job: TrainingJob = {
+      modelDir: this.host.modelDir,
+      cacheDir: this.host.cacheDir,
+      liveAdapterDir: store.adapter(liveVersion)?.path ?? null,
+      outDir,
+      train,
+      heldOut,
+      settings,
+      busy: this.host.busy,
+    };
+    this.host.log(`training run ${runId} (${trigger}): ${train.length} episodes, ${heldOut.length} held out, from adapter v${liveVersion}`);
+    const worker = new Worker(this.host.workerPath, { workerData: job });
+    const done = new Promise<RunResult>((resolve) => {
+      let finished = false;
+      const finish = (result: RunResult) => {
+        if (finished) return;
+        finished = true;
+        this.running = null;
+        void worker.terminate();
+        this.host.progress(`training run ${runId}: ${result.status}`, 100);
+        resolve(result);
+      };
+      const fail = (message: string, status: 'failed' | 'cancelled' = 'failed') => {
+        if (finished) return;
+        rmSync(outDir, { recursive: true, force: true });
+        store.finishRun(runId, status, { error: message });
+        this.host.log(`training run ${runId} ${status}: ${message}`);
+        finish({ runId, status, adapterVersion: null, live: null, candidate: null, error: message });
+      };
+      worker.on('message', (message: TrainingMessage) => {
+        try {
+          if (message.type === 'log') this.host.log(message.message);
+          else if (message.type === 'phase') this.host.progress(`${message.phase} (${message.done}/${message.total})`, phasePercent(message.phase, message.done, message.total));
+          else if (message.type === 'step') store.addStep(runId, message.step, message.metrics, message.groups);
+          else if (message.type === 'failed') fail(message.message);
+          else if (message.type === 'done') {
+            finish(this.gate(runId, version, liveVersion, outDir, finalDir, message.live, message.candidate, heldOut));
+          }
+        } catch (error) {
+          fail((error as Error).message);
+        }
+      });
+      worker.on('error', (error) => fail(`the training worker crashed: ${error.message}`));
+      worker.on('exit', (code) => fail(`the training worker exited (code ${code})`, 'cancelled'));
+    });
+    this.running = { runId, worker, done };
+    return done;
+  }
+
+  /** The eval gate: keep every candidate, make it live only if neither metric dropped. */
+  private gate(runId: number, version: number, liveVersion: number, outDir: string, finalDir: string, live: EvalResult, candidate: EvalResult, heldOut: StoredEpisode[]): RunResult {
+    const { store } = this.host;
+    renameSync(outDir, finalDir);
+    const deploy = candidate.exact_match >= live.exact_match && candidate.edit_similarity >= live.edit_similarity;
+    const evaluation = { live, candidate, liveVersion, deployed: deploy };
+    store.addAdapter({ version, path: finalDir, parent: liveVersion, runId, eval: evaluation });
+    store.setLastEpisodeTimeTrained(Math.max(...heldOut.map((e) => e.time)));
+    const status = deploy ? 'deployed' : 'kept';
+    if (deploy) {
+      store.setLiveAdapterVersion(version);
+      this.host.deploy(version, finalDir).catch((error) => this.host.log(`could not load adapter v${version}: ${(error as Error).message}`));
+    }
+    store.finishRun(runId, status, { adapterVersion: version, eval: evaluation });
+    const f = (r: EvalResult) => `exact match ${r.exact_match.toFixed(3)}, edit similarity ${r.edit_similarity.toFixed(3)}`;
+    this.host.log(`training run ${runId}: adapter v${version} ${deploy ? 'is live' : 'kept, not deployed'} (held out: ${f(candidate)} vs ${f(live)} for v${liveVersion})`);
+    return { runId, status, adapterVersion: version, live, candidate, error: null };
+  }
+
+  /** Makes an earlier adapter version live again (0: the base model). */
+  async rollback(version: number): Promise<void> {
+    const adapter = this.host.store.adapter(version);
+    if (!adapter) throw new TrainingError(`there is no adapter version ${version}`);
+    if (adapter.path !== null && !existsSync(adapter.path)) throw new TrainingError(`adapter version ${version}'s files are missing (${adapter.path})`);
+    await this.host.deploy(version, adapter.path);
+    this.host.store.setLiveAdapterVersion(version);
+    this.host.log(`adapter v${version} is live`);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    if (this.running) await this.running.worker.terminate();
+  }
+
+  private trainingPrompt(e: StoredEpisode): TrainingPrompt {
+    const episode = e;
+    if (!e.suggestionId) return { episode };
+    const suggestion = this.host.store.suggestion(e.suggestionId);
+    if (!suggestion) return { episode };
+    return { episode, shown: { completion: suggestion.rewritten, bonus: outcomeBonus(this.host.store.outcomes(e.suggestionId)) } };
+  }
+}
+
+function phasePercent(phase: string, done: number, total: number): number {
+  const share = total > 0 ? done / total : 0;
+  if (phase === 'loading') return 0;
+  if (phase === 'evaluating live') return 5 + 10 * share;
+  if (phase === 'training') return 15 + 70 * share;
+  return 85 + 15 * share;
+}

@@ -1,0 +1,90 @@
+// What the language server hands its training worker, and what comes back.
+
+import type { EstimatorName } from '../rl/advantages';
+import type { EvalResult } from '../rl/evaluate';
+import type { Episode } from '../rl/episodes';
+
+export interface TrainingSettings {
+  /** GAPO steps per run. */
+  steps: number;
+  /** Rollouts per prompt (G). */
+  group: number;
+  promptsPerStep: number;
+  estimator: EstimatorName;
+  /** GAPO's highest-density fraction τ. */
+  tau: number;
+  learningRate: number;
+  rank: number;
+  alpha: number;
+  maxTokens: number;
+  temperature: number;
+  microBatch: number;
+  /** Held-out episodes for the eval gate: the most recent ones, this share of them... */
+  heldOutShare: number;
+  /** ...but at least this many, and at most maxHeldOut. */
+  minHeldOut: number;
+  maxHeldOut: number;
+  /** Background runs start when this many episodes arrived since the last run... */
+  minNewEpisodes: number;
+  /** ...and the user has not typed or asked for a suggestion for this long. */
+  idleMs: number;
+  /** ONNX Runtime threads for training: one leaves a core to suggestions on small machines. */
+  threads: number;
+  seed: number;
+}
+
+export const defaultTrainingSettings: TrainingSettings = {
+  steps: 4,
+  group: 8,
+  promptsPerStep: 8,
+  estimator: 'gapo',
+  tau: 0.5,
+  learningRate: 1e-4,
+  rank: 8,
+  alpha: 16,
+  maxTokens: 128,
+  temperature: 1,
+  microBatch: 4,
+  heldOutShare: 0.2,
+  minHeldOut: 4,
+  maxHeldOut: 32,
+  minNewEpisodes: 16,
+  idleMs: 60_000,
+  threads: 1,
+  seed: 0,
+};
+
+export interface TrainingPrompt {
+  episode: Episode;
+  /** The completion the user saw for this prompt and the bonus its outcome earned. */
+  shown?: { completion: string; bonus: number };
+}
+
+export interface TrainingJob {
+  modelDir: string;
+  cacheDir?: string;
+  /** The live adapter, which training continues and the candidate is compared against. */
+  liveAdapterDir: string | null;
+  /** Where the candidate adapter is written (PEFT layout). */
+  outDir: string;
+  train: TrainingPrompt[];
+  heldOut: Episode[];
+  settings: TrainingSettings;
+  /** Int32Array[1] over it: suggestion requests in flight; the worker waits while it is > 0. */
+  busy: SharedArrayBuffer;
+}
+
+export interface GroupSummary {
+  id: string;
+  rewards: number[];
+  mean: number;
+  q: number;
+  interval: [number, number];
+}
+
+export type TrainingMessage =
+  | { type: 'log'; message: string }
+  | { type: 'phase'; phase: 'loading' | 'evaluating live' | 'training' | 'evaluating candidate'; done: number; total: number }
+  | { type: 'step'; step: number; metrics: Record<string, number | boolean | string | undefined>; groups: GroupSummary[] }
+  | { type: 'done'; live: EvalResult; candidate: EvalResult }
+  | { type: 'failed'; message: string };

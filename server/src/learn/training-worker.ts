@@ -1,0 +1,109 @@
+// The training worker: one background run of GAPO for the language server, in its own thread
+// with its own engine, so the serving worker keeps answering. Before every sampling and every
+// micro-batch it waits while suggestion requests are in flight (suggestions come first).
+// It evaluates the live adapter and the candidate on the held-out episodes and writes the
+// candidate; the server decides whether it goes live.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { Engine } from '../model/engine';
+import { LoraAdapter } from '../model/lora';
+import { seededRandom } from '../model/sampling';
+import { editCompletion, editPrompt, extractRegion, REGION_END, shuffled } from '../rl/episodes';
+import { evaluateEpisodes } from '../rl/evaluate';
+import { editAndExactMatch } from '../rl/reward';
+import { rolloutAndUpdate } from '../rl/rollout';
+import { defaultAdamW } from '../train/adamw';
+import { PolicyTrainer } from '../train/trainer';
+import type { TrainingJob, TrainingMessage } from './training-job';
+
+const port = parentPort!;
+const post = (message: TrainingMessage) => port.postMessage(message);
+const job = workerData as TrainingJob;
+const busy = new Int32Array(job.busy);
+
+/** Blocks this thread while the server has suggestion requests in flight. */
+function waitWhileBusy(): void {
+  while (Atomics.load(busy, 0) > 0) Atomics.wait(busy, 0, Atomics.load(busy, 0), 50);
+}
+
+async function run(): Promise<void> {
+  const s = job.settings;
+  post({ type: 'phase', phase: 'loading', done: 0, total: 1 });
+  const engine = await Engine.load({
+    modelDir: job.modelDir,
+    cacheDir: job.cacheDir,
+    threads: s.threads,
+    adapterDir: job.liveAdapterDir ?? undefined,
+    log: (message) => post({ type: 'log', message }),
+  });
+  try {
+    const evaluate = async (phase: 'evaluating live' | 'evaluating candidate') =>
+      evaluateEpisodes(engine, job.heldOut, s.maxTokens, (done) => {
+        post({ type: 'phase', phase, done, total: job.heldOut.length });
+        waitWhileBusy();
+      });
+    const live = await evaluate('evaluating live');
+
+    const adapter = engine.currentAdapter?.clone() ?? LoraAdapter.create(engine.config, { rank: s.rank, alpha: s.alpha, seed: s.seed });
+    const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options }, adapter, {
+      optimizer: { ...defaultAdamW, learningRate: s.learningRate },
+      microBatchSize: s.microBatch,
+      loss: { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 },
+    });
+    trainer.beforeMicroBatch = waitWhileBusy;
+    const order = shuffled(job.train, seededRandom(s.seed));
+    for (let step = 0; step < s.steps; step++) {
+      post({ type: 'phase', phase: 'training', done: step, total: s.steps });
+      const batch = Array.from({ length: Math.min(s.promptsPerStep, order.length) }, (_, i) => order[(step * s.promptsPerStep + i) % order.length]);
+      const result = await rolloutAndUpdate(
+        engine,
+        trainer,
+        batch.map((p) => ({
+          id: p.episode.id,
+          prompt: editPrompt(p.episode),
+          groundTruth: p.episode.target,
+          shown: p.shown ? { completion: editCompletion({ target: p.shown.completion }), bonus: p.shown.bonus } : undefined,
+        })),
+        {
+          group: s.group,
+          estimator: s.estimator,
+          estimatorOptions: { tau: s.tau },
+          maxTokens: s.maxTokens,
+          temperature: s.temperature,
+          stop: [REGION_END],
+          seed: s.seed * 1000 + step,
+          reward: (prediction, target) => editAndExactMatch(extractRegion(prediction), target),
+          beforeEachPrompt: waitWhileBusy,
+        },
+      );
+      const last = result.metrics[result.metrics.length - 1];
+      post({
+        type: 'step',
+        step: step + 1,
+        metrics: {
+          reward: result.meanReward,
+          loss: last.loss,
+          gradNorm: last.gradNorm,
+          clipLow: last.clipLow,
+          clipHigh: last.clipHigh,
+          approxKl: last.approxKl,
+          entropy: last.entropy,
+          skipped: result.metrics.some((m) => m.skipped),
+          rolloutS: result.rolloutMs / 1000,
+          updateS: result.updateMs / 1000,
+          tokens: result.responseTokens,
+        },
+        groups: result.groups.map((g) => ({ id: g.id, rewards: g.rewards, mean: g.stats.mean, q: g.stats.q, interval: [g.stats.interval.low, g.stats.interval.high] })),
+      });
+    }
+    engine.setAdapter(trainer.adapter);
+    const candidate = await evaluate('evaluating candidate');
+    trainer.adapter.save(job.outDir, job.modelDir);
+    post({ type: 'done', live, candidate });
+  } finally {
+    await engine.dispose();
+  }
+}
+
+// The server terminates this thread once it has the last message.
+run().catch((error: Error) => post({ type: 'failed', message: error.message }));

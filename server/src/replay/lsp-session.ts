@@ -1,0 +1,179 @@
+// An editor in miniature: starts `gapo serve --stdio` as a child process and drives it over
+// real LSP, keeping its own copy of each document so edits can be given as offsets.
+// `gapo replay`, the tests and the benchmarks are its users.
+
+import { ChildProcess, spawn } from 'node:child_process';
+import {
+  createProtocolConnection,
+  DidChangeTextDocumentNotification,
+  DidCloseTextDocumentNotification,
+  DidOpenTextDocumentNotification,
+  DidSaveTextDocumentNotification,
+  ExecuteCommandRequest,
+  InitializedNotification,
+  InitializeRequest,
+  type InitializeResult,
+  type InlineCompletionItem,
+  InlineCompletionRequest,
+  InlineCompletionTriggerKind,
+  type ProtocolConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  WorkDoneProgressCreateRequest,
+  CancellationTokenSource,
+} from 'vscode-languageserver-protocol/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+
+export interface SessionOptions {
+  /** The `gapo` CLI to run (dist/cli.js). */
+  cliPath: string;
+  dataDir: string;
+  modelDir?: string;
+  cacheDir?: string;
+  initializationOptions?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+  /** Hears the server's window/logMessage lines and its stderr. */
+  log?: (line: string) => void;
+}
+
+export class LspSession {
+  readonly documents = new Map<string, TextDocument>();
+  readonly episodes: { id: string; path: string; suggestionId: string | null }[] = [];
+  readonly outcomes: { suggestionId: string; kind: string; afterS: number | null; share: number | null }[] = [];
+  initializeResult: InitializeResult | null = null;
+  private exited: Promise<number | null>;
+
+  private constructor(
+    readonly process: ChildProcess,
+    readonly connection: ProtocolConnection,
+  ) {
+    this.exited = new Promise((resolve) => process.once('exit', (code) => resolve(code)));
+  }
+
+  static async start(options: SessionOptions): Promise<LspSession> {
+    const args = [options.cliPath, 'serve', '--stdio', '--data', options.dataDir];
+    if (options.modelDir) args.push('--model', options.modelDir);
+    if (options.cacheDir) args.push('--cache', options.cacheDir);
+    const child = spawn(process.execPath, args, { stdio: 'pipe', env: options.env ?? process.env });
+    child.stderr!.on('data', (chunk: Buffer) => options.log?.(chunk.toString().trimEnd()));
+    const connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    const session = new LspSession(child, connection);
+    connection.onNotification('window/logMessage', (params: { message: string }) => options.log?.(params.message));
+    connection.onNotification('gapo/episodeCaptured', (params: LspSession['episodes'][number]) => void session.episodes.push(params));
+    connection.onNotification('gapo/outcome', (params: LspSession['outcomes'][number]) => void session.outcomes.push(params));
+    connection.onRequest(WorkDoneProgressCreateRequest.method, () => null);
+    connection.onNotification('$/progress', () => {});
+    connection.onError(() => {});
+    connection.listen();
+    session.initializeResult = await connection.sendRequest(InitializeRequest.type, {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: { window: { workDoneProgress: true } },
+      workspaceFolders: null,
+      initializationOptions: options.initializationOptions ?? {},
+    });
+    await connection.sendNotification(InitializedNotification.type, {});
+    return session;
+  }
+
+  text(uri: string): string {
+    return this.document(uri).getText();
+  }
+
+  async open(uri: string, text: string, languageId = 'typescript'): Promise<void> {
+    this.documents.set(uri, TextDocument.create(uri, languageId, 1, text));
+    await this.connection.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId, version: 1, text } });
+  }
+
+  /** Replaces [start, end) with `text`, as one incremental change. */
+  async edit(uri: string, start: number, end: number, text: string): Promise<void> {
+    const document = this.document(uri);
+    const range = { start: document.positionAt(start), end: document.positionAt(end) };
+    const version = document.version + 1;
+    TextDocument.update(document, [{ range, text }], version);
+    await this.connection.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version }, contentChanges: [{ range, text }] });
+  }
+
+  /** Types `text` at `offset` in pieces of `chunk` characters, one didChange each. */
+  async type(uri: string, offset: number, text: string, chunk = 1): Promise<void> {
+    for (let i = 0; i < text.length; i += chunk) await this.edit(uri, offset + i, offset + i, text.slice(i, i + chunk));
+  }
+
+  async inlineCompletion(uri: string, offset: number, cancel?: CancellationTokenSource): Promise<InlineCompletionItem[]> {
+    const document = this.document(uri);
+    const result = await this.connection.sendRequest(
+      InlineCompletionRequest.type,
+      { textDocument: { uri }, position: document.positionAt(offset), context: { triggerKind: InlineCompletionTriggerKind.Automatic } },
+      cancel?.token,
+    );
+    if (!result) return [];
+    return Array.isArray(result) ? result : result.items;
+  }
+
+  /** What an editor does on Tab: apply the item, then run its command. */
+  async accept(uri: string, item: InlineCompletionItem): Promise<unknown> {
+    const document = this.document(uri);
+    const insertText = typeof item.insertText === 'string' ? item.insertText : item.insertText.value;
+    const start = document.offsetAt(item.range!.start);
+    const end = document.offsetAt(item.range!.end);
+    await this.edit(uri, start, end, insertText);
+    if (!item.command) return null;
+    return this.connection.sendRequest(ExecuteCommandRequest.type, { command: item.command.command, arguments: item.command.arguments });
+  }
+
+  async save(uri: string): Promise<void> {
+    await this.connection.sendNotification(DidSaveTextDocumentNotification.type, { textDocument: { uri } });
+  }
+
+  async close(uri: string): Promise<void> {
+    this.documents.delete(uri);
+    await this.connection.sendNotification(DidCloseTextDocumentNotification.type, { textDocument: { uri } });
+  }
+
+  request<T>(method: string, params?: unknown): Promise<T> {
+    return this.connection.sendRequest<T>(method, params);
+  }
+
+  /** Waits until `predicate` holds, checking after every message (or every 20 ms). */
+  async until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      if (this.process.exitCode !== null) throw new Error(`the server exited (code ${this.process.exitCode}) while waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  get alive(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  /** shutdown + exit, as an editor closes; kills the process if it does not go. */
+  async stop(): Promise<number | null> {
+    if (this.alive) {
+      try {
+        await Promise.race([this.connection.sendRequest('shutdown'), new Promise((resolve) => setTimeout(resolve, 5000))]);
+        await this.connection.sendNotification('exit');
+      } catch {
+        // already gone
+      }
+      const timer = setTimeout(() => this.process.kill('SIGKILL'), 5000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    this.connection.dispose();
+    return this.process.exitCode;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    this.process.kill(signal);
+    this.connection.dispose();
+    return this.exited;
+  }
+
+  private document(uri: string): TextDocument {
+    const document = this.documents.get(uri);
+    if (!document) throw new Error(`${uri} is not open`);
+    return document;
+  }
+}

@@ -1,0 +1,380 @@
+// The GAPO language server. Editors talk to it over plain LSP (stdio, IPC or a socket, as
+// vscode-languageserver picks from the command line), so any LSP 3.18 client with inline
+// completion gets the same assistant. It captures edits into episodes, serves suggestions
+// from the model (in a worker thread), follows what happens to them, and trains in the
+// background. Nothing it does touches the network.
+
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import {
+  type Connection,
+  createConnection,
+  InitializeError,
+  InitializeParams,
+  InitializeResult,
+  InlineCompletionItem,
+  ProposedFeatures,
+  ResponseError,
+  TextDocumentSyncKind,
+  WorkDoneProgressServerReporter,
+} from 'vscode-languageserver/node';
+import { type CaptureSink, defaultCaptureOptions, DocumentCapture, type SuggestionContext } from './capture/document-capture';
+import { defaultMaxFileBytes, PrivacyFilter, redactSecrets } from './capture/privacy';
+import { Learner, TrainingError } from './learn/learner';
+import { defaultTrainingSettings, type TrainingSettings } from './learn/training-job';
+import { EngineClient } from './model/engine-client';
+import { editPrompt, type Episode, extractRegion, REGION_END } from './rl/episodes';
+import { exportEpisodes, type ExportFormat } from './store/export';
+import { Store, type OutcomeKind } from './store/store';
+import { editItem } from './suggest/edit-item';
+import { version } from './version';
+
+/** The command every suggestion carries; the client runs it on accept. */
+export const ACCEPT_COMMAND = 'gapo.suggestion.accepted';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** A model directory; null when none is given and none is bundled: capture only. */
+  modelDir: string | null;
+  cacheDir?: string;
+  capture: typeof defaultCaptureOptions & { exclude: string[]; maxFileBytes: number };
+  suggest: { enabled: boolean; maxTokens: number };
+  training: TrainingSettings & { background: boolean };
+}
+
+export interface ServerStatus {
+  version: string;
+  dataDir: string;
+  model: string | null;
+  modelState: 'loading' | 'ready' | 'failed' | 'none';
+  modelError: string | null;
+  adapterVersion: number;
+  openDocuments: number;
+  episodes: { total: number; untrained: number; fromSuggestions: number };
+  suggestions: { shown: number; accepted: number; typedOver: number; ignored: number };
+  training: { state: 'idle' | 'training' | 'unavailable'; runId: number | null; lastRun: unknown };
+}
+
+export function defaultDataDir(): string {
+  return join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'gapo-assistant');
+}
+
+/** The model shipped with the extension, if this build carries one. */
+export function bundledModelDir(): string | null {
+  const dir = join(__dirname, '..', 'models', 'default');
+  return existsSync(join(dir, 'config.json')) ? dir : null;
+}
+
+/** Options from the command line (`gapo serve`) and the client's initializationOptions. */
+export function resolveOptions(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelDir' | 'cacheDir'>>, init: Record<string, any> = {}): ServerOptions {
+  return {
+    dataDir: resolve(cli.dataDir ?? init.dataDir ?? defaultDataDir()),
+    modelDir: cli.modelDir ?? init.modelDir ?? bundledModelDir(),
+    cacheDir: cli.cacheDir ?? init.cacheDir,
+    capture: { ...defaultCaptureOptions, exclude: [], maxFileBytes: defaultMaxFileBytes, ...(init.capture ?? {}) },
+    suggest: { enabled: true, maxTokens: 128, ...(init.suggest ?? {}) },
+    training: { ...defaultTrainingSettings, background: true, ...(init.training ?? {}) },
+  };
+}
+
+export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelDir' | 'cacheDir'>> = {}, connection: Connection = createConnection(ProposedFeatures.all)): Connection {
+  let options: ServerOptions;
+  let store: Store;
+  let privacy: PrivacyFilter;
+  let learner: Learner | null = null;
+  let engine: EngineClient | null = null;
+  let modelState: ServerStatus['modelState'] = 'none';
+  let modelError: string | null = null;
+  const captures = new Map<string, DocumentCapture>();
+  const skipped = new Set<string>();
+  const busy = new SharedArrayBuffer(4);
+  const inFlight = new Int32Array(busy);
+  let latestRequest: AbortController | null = null;
+
+  const log = (message: string) => connection.console.log(message);
+
+  const sink: CaptureSink = {
+    edit: (capture, diff) => store.addEdit(Date.now(), capture.uri, capture.path, redactSecrets(diff)),
+    episode: (capture, episode, suggestionId) => {
+      const redacted = redactEpisode(episode);
+      store.addEpisode({ ...redacted, time: Date.now(), uri: capture.uri, suggestionId });
+      // Sent after the commit: an acknowledged episode survives a killed server.
+      void connection.sendNotification('gapo/episodeCaptured', { id: redacted.id, path: capture.path, suggestionId });
+    },
+    outcome: (suggestionId: string, kind: OutcomeKind, afterS?: number, share?: number) => {
+      if (!store.db.open) return;
+      store.addOutcome(suggestionId, kind, Date.now(), afterS ?? null, share ?? null);
+      void connection.sendNotification('gapo/outcome', { suggestionId, kind, afterS: afterS ?? null, share: share ?? null });
+    },
+  };
+
+  connection.onInitialize((params: InitializeParams): InitializeResult | ResponseError<InitializeError> => {
+    options = resolveOptions(cli, (params.initializationOptions ?? {}) as Record<string, any>);
+    try {
+      store = Store.open(join(options.dataDir, 'gapo.db'), (message) => connection.console.warn(message));
+    } catch (error) {
+      return new ResponseError(-32002, `GAPO Assistant cannot open its data: ${(error as Error).message}`, { retry: false });
+    }
+    privacy = new PrivacyFilter({ exclude: options.capture.exclude, maxFileBytes: options.capture.maxFileBytes });
+    if (options.modelDir) startModel(options.modelDir);
+    return {
+      capabilities: {
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
+        inlineCompletionProvider: true,
+        executeCommandProvider: { commands: [ACCEPT_COMMAND] },
+      },
+      serverInfo: { name: 'gapo-assistant', version },
+    };
+  });
+
+  connection.onInitialized(() => {
+    log(`GAPO Assistant ${version}: data in ${options.dataDir}; ${options.modelDir ? `model ${options.modelDir}` : 'no model (capture only: pass --model DIR)'}`);
+  });
+
+  function startModel(modelDir: string): void {
+    modelState = 'loading';
+    const live = store.adapter(store.liveAdapterVersion());
+    EngineClient.start({
+      modelDir,
+      cacheDir: options.cacheDir,
+      adapterDir: live?.path ?? undefined,
+      workerPath: join(__dirname, 'engine-worker.js'),
+      log,
+    }).then(
+      (client) => {
+        engine = client;
+        modelState = 'ready';
+        learner = new Learner({
+          store,
+          dataDir: options.dataDir,
+          modelDir,
+          cacheDir: options.cacheDir,
+          settings: { ...options.training, minNewEpisodes: options.training.background ? options.training.minNewEpisodes : Infinity },
+          busy,
+          workerPath: join(__dirname, 'training-worker.js'),
+          log,
+          progress: (message, percentage) => trainingProgress?.report(Math.round(percentage), message),
+          deploy: async (_version, dir) => engine?.setAdapter(dir),
+        });
+      },
+      (error: Error) => {
+        modelState = 'failed';
+        modelError = error.message;
+        connection.console.error(`the model could not be loaded, suggestions and training are off: ${error.message}`);
+      },
+    );
+  }
+
+  // --- documents -----------------------------------------------------------------------------
+
+  connection.onDidOpenTextDocument(({ textDocument: { uri, languageId, version: v, text } }) => {
+    const path = uri.startsWith('file:') ? safeFilePath(uri) : null;
+    const reason = privacy.skipReason(uri, path, text);
+    if (reason) {
+      skipped.add(uri);
+      if (reason !== 'not a file') log(`not capturing ${path}: ${reason}`);
+      return;
+    }
+    captures.get(uri)?.dispose();
+    captures.set(uri, new DocumentCapture(uri, path!, languageId, text, v, options.capture, sink, store.recentEdits(path!, options.capture.historyLimit)));
+  });
+
+  connection.onDidChangeTextDocument(({ textDocument: { uri, version: v }, contentChanges }) => {
+    learner?.noteActivity();
+    const capture = captures.get(uri);
+    if (!capture) return;
+    capture.applyChanges(contentChanges, v ?? capture.version + 1);
+    if (capture.text.length > options.capture.maxFileBytes) {
+      capture.settle();
+      captures.delete(uri);
+      skipped.add(uri);
+      log(`not capturing ${capture.path} any more: too large`);
+    }
+  });
+
+  connection.onDidSaveTextDocument(({ textDocument: { uri } }) => captures.get(uri)?.settle());
+
+  connection.onDidCloseTextDocument(({ textDocument: { uri } }) => {
+    captures.get(uri)?.close();
+    captures.delete(uri);
+    skipped.delete(uri);
+  });
+
+  // --- suggestions ---------------------------------------------------------------------------
+
+  connection.languages.inlineCompletion.on(async ({ textDocument: { uri }, position }, token): Promise<InlineCompletionItem[] | null> => {
+    learner?.noteActivity();
+    const capture = captures.get(uri);
+    if (!capture) return null;
+    capture.cursorAt(position.line, position.character);
+    if (!engine || !options.suggest.enabled) return null;
+    // A newer keystroke's request replaces the older one and frees the worker for itself.
+    latestRequest?.abort();
+    const controller = new AbortController();
+    latestRequest = controller;
+    token.onCancellationRequested(() => controller.abort());
+    Atomics.add(inFlight, 0, 1);
+    try {
+      const started = performance.now();
+      const context = capture.contextAt(position.line, position.character);
+      const documentVersion = capture.version;
+      const [generation] = await engine.generate(editPrompt(context), { maxTokens: options.suggest.maxTokens, temperature: 0, stop: [REGION_END] }, controller.signal);
+      // The policy stays quiet when it did not finish the region or the document moved on.
+      if (controller.signal.aborted || capture.version !== documentVersion || captures.get(uri) !== capture) return null;
+      if (generation.finishReason !== 'stop' && generation.finishReason !== 'eos') return null;
+      const rewritten = extractRegion(generation.text);
+      const item = editItem(context.region, rewritten, context.regionStart, context.cursor);
+      if (!item) return null;
+      const id = randomUUID();
+      store.addSuggestion({
+        id,
+        time: Date.now(),
+        uri,
+        path: capture.path,
+        context: redactContext(context),
+        rewritten: redactSecrets(rewritten),
+        insertText: redactSecrets(item.insertText),
+        adapterVersion: store.liveAdapterVersion(),
+        latencyMs: performance.now() - started,
+      });
+      capture.track(id, context, rewritten, item);
+      return [
+        {
+          insertText: item.insertText,
+          range: { start: capture.positionAt(item.start), end: capture.positionAt(item.end) },
+          command: { title: 'Accept GAPO suggestion', command: ACCEPT_COMMAND, arguments: [id] },
+        },
+      ];
+    } catch (error) {
+      if ((error as Error).name !== 'CancelledError') connection.console.error(`suggestion failed: ${(error as Error).message}`);
+      return null;
+    } finally {
+      Atomics.sub(inFlight, 0, 1);
+      Atomics.notify(inFlight, 0);
+      if (latestRequest === controller) latestRequest = null;
+    }
+  });
+
+  connection.onExecuteCommand(({ command, arguments: args }) => {
+    if (command !== ACCEPT_COMMAND) throw new ResponseError(-32602, `unknown command ${command}`);
+    const id = args?.[0];
+    if (typeof id !== 'string') throw new ResponseError(-32602, `${ACCEPT_COMMAND} takes a suggestion id`);
+    const capture = [...captures.values()].find((c) => c.hasSuggestion(id));
+    return { accepted: capture ? capture.accept(id) : false };
+  });
+
+  // --- custom requests -----------------------------------------------------------------------
+
+  connection.onRequest('gapo/status', (): ServerStatus => {
+    const counts = store.counts();
+    const lastRun = store.runs(1)[0] ?? null;
+    return {
+      version,
+      dataDir: options.dataDir,
+      model: options.modelDir,
+      modelState,
+      modelError,
+      adapterVersion: store.liveAdapterVersion(),
+      openDocuments: captures.size,
+      episodes: {
+        total: counts.episodes,
+        untrained: store.episodes({ since: store.lastEpisodeTimeTrained() }).length,
+        fromSuggestions: (store.db.prepare('SELECT count(*) n FROM episodes WHERE suggestion_id IS NOT NULL').get() as { n: number }).n,
+      },
+      suggestions: { shown: counts.suggestions, accepted: counts.accepted, typedOver: counts.typedOver, ignored: counts.ignored },
+      training: { state: learner ? learner.state : 'unavailable', runId: learner?.runningRunId ?? null, lastRun },
+    };
+  });
+
+  connection.onRequest('gapo/stats', (params: { runId?: number } | undefined) => {
+    const runs = store.runs(50);
+    const runId = params?.runId ?? runs[0]?.id;
+    return { runs, steps: runId === undefined ? [] : store.steps(runId), adapters: store.adapters(), liveAdapter: store.liveAdapterVersion() };
+  });
+
+  let trainingProgress: WorkDoneProgressServerReporter | null = null;
+  connection.onRequest('gapo/trainNow', async () => {
+    if (!learner) throw new ResponseError(-32002, modelState === 'loading' ? 'the model is still loading' : 'no model is loaded, so there is nothing to train');
+    trainingProgress ??= await connection.window.createWorkDoneProgress().catch(() => null);
+    trainingProgress?.begin('GAPO: training', 0, 'starting', false);
+    try {
+      return await learner.train('manual');
+    } catch (error) {
+      if (error instanceof TrainingError) throw new ResponseError(-32002, error.message);
+      throw error;
+    } finally {
+      trainingProgress?.done();
+      trainingProgress = null;
+    }
+  });
+
+  connection.onRequest('gapo/rollback', async (params: { version: number }) => {
+    if (!learner) throw new ResponseError(-32002, 'no model is loaded');
+    if (!Number.isInteger(params?.version)) throw new ResponseError(-32602, 'gapo/rollback takes { version: number }');
+    try {
+      await learner.rollback(params.version);
+    } catch (error) {
+      throw new ResponseError(-32002, (error as Error).message);
+    }
+    return { adapterVersion: store.liveAdapterVersion() };
+  });
+
+  connection.onRequest('gapo/export', (params: { format?: ExportFormat; out?: string }) => {
+    const format = params?.format ?? 'jsonl';
+    if (format !== 'jsonl' && format !== 'verl') throw new ResponseError(-32602, 'format must be jsonl or verl');
+    if (typeof params?.out !== 'string') throw new ResponseError(-32602, 'gapo/export takes { format, out: PATH }');
+    const episodes = store.episodes();
+    exportEpisodes(episodes, format, resolve(params.out));
+    return { out: resolve(params.out), episodes: episodes.length };
+  });
+
+  connection.onRequest('gapo/forget', (params: { path?: string; uri?: string } | undefined) => {
+    const path = params?.uri ? safeFilePath(params.uri) ?? params.uri : params?.path;
+    const deleted = store.forget(path);
+    for (const capture of captures.values()) if (path === undefined || capture.path === path) capture.forgetHistory();
+    log(`forgot ${deleted.episodes} episodes, ${deleted.suggestions} suggestions and ${deleted.edits} edits${path ? ` of ${path}` : ''}`);
+    return deleted;
+  });
+
+  connection.onShutdown(async () => {
+    for (const capture of captures.values()) capture.settle();
+    await learner?.stop();
+    await engine?.dispose();
+    store?.close();
+  });
+
+  connection.onExit(() => {
+    for (const capture of captures.values()) capture.dispose();
+  });
+
+  // A request must never take the server down: log what escaped and keep serving.
+  process.on('uncaughtException', (error) => connection.console.error(`uncaught: ${error.stack ?? error}`));
+  process.on('unhandledRejection', (reason) => connection.console.error(`unhandled rejection: ${String(reason)}`));
+
+  connection.listen();
+  return connection;
+}
+
+function safeFilePath(uri: string): string | null {
+  try {
+    return fileURLToPath(uri);
+  } catch {
+    return null;
+  }
+}
+
+function redactEpisode(e: Episode): Episode {
+  const region = redactSecrets(e.region);
+  const cursor = Math.min(redactSecrets(e.region.slice(0, e.cursor)).length, region.length);
+  return { ...e, history: e.history.map(redactSecrets), prefix: redactSecrets(e.prefix), region, suffix: redactSecrets(e.suffix), target: redactSecrets(e.target), cursor };
+}
+
+function redactContext(context: SuggestionContext): Omit<Episode, 'id' | 'target'> {
+  const { regionStart: _s, regionEnd: _e, ...prompt } = context;
+  const { id: _id, target: _t, ...rest } = redactEpisode({ ...prompt, id: '', target: '' });
+  return rest;
+}

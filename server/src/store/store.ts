@@ -1,0 +1,324 @@
+// Everything the server collects and learns, in one SQLite file (better-sqlite3) in WAL mode
+// with synchronous=FULL: a write returns only once it is committed to disk, so whatever the
+// server has acknowledged survives a killed process. A database written by a newer version is
+// refused untouched; a corrupt one is moved aside (kept, never deleted) and a fresh one made.
+
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Episode } from '../rl/episodes';
+import { migrations } from './migrations';
+
+export class StoreError extends Error {}
+
+export type OutcomeKind = 'accepted' | 'typed_over' | 'ignored' | 'survival';
+
+export interface StoredEpisode extends Episode {
+  time: number;
+  uri: string;
+  suggestionId: string | null;
+}
+
+export interface SuggestionRecord {
+  id: string;
+  time: number;
+  uri: string;
+  path: string;
+  context: Omit<Episode, 'id' | 'target'>;
+  rewritten: string;
+  insertText: string;
+  adapterVersion: number;
+  latencyMs: number;
+}
+
+export interface OutcomeRecord {
+  kind: OutcomeKind;
+  time: number;
+  afterS: number | null;
+  share: number | null;
+}
+
+export interface AdapterRecord {
+  version: number;
+  time: number;
+  path: string | null;
+  parent: number | null;
+  runId: number | null;
+  eval: unknown;
+}
+
+export interface RunRecord {
+  id: number;
+  started: number;
+  finished: number | null;
+  status: string;
+  trigger: string;
+  options: unknown;
+  trainEpisodes: number;
+  heldOutEpisodes: number;
+  adapterVersion: number | null;
+  eval: unknown;
+  error: string | null;
+}
+
+export interface StepRecord {
+  runId: number;
+  step: number;
+  time: number;
+  metrics: unknown;
+  groups: unknown;
+}
+
+const json = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
+
+export class Store {
+  private constructor(
+    readonly db: Database.Database,
+    readonly file: string,
+  ) {}
+
+  /** Opens (or creates) the store; `log` hears about a corrupt file moved aside. */
+  static open(file: string, log: (message: string) => void = () => {}): Store {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    let db: Database.Database;
+    try {
+      db = openChecked(file);
+    } catch (error) {
+      if (error instanceof StoreError || !isCorruption(error)) throw error;
+      const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      for (const suffix of ['', '-wal', '-shm']) if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
+      log(`the database ${file} was corrupt (${(error as Error).message}); it was moved to ${aside} and a new one was created`);
+      db = openChecked(file);
+    }
+    return new Store(db, file);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  // --- capture -------------------------------------------------------------------------------
+
+  addEdit(time: number, uri: string, path: string, diff: string): void {
+    this.db.prepare('INSERT INTO edits(time, uri, path, diff) VALUES (?, ?, ?, ?)').run(time, uri, path, diff);
+  }
+
+  recentEdits(path: string, limit: number): string[] {
+    const rows = this.db.prepare('SELECT diff FROM edits WHERE path = ? ORDER BY id DESC LIMIT ?').all(path, limit) as { diff: string }[];
+    return rows.map((r) => r.diff).reverse();
+  }
+
+  addSuggestion(s: SuggestionRecord): void {
+    this.db
+      .prepare('INSERT INTO suggestions(id, time, uri, path, context, rewritten, insert_text, adapter_version, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(s.id, s.time, s.uri, s.path, JSON.stringify(s.context), s.rewritten, s.insertText, s.adapterVersion, s.latencyMs);
+  }
+
+  suggestion(id: string): SuggestionRecord | null {
+    const row = this.db.prepare('SELECT * FROM suggestions WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    if (!row) return null;
+    return {
+      id: row.id as string,
+      time: row.time as number,
+      uri: row.uri as string,
+      path: row.path as string,
+      context: JSON.parse(row.context as string),
+      rewritten: row.rewritten as string,
+      insertText: row.insert_text as string,
+      adapterVersion: row.adapter_version as number,
+      latencyMs: row.latency_ms as number,
+    };
+  }
+
+  addOutcome(suggestionId: string, kind: OutcomeKind, time: number, afterS: number | null = null, share: number | null = null): void {
+    this.db.prepare('INSERT INTO outcomes(suggestion_id, time, kind, after_s, share) VALUES (?, ?, ?, ?, ?)').run(suggestionId, time, kind, afterS, share);
+  }
+
+  outcomes(suggestionId: string): OutcomeRecord[] {
+    const rows = this.db.prepare('SELECT kind, time, after_s, share FROM outcomes WHERE suggestion_id = ? ORDER BY id').all(suggestionId) as Record<string, unknown>[];
+    return rows.map((r) => ({ kind: r.kind as OutcomeKind, time: r.time as number, afterS: r.after_s as number | null, share: r.share as number | null }));
+  }
+
+  addEpisode(e: StoredEpisode): void {
+    this.db
+      .prepare(
+        `INSERT INTO episodes(id, time, source, language, uri, path, history, prefix, region, suffix, cursor, target, suggestion_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(e.id, e.time, e.source ?? 'lsp', e.language, e.uri, e.path, JSON.stringify(e.history), e.prefix, e.region, e.suffix, e.cursor, e.target, e.suggestionId);
+  }
+
+  /** Episodes oldest first; `since` (exclusive, ms) and `limit` select the newest ones. */
+  episodes(options: { since?: number; path?: string; limit?: number } = {}): StoredEpisode[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM (SELECT *, rowid AS seq FROM episodes WHERE time > ? AND (? IS NULL OR path = ?) ORDER BY time DESC, seq DESC LIMIT ?)
+         ORDER BY time, seq`,
+      )
+      .all(options.since ?? -1, options.path ?? null, options.path ?? null, options.limit ?? -1) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      id: r.id as string,
+      time: r.time as number,
+      source: r.source as string,
+      date: new Date(r.time as number).toISOString(),
+      language: r.language as string,
+      uri: r.uri as string,
+      path: r.path as string,
+      history: JSON.parse(r.history as string),
+      prefix: r.prefix as string,
+      region: r.region as string,
+      suffix: r.suffix as string,
+      cursor: r.cursor as number,
+      target: r.target as string,
+      suggestionId: r.suggestion_id as string | null,
+    }));
+  }
+
+  episodeIds(): Set<string> {
+    return new Set((this.db.prepare('SELECT id FROM episodes').all() as { id: string }[]).map((r) => r.id));
+  }
+
+  counts(): { episodes: number; suggestions: number; accepted: number; typedOver: number; ignored: number; edits: number } {
+    const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
+    return {
+      episodes: one('SELECT count(*) n FROM episodes'),
+      suggestions: one('SELECT count(*) n FROM suggestions'),
+      accepted: one("SELECT count(*) n FROM outcomes WHERE kind = 'accepted'"),
+      typedOver: one("SELECT count(*) n FROM outcomes WHERE kind = 'typed_over'"),
+      ignored: one("SELECT count(*) n FROM outcomes WHERE kind = 'ignored'"),
+      edits: one('SELECT count(*) n FROM edits'),
+    };
+  }
+
+  /** Deletes collected data (everything, or one file's); adapters and run metrics stay. */
+  forget(path?: string): { episodes: number; suggestions: number; edits: number } {
+    return this.db.transaction(() => {
+      const where = path === undefined ? '' : ' WHERE path = ?';
+      const args = path === undefined ? [] : [path];
+      const episodes = this.db.prepare(`DELETE FROM episodes${where}`).run(...args).changes;
+      const suggestions = this.db.prepare(`DELETE FROM suggestions${where}`).run(...args).changes;
+      const edits = this.db.prepare(`DELETE FROM edits${where}`).run(...args).changes;
+      return { episodes, suggestions, edits };
+    })();
+  }
+
+  // --- training ------------------------------------------------------------------------------
+
+  startRun(trigger: string, options: unknown, trainEpisodes: number, heldOutEpisodes: number): number {
+    return Number(
+      this.db
+        .prepare("INSERT INTO training_runs(started, status, trigger, options, train_episodes, held_out_episodes) VALUES (?, 'running', ?, ?, ?, ?)")
+        .run(Date.now(), trigger, JSON.stringify(options), trainEpisodes, heldOutEpisodes).lastInsertRowid,
+    );
+  }
+
+  addStep(runId: number, step: number, metrics: unknown, groups: unknown): void {
+    this.db.prepare('INSERT INTO training_steps(run_id, step, time, metrics, groups) VALUES (?, ?, ?, ?, ?)').run(runId, step, Date.now(), JSON.stringify(metrics), JSON.stringify(groups));
+  }
+
+  finishRun(runId: number, status: string, fields: { adapterVersion?: number | null; eval?: unknown; error?: string | null } = {}): void {
+    this.db
+      .prepare('UPDATE training_runs SET finished = ?, status = ?, adapter_version = ?, eval = ?, error = ? WHERE id = ?')
+      .run(Date.now(), status, fields.adapterVersion ?? null, fields.eval === undefined ? null : JSON.stringify(fields.eval), fields.error ?? null, runId);
+  }
+
+  /** Runs left 'running' by a killed process are marked as interrupted. */
+  markInterruptedRuns(): number {
+    return this.db.prepare("UPDATE training_runs SET status = 'interrupted', finished = ? WHERE status = 'running'").run(Date.now()).changes;
+  }
+
+  runs(limit = 20): RunRecord[] {
+    const rows = this.db.prepare('SELECT * FROM training_runs ORDER BY id DESC LIMIT ?').all(limit) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      started: r.started as number,
+      finished: r.finished as number | null,
+      status: r.status as string,
+      trigger: r.trigger as string,
+      options: json(r.options as string),
+      trainEpisodes: r.train_episodes as number,
+      heldOutEpisodes: r.held_out_episodes as number,
+      adapterVersion: r.adapter_version as number | null,
+      eval: json(r.eval as string | null),
+      error: r.error as string | null,
+    }));
+  }
+
+  steps(runId: number): StepRecord[] {
+    const rows = this.db.prepare('SELECT * FROM training_steps WHERE run_id = ? ORDER BY step').all(runId) as Record<string, unknown>[];
+    return rows.map((r) => ({ runId: r.run_id as number, step: r.step as number, time: r.time as number, metrics: json(r.metrics as string), groups: json(r.groups as string) }));
+  }
+
+  lastEpisodeTimeTrained(): number {
+    const row = this.db.prepare("SELECT value FROM settings WHERE key = 'trained_through'").get() as { value: string } | undefined;
+    return row ? Number(row.value) : 0;
+  }
+
+  setLastEpisodeTimeTrained(time: number): void {
+    this.db.prepare("INSERT INTO settings(key, value) VALUES ('trained_through', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(time));
+  }
+
+  // --- adapter versions ----------------------------------------------------------------------
+
+  nextAdapterVersion(): number {
+    return (this.db.prepare('SELECT max(version) v FROM adapters').get() as { v: number }).v + 1;
+  }
+
+  addAdapter(a: Omit<AdapterRecord, 'time'>): void {
+    this.db.prepare('INSERT INTO adapters(version, time, path, parent, run_id, eval) VALUES (?, ?, ?, ?, ?, ?)').run(a.version, Date.now(), a.path, a.parent, a.runId, JSON.stringify(a.eval ?? null));
+  }
+
+  adapters(): AdapterRecord[] {
+    const rows = this.db.prepare('SELECT * FROM adapters ORDER BY version').all() as Record<string, unknown>[];
+    return rows.map((r) => ({ version: r.version as number, time: r.time as number, path: r.path as string | null, parent: r.parent as number | null, runId: r.run_id as number | null, eval: json(r.eval as string | null) }));
+  }
+
+  adapter(version: number): AdapterRecord | null {
+    return this.adapters().find((a) => a.version === version) ?? null;
+  }
+
+  liveAdapterVersion(): number {
+    return Number((this.db.prepare("SELECT value FROM settings WHERE key = 'live_adapter'").get() as { value: string }).value);
+  }
+
+  setLiveAdapterVersion(version: number): void {
+    if (!this.adapter(version)) throw new StoreError(`there is no adapter version ${version}`);
+    this.db.prepare("UPDATE settings SET value = ? WHERE key = 'live_adapter'").run(String(version));
+  }
+}
+
+function openChecked(file: string): Database.Database {
+  const db = new Database(file);
+  try {
+    // quick_check reads every page: a file that is not a database, or a damaged one, fails here.
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw Object.assign(new Error(`integrity check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > migrations.length) {
+      throw new StoreError(`${file} was written by a newer GAPO Assistant (schema ${version}; this version knows up to ${migrations.length}); it was left untouched`);
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    for (let v = version; v < migrations.length; v++) {
+      db.transaction(() => {
+        db.exec(migrations[v]);
+        db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+function isCorruption(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  return code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT');
+}

@@ -1,0 +1,37 @@
+// From the model's rewrite of the editable region back to something an editor can show:
+// an insertion at the cursor becomes ghost text; any other change becomes an item that
+// replaces whole lines (VS Code shows it where its inline-completion rules allow).
+
+import { commonPrefixLength, commonSuffixLength } from '../capture/edit-episodes';
+
+export interface EditItem {
+  kind: 'insert' | 'replace';
+  /** Offsets in the document. */
+  start: number;
+  end: number;
+  insertText: string;
+}
+
+/** The item for a rewrite of `region` (at `regionStart`, cursor at `cursor` inside it), or null for no change. */
+export function editItem(region: string, rewritten: string, regionStart: number, cursor: number): EditItem | null {
+  if (rewritten === region) return null;
+  const before = region.slice(0, cursor);
+  const after = region.slice(cursor);
+  if (rewritten.length > region.length && rewritten.startsWith(before) && rewritten.endsWith(after)) {
+    const at = regionStart + cursor;
+    return { kind: 'insert', start: at, end: at, insertText: rewritten.slice(cursor, rewritten.length - after.length) };
+  }
+  const head = commonPrefixLength(region, rewritten);
+  const tail = commonSuffixLength(region, rewritten, Math.min(region.length, rewritten.length) - head);
+  // Widen the changed span to whole lines: replacing lines reads better than a mid-line splice.
+  const lineStart = region.lastIndexOf('\n', head - 1) + 1;
+  let lineEnd = region.indexOf('\n', region.length - tail);
+  if (lineEnd < 0 || lineEnd < head) lineEnd = region.length;
+  const keptAfter = region.length - lineEnd;
+  return {
+    kind: 'replace',
+    start: regionStart + lineStart,
+    end: regionStart + lineEnd,
+    insertText: rewritten.slice(lineStart, rewritten.length - keptAfter),
+  };
+}
