@@ -7,12 +7,13 @@ import { exportCommand } from './commands/export';
 import { generateCommand } from './commands/generate';
 import { initModelCommand } from './commands/init-model';
 import { logprobsCommand } from './commands/logprobs';
+import { replayCommand } from './commands/replay';
 import { rewardCommand } from './commands/reward';
 import { serveCommand } from './commands/serve';
 import { trainCommand } from './commands/train';
 import { version } from './version';
 
-const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, exportCommand];
+const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

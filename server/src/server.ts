@@ -27,7 +27,7 @@ import { defaultMaxFileBytes, PrivacyFilter, redactSecrets } from './capture/pri
 import { Learner, TrainingError } from './learn/learner';
 import { defaultTrainingSettings, type TrainingSettings } from './learn/training-job';
 import { EngineClient } from './model/engine-client';
-import { editPrompt, type Episode, extractRegion, REGION_END } from './rl/episodes';
+import { defaultPromptLimits, editPrompt, type Episode, extractRegion, type PromptLimits, REGION_END, trimContext } from './rl/episodes';
 import { exportEpisodes, type ExportFormat } from './store/export';
 import { Store, type OutcomeKind } from './store/store';
 import { editItem } from './suggest/edit-item';
@@ -43,6 +43,7 @@ export interface ServerOptions {
   cacheDir?: string;
   capture: typeof defaultCaptureOptions & { exclude: string[]; maxFileBytes: number };
   suggest: { enabled: boolean; maxTokens: number };
+  prompt: PromptLimits;
   training: TrainingSettings & { background: boolean };
 }
 
@@ -77,6 +78,7 @@ export function resolveOptions(cli: Partial<Pick<ServerOptions, 'dataDir' | 'mod
     cacheDir: cli.cacheDir ?? init.cacheDir,
     capture: { ...defaultCaptureOptions, exclude: [], maxFileBytes: defaultMaxFileBytes, ...(init.capture ?? {}) },
     suggest: { enabled: true, maxTokens: 128, ...(init.suggest ?? {}) },
+    prompt: { ...defaultPromptLimits, ...(init.prompt ?? {}) },
     training: { ...defaultTrainingSettings, background: true, ...(init.training ?? {}) },
   };
 }
@@ -153,6 +155,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
           dataDir: options.dataDir,
           modelDir,
           cacheDir: options.cacheDir,
+          prompt: options.prompt,
           settings: { ...options.training, minNewEpisodes: options.training.background ? options.training.minNewEpisodes : Infinity },
           busy,
           workerPath: join(__dirname, 'training-worker.js'),
@@ -222,7 +225,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
       const started = performance.now();
       const context = capture.contextAt(position.line, position.character);
       const documentVersion = capture.version;
-      const [generation] = await engine.generate(editPrompt(context), { maxTokens: options.suggest.maxTokens, temperature: 0, stop: [REGION_END] }, controller.signal);
+      const [generation] = await engine.generate(editPrompt(trimContext(context, options.prompt)), { maxTokens: options.suggest.maxTokens, temperature: 0, stop: [REGION_END] }, controller.signal);
       // The policy stays quiet when it did not finish the region or the document moved on.
       if (controller.signal.aborted || capture.version !== documentVersion || captures.get(uri) !== capture) return null;
       if (generation.finishReason !== 'stop' && generation.finishReason !== 'eos') return null;

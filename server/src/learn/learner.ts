@@ -6,6 +6,7 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { PromptLimits } from '../rl/episodes';
 import type { EvalResult } from '../rl/evaluate';
 import type { Store, StoredEpisode } from '../store/store';
 import { outcomeBonus } from './rewards';
@@ -17,6 +18,7 @@ export interface LearnerHost {
   modelDir: string;
   cacheDir?: string;
   settings: TrainingSettings;
+  prompt: PromptLimits;
   /** Int32Array[1]: suggestion requests in flight (the worker waits while it is > 0). */
   busy: SharedArrayBuffer;
   workerPath: string;
@@ -99,6 +101,7 @@ export class Learner {
       train,
       heldOut,
       settings,
+      prompt: this.host.prompt,
       busy: this.host.busy,
     };
     this.host.log(`training run ${runId} (${trigger}): ${train.length} episodes, ${heldOut.length} held out, from adapter v${liveVersion}`);

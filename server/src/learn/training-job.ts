@@ -2,7 +2,7 @@
 
 import type { EstimatorName } from '../rl/advantages';
 import type { EvalResult } from '../rl/evaluate';
-import type { Episode } from '../rl/episodes';
+import type { Episode, PromptLimits } from '../rl/episodes';
 
 export interface TrainingSettings {
   /** GAPO steps per run. */
@@ -70,6 +70,8 @@ export interface TrainingJob {
   train: TrainingPrompt[];
   heldOut: Episode[];
   settings: TrainingSettings;
+  /** The same limits the server's suggestions use, so training sees the prompts serving sends. */
+  prompt: PromptLimits;
   /** Int32Array[1] over it: suggestion requests in flight; the worker waits while it is > 0. */
   busy: SharedArrayBuffer;
 }

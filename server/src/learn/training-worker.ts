@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Engine } from '../model/engine';
 import { LoraAdapter } from '../model/lora';
 import { seededRandom } from '../model/sampling';
-import { editCompletion, editPrompt, extractRegion, REGION_END, shuffled } from '../rl/episodes';
+import { editCompletion, editPrompt, extractRegion, REGION_END, shuffled, trimContext } from '../rl/episodes';
 import { evaluateEpisodes } from '../rl/evaluate';
 import { editAndExactMatch } from '../rl/reward';
 import { rolloutAndUpdate } from '../rl/rollout';
@@ -41,7 +41,7 @@ async function run(): Promise<void> {
       evaluateEpisodes(engine, job.heldOut, s.maxTokens, (done) => {
         post({ type: 'phase', phase, done, total: job.heldOut.length });
         waitWhileBusy();
-      });
+      }, job.prompt);
     const live = await evaluate('evaluating live');
 
     const adapter = engine.currentAdapter?.clone() ?? LoraAdapter.create(engine.config, { rank: s.rank, alpha: s.alpha, seed: s.seed });
@@ -60,7 +60,7 @@ async function run(): Promise<void> {
         trainer,
         batch.map((p) => ({
           id: p.episode.id,
-          prompt: editPrompt(p.episode),
+          prompt: editPrompt(trimContext(p.episode, job.prompt)),
           groundTruth: p.episode.target,
           shown: p.shown ? { completion: editCompletion({ target: p.shown.completion }), bonus: p.shown.bonus } : undefined,
         })),

@@ -76,6 +76,28 @@ export function editPrompt(episode: Pick<Episode, 'history' | 'path' | 'prefix' 
   );
 }
 
+/** How much context a prompt carries: the cost of a prompt grows with its length. */
+export interface PromptLimits {
+  /** Lines of code kept before and after the editable region. */
+  contextLines: number;
+  /** Most recent edits (unified diffs) kept. */
+  historyDiffs: number;
+}
+
+export const defaultPromptLimits: PromptLimits = { contextLines: 40, historyDiffs: 6 };
+
+/** The episode's context cut to the limits, keeping what is nearest the region. */
+export function trimContext<T extends Pick<Episode, 'history' | 'prefix' | 'suffix'>>(episode: T, limits: PromptLimits): T {
+  const prefixLines = episode.prefix.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+  const suffixLines = episode.suffix.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+  return {
+    ...episode,
+    history: limits.historyDiffs > 0 ? episode.history.slice(-limits.historyDiffs) : [],
+    prefix: prefixLines.slice(Math.max(0, prefixLines.length - limits.contextLines)).join(''),
+    suffix: suffixLines.slice(0, limits.contextLines).join(''),
+  };
+}
+
 /** What the model should write for an episode: the target region and the end marker. */
 export function editCompletion(episode: Pick<Episode, 'target'>): string {
   return `${episode.target}${REGION_END}`;

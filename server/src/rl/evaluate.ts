@@ -2,7 +2,7 @@
 // edit similarity, beside the trivial baseline that leaves the region unchanged.
 
 import { Engine } from '../model/engine';
-import { editPrompt, Episode, extractRegion, REGION_END } from './episodes';
+import { defaultPromptLimits, editPrompt, Episode, extractRegion, PromptLimits, REGION_END, trimContext } from './episodes';
 import { editSimilarity, exactMatch } from './reward';
 
 export interface EvalResult {
@@ -12,13 +12,19 @@ export interface EvalResult {
   baseline: { exact_match: number; edit_similarity: number };
 }
 
-export async function evaluateEpisodes(engine: Engine, episodes: Episode[], maxTokens: number, onProgress?: (done: number) => void): Promise<EvalResult> {
+export async function evaluateEpisodes(
+  engine: Engine,
+  episodes: Episode[],
+  maxTokens: number,
+  onProgress?: (done: number) => void,
+  limits: PromptLimits = defaultPromptLimits,
+): Promise<EvalResult> {
   let em = 0;
   let es = 0;
   let baseEm = 0;
   let baseEs = 0;
   for (const [i, episode] of episodes.entries()) {
-    const [generation] = await engine.generate(editPrompt(episode), { maxTokens, temperature: 0, stop: [REGION_END] });
+    const [generation] = await engine.generate(editPrompt(trimContext(episode, limits)), { maxTokens, temperature: 0, stop: [REGION_END] });
     const prediction = extractRegion(generation.text);
     em += exactMatch(prediction, episode.target);
     es += editSimilarity(prediction, episode.target);

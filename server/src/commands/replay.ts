@@ -1,0 +1,148 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { RunResult } from '../learn/learner';
+import { LspSession } from '../replay/lsp-session';
+import { episodesFromGit } from '../replay/git-episodes';
+import { replayEpisodes } from '../replay/replay';
+import { readEpisodes } from '../rl/episodes';
+import type { EvalResult } from '../rl/evaluate';
+import { defaultDataDir, type ServerStatus } from '../server';
+import { Command, UsageError } from './command';
+import { nonNegativeNumber, positiveInteger } from './engine-options';
+import { ProgressBar } from './progress';
+
+export const replayCommand: Command = {
+  name: 'replay',
+  summary: 'drive the language server as a simulated user through recorded or git-history edits',
+  usage: `gapo replay (--episodes FILE.jsonl | --git REPO) --model DIR [--data DIR] [--train] [--noise P]
+                  [--limit N] [--max-commits 500] [--steps N] [--group G] [--context-lines 40]
+                  [--history-diffs 6] [--seed 0] [--json]
+
+Starts \`gapo serve --stdio\` and, for each episode oldest first, opens the file, asks for a
+suggestion at the cursor, accepts it when it writes exactly the user's edit and types over it
+otherwise (--noise P flips that choice with probability P), types the rest of the edit and
+saves, so the server captures episodes and outcomes over LSP alone. --git REPO makes the
+episodes from the repository's history (each commit's hunks as successive edits). With
+--train it then asks the server to train (gapo/trainNow) and prints exact match and edit
+similarity on the held-out episodes (the most recent ones) before and after.
+
+  --data DIR      the server's data folder (default ${defaultDataDir()})
+  --limit N       replay only the N most recent episodes
+  --steps N       GAPO steps of the training run (default 4)
+  --context-lines N  lines of code before and after the region in prompts (default 40; fewer
+                  make suggestions and training cheaper)
+  --history-diffs N  recent edits (unified diffs) in prompts (default 6)
+  --group G       rollouts per prompt (default 8)
+  --cache DIR     where converted weights are kept`,
+
+  async run(args, io) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        episodes: { type: 'string' },
+        git: { type: 'string' },
+        model: { type: 'string' },
+        data: { type: 'string' },
+        cache: { type: 'string' },
+        train: { type: 'boolean', default: false },
+        noise: { type: 'string', default: '0' },
+        limit: { type: 'string' },
+        'max-commits': { type: 'string', default: '500' },
+        steps: { type: 'string', default: '4' },
+        'context-lines': { type: 'string', default: '40' },
+        'history-diffs': { type: 'string', default: '6' },
+        group: { type: 'string', default: '8' },
+        seed: { type: 'string', default: '0' },
+        json: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+    if (!values.episodes === !values.git) throw new UsageError('give one of --episodes FILE.jsonl or --git REPO');
+    if (!values.model) throw new UsageError('missing --model DIR (gapo init-model --preset tiny --out DIR makes one)');
+    const noise = nonNegativeNumber('--noise', values.noise);
+    if (noise > 1) throw new UsageError(`--noise must be between 0 and 1, got ${values.noise}`);
+    let episodes;
+    try {
+      episodes = values.episodes ? readEpisodes(values.episodes) : episodesFromGit(values.git!, positiveInteger('--max-commits', values['max-commits']));
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    if (values.limit) episodes = episodes.slice(-positiveInteger('--limit', values.limit));
+    if (episodes.length === 0) throw new UsageError('no episodes to replay');
+
+    const dataDir = resolve(values.data ?? defaultDataDir());
+    const root = join(dataDir, 'replay');
+    mkdirSync(root, { recursive: true });
+    const session = await LspSession.start({
+      cliPath: process.argv[1],
+      dataDir,
+      modelDir: resolve(values.model),
+      cacheDir: values.cache,
+      // Settling happens on save; background training would race the replay.
+      initializationOptions: {
+        capture: { settleMs: 60_000 },
+        prompt: {
+          contextLines: positiveInteger('--context-lines', values['context-lines']),
+          historyDiffs: Math.floor(nonNegativeNumber('--history-diffs', values['history-diffs'])),
+        },
+        training: { background: false, steps: positiveInteger('--steps', values.steps), group: positiveInteger('--group', values.group) },
+      },
+      log: (line) => {
+        if (values.verbose || /error|failed|corrupt|cannot/i.test(line)) io.stderr(`server: ${line}\n`);
+      },
+    });
+    try {
+      await waitForModel(session);
+      io.stderr(`replaying ${episodes.length} episodes through the language server (data in ${dataDir})\n`);
+      const progress = new ProgressBar(episodes.length, io.stderr);
+      const stats = await replayEpisodes(session, episodes, {
+        noise,
+        seed: Math.floor(nonNegativeNumber('--seed', values.seed)),
+        typingChunk: 4,
+        root,
+        onEpisode: (done) => progress.update(done, ''),
+      });
+      progress.done();
+      const status = await session.request<ServerStatus>('gapo/status');
+      io.stderr(
+        `replayed ${stats.episodes} episodes: ${stats.suggestions} suggestions (${stats.exact} exactly right), ${stats.accepted} accepted, ${stats.typedOver} typed over; ` +
+          `the store holds ${status.episodes.total} episodes\n`,
+      );
+      let training: RunResult | null = null;
+      if (values.train) {
+        io.stderr('training (gapo/trainNow)...\n');
+        training = await session.request<RunResult>('gapo/trainNow');
+        if (training.live && training.candidate) io.stderr(describeTraining(training));
+        else io.stderr(`training ${training.status}: ${training.error}\n`);
+      }
+      if (values.json) io.stdout(JSON.stringify({ replay: stats, status, training }) + '\n');
+      return training && training.status === 'failed' ? 1 : 0;
+    } finally {
+      await session.stop();
+    }
+  },
+};
+
+async function waitForModel(session: LspSession): Promise<void> {
+  for (;;) {
+    const status = await session.request<ServerStatus>('gapo/status');
+    if (status.modelState === 'ready') return;
+    if (status.modelState !== 'loading') throw new UsageError(`the server could not load the model: ${status.modelError}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function describeTraining(run: RunResult): string {
+  const live = run.live as EvalResult;
+  const candidate = run.candidate as EvalResult;
+  const row = (name: string, before: number, after: number) => `  ${name.padEnd(16)} ${before.toFixed(3)} → ${after.toFixed(3)}\n`;
+  return (
+    `held-out episodes (the ${live.n} most recent), greedy rewrites before → after training:\n` +
+    row('exact match', live.exact_match, candidate.exact_match) +
+    row('edit similarity', live.edit_similarity, candidate.edit_similarity) +
+    `  (leaving the region unchanged scores exact match ${live.baseline.exact_match.toFixed(3)}, edit similarity ${live.baseline.edit_similarity.toFixed(3)})\n` +
+    `adapter v${run.adapterVersion}: ${run.status === 'deployed' ? 'deployed (neither metric dropped)' : 'kept but not deployed (a metric dropped)'}\n`
+  );
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { parquetReadObjects } from 'hyparquet';
+import { exportEpisodes, VERL_DATA_SOURCE } from '../../server/src/store/export';
+import { migrations } from '../../server/src/store/migrations';
+import { Store, StoreError, type StoredEpisode } from '../../server/src/store/store';
+import { editPrompt } from '../../server/src/rl/episodes';
+import { tempDir } from '../helpers/models';
+
+function episode(id: string, time: number, path = '/w/a.ts'): StoredEpisode {
+  return { id, time, uri: `file://${path}`, source: 'lsp', language: 'typescript', path, history: ['--- a\n+++ b\n'], prefix: 'p\n', region: 'let a = 1;\n', suffix: 's\n', cursor: 8, target: 'let a = 2;\n', suggestionId: null };
+}
+
+describe('store', () => {
+  it('creates the schema at the latest version, in WAL mode with full sync', () => {
+    const store = Store.open(join(tempDir('store'), 'sub', 'gapo.db'));
+    assert.equal(store.schemaVersion, migrations.length);
+    assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(store.db.pragma('synchronous', { simple: true }), 2); // FULL
+    assert.equal(store.liveAdapterVersion(), 0);
+    store.close();
+  });
+
+  it('keeps episodes, suggestions and outcomes across reopening, oldest first', () => {
+    const file = join(tempDir('store'), 'gapo.db');
+    let store = Store.open(file);
+    store.addEpisode(episode('b', 2000));
+    store.addEpisode(episode('a', 1000));
+    store.addSuggestion({ id: 's1', time: 1, uri: 'file:///w/a.ts', path: '/w/a.ts', context: { ...episode('x', 0), history: [] }, rewritten: 'r', insertText: 'i', adapterVersion: 0, latencyMs: 5 });
+    store.addEpisode({ ...episode('c', 3000), suggestionId: 's1' });
+    store.addOutcome('s1', 'accepted', 10);
+    store.addOutcome('s1', 'survival', 40, 30, 0.5);
+    store.close();
+    store = Store.open(file);
+    assert.deepEqual(store.episodes().map((e) => e.id), ['a', 'b', 'c']);
+    assert.deepEqual(store.episodes({ limit: 2 }).map((e) => e.id), ['b', 'c']);
+    assert.deepEqual(store.episodes({ since: 1000 }).map((e) => e.id), ['b', 'c']);
+    assert.deepEqual(store.episodes()[0].history, ['--- a\n+++ b\n']);
+    assert.deepEqual(store.outcomes('s1'), [
+      { kind: 'accepted', time: 10, afterS: null, share: null },
+      { kind: 'survival', time: 40, afterS: 30, share: 0.5 },
+    ]);
+    assert.equal(store.episodes()[2].suggestionId, 's1');
+    store.close();
+  });
+
+  it('forgets one file or everything, and keeps adapters', () => {
+    const store = Store.open(join(tempDir('store'), 'gapo.db'));
+    store.addEpisode(episode('a', 1, '/w/a.ts'));
+    store.addEpisode(episode('b', 2, '/w/b.ts'));
+    store.addEdit(1, 'file:///w/a.ts', '/w/a.ts', 'diff');
+    store.addAdapter({ version: 1, path: '/x', parent: 0, runId: null, eval: null });
+    assert.deepEqual(store.forget('/w/a.ts'), { episodes: 1, suggestions: 0, edits: 1 });
+    assert.deepEqual(store.episodes().map((e) => e.id), ['b']);
+    assert.deepEqual(store.forget(), { episodes: 1, suggestions: 0, edits: 0 });
+    assert.equal(store.counts().episodes, 0);
+    assert.equal(store.adapters().length, 2);
+    store.close();
+  });
+
+  it('refuses a database from a newer version and leaves it untouched', () => {
+    const file = join(tempDir('store'), 'gapo.db');
+    const db = new Database(file);
+    db.pragma(`user_version = ${migrations.length + 1}`);
+    db.exec('CREATE TABLE future (x)');
+    db.close();
+    const before = readFileSync(file);
+    assert.throws(() => Store.open(file), (error: Error) => error instanceof StoreError && /newer GAPO Assistant/.test(error.message));
+    assert.deepEqual(readFileSync(file), before);
+  });
+
+  it('moves a corrupt file aside, keeps it, and starts a new store', () => {
+    const dir = tempDir('store');
+    const file = join(dir, 'gapo.db');
+    writeFileSync(file, 'this is not a database, but somebody cares about it'.repeat(100));
+    const logs: string[] = [];
+    const store = Store.open(file, (message) => logs.push(message));
+    assert.equal(store.counts().episodes, 0);
+    store.close();
+    const aside = readdirSync(dir).filter((name) => name.startsWith('gapo.db.corrupt-'));
+    assert.equal(aside.length, 1);
+    assert.match(readFileSync(join(dir, aside[0]), 'utf8'), /somebody cares/);
+    assert.match(logs[0], /corrupt.*moved to/);
+  });
+
+  it('moves aside a database whose pages were damaged', () => {
+    const dir = tempDir('store');
+    const file = join(dir, 'gapo.db');
+    const store = Store.open(file);
+    for (let i = 0; i < 200; i++) store.addEpisode(episode(`e${i}`, i));
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    store.close();
+    const bytes = readFileSync(file);
+    bytes.fill(0x5a, 4096 + 100, 4096 * 3); // scribble over pages 2 and 3
+    writeFileSync(file, bytes);
+    const logs: string[] = [];
+    Store.open(file, (message) => logs.push(message)).close();
+    assert.equal(logs.length, 1, 'a damaged database is reported');
+    assert.ok(readdirSync(dir).some((name) => name.startsWith('gapo.db.corrupt-')));
+    assert.ok(existsSync(file));
+  });
+});
+
+describe('export', () => {
+  const episodes = [episode('a', 1), { ...episode('b', 2), source: 'git:ky@abc', target: 'let b = 3;\n' }];
+
+  it('writes JSONL in the shared schema, field for field', () => {
+    const out = join(tempDir('export'), 'episodes.jsonl');
+    exportEpisodes(episodes, 'jsonl', out);
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual(Object.keys(lines[0]), ['id', 'source', 'date', 'language', 'path', 'history', 'prefix', 'region', 'suffix', 'cursor', 'target']);
+    assert.equal(lines[1].target, 'let b = 3;\n');
+    assert.equal(lines[1].source, 'git:ky@abc');
+  });
+
+  it("writes verl's RL dataset layout as Parquet that reads back", async () => {
+    const out = join(tempDir('export'), 'train.parquet');
+    exportEpisodes(episodes, 'verl', out);
+    const bytes = readFileSync(out);
+    const rows = (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) })) as Record<string, any>[];
+    assert.equal(rows.length, 2);
+    assert.equal(rows[0].data_source, VERL_DATA_SOURCE);
+    assert.deepEqual(rows[0].prompt, [{ role: 'user', content: editPrompt(episodes[0]) }]);
+    assert.equal(rows[0].ability, 'code-edit');
+    assert.deepEqual(rows[1].reward_model, { style: 'rule', ground_truth: 'let b = 3;\n' });
+    assert.equal(rows[1].extra_info.id, 'b');
+    assert.equal(Number(rows[1].extra_info.index), 1);
+    assert.equal(rows[1].extra_info.source, 'git:ky@abc');
+  });
+});
