@@ -61,7 +61,7 @@ export function episodesFromChange(before: string, after: string, from: ChangeSo
         prefix: current.slice(Math.max(0, start - EXCERPT_LINES), start).join(''),
         region,
         suffix: current.slice(start + hunk.oldLines, start + hunk.oldLines + EXCERPT_LINES).join(''),
-        cursor: commonPrefixLength(region, target),
+        cursor: changedLineStart(region, target),
         target,
       });
     }
@@ -75,6 +75,11 @@ export function episodeId(...parts: (string | number)[]): string {
   const hash = createHash('sha256');
   for (const part of parts) hash.update(`${String(part).length}:${part}`);
   return hash.digest('hex').slice(0, 16);
+}
+
+/** Where the first changed line starts in the region: the dataset's cursor. */
+export function changedLineStart(region: string, target: string): number {
+  return region.lastIndexOf('\n', commonPrefixLength(region, target) - 1) + 1;
 }
 
 export function commonPrefixLength(a: string, b: string): number {

@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { type CaptureSink, defaultCaptureOptions, DocumentCapture, isTypingAlong, mapRange, survivingShare } from '../../server/src/capture/document-capture';
+import { episodesFromChange, splitLines, unifiedDiff } from '../../server/src/capture/edit-episodes';
+import { PrivacyFilter, redactSecrets, REDACTED } from '../../server/src/capture/privacy';
+import { readEpisodes } from '../../server/src/rl/episodes';
+import { editItem } from '../../server/src/suggest/edit-item';
+import { repoRoot } from '../helpers/paths';
+import { join } from 'node:path';
+
+function recordingSink() {
+  const edits: string[] = [];
+  const episodes: { region: string; target: string; suggestionId: string | null; history: string[] }[] = [];
+  const outcomes: { id: string; kind: string; share?: number }[] = [];
+  const sink: CaptureSink = {
+    edit: (_c, diff) => edits.push(diff),
+    episode: (_c, e, suggestionId) => episodes.push({ region: e.region, target: e.target, suggestionId, history: e.history }),
+    outcome: (id, kind, _afterS, share) => outcomes.push({ id, kind, share }),
+  };
+  return { sink, edits, episodes, outcomes };
+}
+
+const options = { ...defaultCaptureOptions, settleMs: 60_000 };
+
+function insert(capture: DocumentCapture, offset: number, text: string, now: number): void {
+  const position = capture.positionAt(offset);
+  capture.applyChanges([{ range: { start: position, end: position }, text }], capture.version + 1, now);
+}
+
+describe('edit episodes from a change', () => {
+  it('reproduces the shared dataset: one episode per hunk, earlier hunks applied and in the history', () => {
+    const before = Array.from({ length: 30 }, (_, i) => `line ${i}\n`).join('');
+    const after = before.replace('line 3\n', 'line three\n').replace('line 20\n', 'line twenty\nextra\n');
+    const episodes = episodesFromChange(before, after, { path: 'a.ts', language: 'typescript', source: 'test', history: [] });
+    assert.equal(episodes.length, 2);
+    const [first, second] = episodes;
+    assert.equal(first.region, 'line 1\nline 2\nline 3\nline 4\nline 5\n');
+    assert.equal(first.target, 'line 1\nline 2\nline three\nline 4\nline 5\n');
+    assert.equal(first.cursor, 'line 1\nline 2\n'.length, 'the start of the first changed line, as in the dataset');
+    assert.equal(first.prefix, 'line 0\n');
+    assert.deepEqual(first.history, []);
+    assert.ok(second.prefix.includes('line three\n'), 'the earlier hunk is applied');
+    assert.equal(second.history.length, 1);
+    assert.match(second.history[0], /^--- a\/a.ts\n\+\+\+ b\/a.ts\n@@ -2,5 \+2,5 @@\n/);
+    assert.equal(second.target, 'line 18\nline 19\nline twenty\nextra\nline 21\nline 22\n');
+  });
+
+  it('rebuilds the target file from any change, hunk by hunk', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a\n', 'b\n', 'c\n', 'd'), { maxLength: 30 }), fc.array(fc.constantFrom('a\n', 'b\n', 'x\n', 'd'), { maxLength: 30 }), (x, y) => {
+        const before = x.join('');
+        const after = y.join('');
+        const episodes = episodesFromChange(before, after, { path: 'f', language: 'plaintext', source: 't', history: [] });
+        if (before === after) return episodes.length === 0;
+        // Each episode's excerpt is the file as it stood; the last one, with its target, is `after`.
+        for (const e of episodes) assert.ok((e.prefix + e.region + e.suffix).length <= Math.max(before.length, after.length) + after.length);
+        const last = episodes[episodes.length - 1];
+        return last === undefined || splitLines(after).join('').includes(last.target);
+      }),
+    );
+  });
+
+  it('places the cursor as the shared dataset does', () => {
+    const all = readEpisodes(join(repoRoot, '..', 'shared', 'data', 'edits', 'ky.train.jsonl'));
+    // Each single-hunk view of the dataset (excerpt before, excerpt after) gives back its episode.
+    for (const e of all.slice(0, 50)) {
+      const [made] = episodesFromChange(e.prefix + e.region + e.suffix, e.prefix + e.target + e.suffix, { path: e.path, language: e.language, source: 'x', history: [] });
+      if (e.region.split('\n').length < 5) continue; // regions cut by the file's start or end
+      assert.equal(made.cursor, e.cursor, e.id);
+      assert.ok(e.region.includes(made.region.slice(made.cursor)) || made.region.includes(e.region), e.id);
+    }
+  });
+});
+
+describe('document capture', () => {
+  it('merges edits within a second into one history entry and keeps the last 16', () => {
+    const { sink, edits } = recordingSink();
+    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', 'x\n', 1, options, sink);
+    insert(capture, 0, 'a', 0);
+    insert(capture, 1, 'b', 500);
+    insert(capture, 2, 'c', 2000);
+    assert.equal(edits.length, 1, 'a pause of more than a second closes an edit');
+    assert.match(edits[0], /\+abx/);
+    for (let i = 0; i < 20; i++) insert(capture, 0, 'z', 4000 + i * 2000);
+    capture.settle();
+    assert.equal(capture.recentHistory(100).length, 16);
+    capture.dispose();
+  });
+
+  it('turns a settled burst into an episode whose history holds only earlier edits', () => {
+    const { sink, episodes } = recordingSink();
+    const text = Array.from({ length: 10 }, (_, i) => `const v${i} = ${i};\n`).join('');
+    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', text, 1, options, sink, ['--- earlier\n']);
+    insert(capture, text.indexOf('5;'), '4', 0);
+    capture.settle();
+    assert.equal(episodes.length, 1);
+    assert.equal(episodes[0].target.includes('const v5 = 45;'), true);
+    assert.equal(episodes[0].region.includes('const v5 = 5;'), true);
+    assert.deepEqual(episodes[0].history, ['--- earlier\n']);
+    capture.dispose();
+  });
+
+  it('settles edits when a request comes from far away', () => {
+    const { sink, episodes } = recordingSink();
+    const text = Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join('');
+    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', text, 1, options, sink);
+    insert(capture, 0, 'x', 0);
+    capture.cursorAt(2, 0);
+    assert.equal(episodes.length, 0);
+    capture.cursorAt(40, 0);
+    assert.equal(episodes.length, 1);
+    capture.dispose();
+  });
+
+  it('judges suggestions: typing along keeps one, other text types it over, edits elsewhere ignore it', () => {
+    const { sink, outcomes, episodes } = recordingSink();
+    const text = 'a\nb\nreturn \nc\nd\ne\nf\ng\nh\n';
+    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', text, 1, options, sink);
+    const cursor = text.indexOf('return ') + 7;
+    const show = (id: string) => {
+      const context = capture.contextAt(2, 7);
+      const rewritten = context.region.replace('return ', 'return x + y;');
+      capture.track(id, context, rewritten, editItem(context.region, rewritten, context.regionStart, context.cursor)!);
+    };
+    show('s1');
+    insert(capture, cursor, 'x ', 0);
+    assert.deepEqual(outcomes, []);
+    insert(capture, cursor + 2, '-', 0);
+    assert.deepEqual(outcomes, [{ id: 's1', kind: 'typed_over', share: undefined }]);
+    show('s2');
+    insert(capture, text.length + 3, 'far away\n', 0);
+    assert.deepEqual(outcomes[1], { id: 's2', kind: 'ignored', share: undefined });
+    capture.settle();
+    assert.deepEqual(episodes.filter((e) => e.suggestionId).map((e) => e.suggestionId), ['s1', 's2']);
+    capture.dispose();
+  });
+});
+
+describe('tracked ranges and survival', () => {
+  it('move with edits before them, widen with edits inside, ignore edits after', () => {
+    const range = { start: 10, end: 20 };
+    assert.equal(mapRange(range, 0, 2, 3), false);
+    assert.deepEqual(range, { start: 13, end: 23 });
+    assert.equal(mapRange(range, 15, 16, 4), true);
+    assert.deepEqual(range, { start: 13, end: 27 });
+    assert.equal(mapRange(range, 30, 30, 5), false);
+    assert.deepEqual(range, { start: 13, end: 27 });
+    assert.equal(mapRange(range, 27, 27, 1), false, 'text inserted at the end belongs to the next line');
+    assert.equal(mapRange(range, 13, 13, 2), true, 'text inserted at the start is inside');
+  });
+
+  it('recognise typing along with a suggested insertion', () => {
+    assert.equal(isTypingAlong('f(\n', 'f(a, b)\n', 'f(a,\n'), true);
+    assert.equal(isTypingAlong('f(\n', 'f(a, b)\n', 'f(x\n'), false);
+    assert.equal(isTypingAlong('f(\n', 'f(a, b)\n', 'f(a, b)\n'), false);
+  });
+
+  it('measure the share of accepted characters still present', () => {
+    assert.equal(survivingShare('abcdef', 'abcdef'), 1);
+    assert.equal(survivingShare('abcdef', 'abc'), 0.5);
+    assert.equal(survivingShare('abcdef', 'xyz'), 0);
+    assert.equal(survivingShare('abcdef', 'ab--cdef'), 1);
+  });
+});
+
+describe('edit items', () => {
+  it('make an insertion at the cursor ghost text', () => {
+    assert.deepEqual(editItem('a\nreturn \nb\n', 'a\nreturn x;\nb\n', 100, 9), { kind: 'insert', start: 109, end: 109, insertText: 'x;' });
+  });
+
+  it('make any other change a whole-line replacement', () => {
+    assert.deepEqual(editItem('a\nlet x = 1;\nb\n', 'a\nconst x = 1;\nb\n', 0, 0), { kind: 'replace', start: 2, end: 12, insertText: 'const x = 1;' });
+  });
+
+  it('make no item when the model leaves the region alone', () => {
+    assert.equal(editItem('a\nb\n', 'a\nb\n', 0, 1), null);
+  });
+
+  it('rebuild the rewritten region when applied, for any rewrite', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 30 }), fc.string({ maxLength: 30 }), fc.nat(), (region, rewritten, c) => {
+        const cursor = c % (region.length + 1);
+        const item = editItem(region, rewritten, 0, cursor);
+        if (!item) return region === rewritten;
+        return region.slice(0, item.start) + item.insertText + region.slice(item.end) === rewritten;
+      }),
+    );
+  });
+});
+
+describe('privacy', () => {
+  const filter = new PrivacyFilter({ exclude: ['**/private/**'], maxFileBytes: 1000 });
+
+  it('skips excluded, huge, binary and non-file documents', () => {
+    assert.equal(filter.skipReason('file:///w/.env', '/w/.env', 'A=1'), 'excluded');
+    assert.equal(filter.skipReason('file:///w/.env.local', '/w/.env.local', 'A=1'), 'excluded');
+    assert.equal(filter.skipReason('file:///w/tls/server.pem', '/w/tls/server.pem', ''), 'excluded');
+    assert.equal(filter.skipReason('file:///w/secrets/db.ts', '/w/secrets/db.ts', ''), 'excluded');
+    assert.equal(filter.skipReason('file:///w/private/x.ts', '/w/private/x.ts', ''), 'excluded');
+    assert.equal(filter.skipReason('file:///w/big.ts', '/w/big.ts', 'x'.repeat(1001)), 'too large');
+    assert.equal(filter.skipReason('file:///w/blob.ts', '/w/blob.ts', 'ab\0cd'), 'binary');
+    assert.equal(filter.skipReason('untitled:Untitled-1', null, 'x'), 'not a file');
+    assert.equal(filter.skipReason('file:///w/src/a.ts', '/w/src/a.ts', 'const a = 1;'), null);
+  });
+
+  it('redacts keys, tokens and password assignments, and keeps code', () => {
+    const cases: [string, string][] = [
+      ['const key = "AKIAIOSFODNN7EXAMPLE";', REDACTED],
+      ['token: ghp_abcdefghijklmnopqrstuvwxyz0123456789', REDACTED],
+      ['OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwx', REDACTED],
+      ['password = "hunter22"', `password = "${REDACTED}"`],
+      ['"client_secret": "s3cr3t-value"', `"client_secret": "${REDACTED}"`],
+      ['export DB_PASSWORD=correcthorse', `export DB_PASSWORD=${REDACTED}`],
+      ['postgres://admin:pa55word@db:5432/app', `postgres://admin:${REDACTED}@db:5432/app`],
+      ['-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----', REDACTED],
+    ];
+    for (const [text, expected] of cases) {
+      const out = redactSecrets(text);
+      assert.ok(out.includes(expected), `${text} → ${out}`);
+      assert.ok(!/hunter22|AKIAIOSFODNN7EXAMPLE|pa55word|MIIEow|correcthorse|s3cr3t/.test(out), `${text} leaked: ${out}`);
+    }
+    for (const code of ['const password = readPassword();', 'password = process.env.PASSWORD', 'if (token) return token;', 'const apiKey = config.apiKey;']) {
+      assert.equal(redactSecrets(code), code);
+    }
+  });
+
+  it('makes unified diffs of edits', () => {
+    assert.equal(unifiedDiff('a.ts', 'a\nb\n', 'a\nc\n'), '--- a/a.ts\n+++ b/a.ts\n@@ -2,1 +2,1 @@\n-b\n+c\n');
+  });
+});
