@@ -50,7 +50,7 @@ export async function runCli(argv: string[], io: CommandIO): Promise<number> {
     return await command.run(args, io);
   } catch (error) {
     // parseArgs reports unknown or malformed options with a code of its own.
-    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const code = String((error as NodeJS.ErrnoException).code ?? '');
     if (error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`gapo ${name}: ${oneLine((error as Error).message)}\n`);
       return 2;

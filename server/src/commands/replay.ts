@@ -113,7 +113,11 @@ similarity on the held-out episodes (the most recent ones) before and after.
       let training: RunResult | null = null;
       if (values.train) {
         io.stderr('training (gapo/trainNow)...\n');
-        training = await session.request<RunResult>('gapo/trainNow');
+        try {
+          training = await session.request<RunResult>('gapo/trainNow');
+        } catch (error) {
+          throw new UsageError(`training: ${(error as Error).message}`);
+        }
         if (training.live && training.candidate) io.stderr(describeTraining(training));
         else io.stderr(`training ${training.status}: ${training.error}\n`);
       }
