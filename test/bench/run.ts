@@ -2,12 +2,14 @@
 // `npm run bench -- engine` runs one section; GAPO_BENCH_MODELS=tiny limits the training one.
 import { benchEngine, benchOneModel } from './engine.bench';
 import { benchRewards } from './rewards.bench';
+import { benchServer } from './server.bench';
 import { benchOneTrainingStep, benchTraining } from './training.bench';
 
 const sections: Record<string, () => Promise<void> | void> = {
   rewards: benchRewards,
   engine: benchEngine,
   training: benchTraining,
+  server: benchServer,
 };
 
 async function main(): Promise<void> {

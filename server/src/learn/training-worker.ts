@@ -4,6 +4,7 @@
 // It evaluates the live adapter and the candidate on the held-out episodes and writes the
 // candidate; the server decides whether it goes live.
 
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine } from '../model/engine';
 import { LoraAdapter } from '../model/lora';
@@ -20,6 +21,14 @@ const port = parentPort!;
 const post = (message: TrainingMessage) => port.postMessage(message);
 const job = workerData as TrainingJob;
 const busy = new Int32Array(job.busy);
+
+// On Linux a priority set with pid 0 applies to the calling thread only: this one, which also
+// runs ONNX Runtime's work when it has one thread. Suggestions then win every contended core.
+try {
+  setPriority(19);
+} catch {
+  // not permitted here: training just competes on equal terms
+}
 
 /** Blocks this thread while the server has suggestion requests in flight. */
 function waitWhileBusy(): void {
