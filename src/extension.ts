@@ -1,25 +1,54 @@
 // The VS Code side of GAPO Assistant: it starts the language server and offers commands.
-// All real work happens in the server, so the client stays thin (as rust-analyzer's does).
+// All real work happens in the server, so the client stays thin (as rust-analyzer's does):
+// suggestions arrive through the language client's inline-completion support, and every
+// command below is one gapo/* request.
 
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 
 let client: LanguageClient | undefined;
 
+interface Status {
+  version: string;
+  model: string | null;
+  modelState: string;
+  modelError: string | null;
+  adapterVersion: number;
+  openDocuments: number;
+  episodes: { total: number; untrained: number; fromSuggestions: number };
+  suggestions: { shown: number; accepted: number; typedOver: number; ignored: number };
+  training: { state: string; runId: number | null };
+}
+
+interface RunResult {
+  status: string;
+  adapterVersion: number | null;
+  live: { exact_match: number; edit_similarity: number } | null;
+  candidate: { exact_match: number; edit_similarity: number } | null;
+  error: string | null;
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
   statusItem.name = 'GAPO Assistant';
   statusItem.command = 'gapo.showStatus';
+  const command = (name: string, run: () => Promise<unknown>) =>
+    vscode.commands.registerCommand(name, () => run().catch((error: Error) => vscode.window.showErrorMessage(`GAPO Assistant: ${error.message}`)));
   context.subscriptions.push(
     statusItem,
-    vscode.commands.registerCommand('gapo.showStatus', () => showStatus()),
-    vscode.commands.registerCommand('gapo.restartServer', async () => {
-      await client?.restart();
-    }),
+    command('gapo.showStatus', showStatus),
+    command('gapo.restartServer', async () => client?.restart()),
+    command('gapo.trainNow', trainNow),
+    command('gapo.rollback', rollback),
+    command('gapo.exportData', exportData),
+    command('gapo.showCollectedData', showCollectedData),
+    command('gapo.forgetData', forgetData),
   );
 
-  if (!vscode.workspace.getConfiguration('gapo').get<boolean>('enable', true)) {
+  const config = vscode.workspace.getConfiguration('gapo');
+  if (!config.get<boolean>('enable', true)) {
     statusItem.text = '$(circle-slash) GAPO';
     statusItem.tooltip = 'GAPO Assistant is disabled (setting gapo.enable)';
     statusItem.show();
@@ -34,6 +63,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }],
     outputChannelName: 'GAPO Assistant',
+    initializationOptions: {
+      dataDir: context.globalStorageUri.fsPath,
+      modelDir: config.get<string>('model.path') || undefined,
+      capture: { exclude: config.get<string[]>('capture.exclude', []), maxFileBytes: config.get<number>('capture.maxFileKilobytes', 1024) * 1024 },
+      suggest: { enabled: config.get<boolean>('suggest.enable', true) },
+      training: { background: config.get<boolean>('training.background', true), minNewEpisodes: config.get<number>('training.minNewEpisodes', 16) },
+    },
   };
   client = new LanguageClient('gapo', 'GAPO Assistant', serverOptions, clientOptions);
   statusItem.text = '$(sync~spin) GAPO';
@@ -41,18 +77,77 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   statusItem.show();
   await client.start();
   statusItem.text = '$(sparkle) GAPO';
-  statusItem.tooltip = 'GAPO Assistant: running';
+  statusItem.tooltip = 'GAPO Assistant: running (click for status)';
+}
+
+function running(): LanguageClient {
+  if (!client?.isRunning()) throw new Error('the language server is not running');
+  return client;
 }
 
 async function showStatus(): Promise<void> {
-  if (!client?.isRunning()) {
-    void vscode.window.showInformationMessage('GAPO Assistant: the language server is not running.');
-    return;
-  }
-  const status = await client.sendRequest<{ version: string; openDocuments: number; model: string | null }>('gapo/status');
+  const s = await running().sendRequest<Status>('gapo/status');
+  const model = s.modelState === 'ready' ? `${s.model}, adapter v${s.adapterVersion}` : s.modelState === 'none' ? 'no model (capture only)' : `${s.modelState}${s.modelError ? `: ${s.modelError}` : ''}`;
   void vscode.window.showInformationMessage(
-    `GAPO Assistant ${status.version}: ${status.openDocuments} open documents, model: ${status.model ?? 'none loaded yet'}.`,
+    `GAPO Assistant ${s.version} — model: ${model}. Episodes: ${s.episodes.total} (${s.episodes.untrained} not trained on yet). ` +
+      `Suggestions: ${s.suggestions.shown} shown, ${s.suggestions.accepted} accepted, ${s.suggestions.typedOver} typed over. Training: ${s.training.state}.`,
   );
+}
+
+async function trainNow(): Promise<void> {
+  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'GAPO: training' }, () => running().sendRequest<RunResult>('gapo/trainNow'));
+  if (!result.live || !result.candidate) throw new Error(`training ${result.status}: ${result.error}`);
+  const f = (r: { exact_match: number; edit_similarity: number }) => `exact match ${r.exact_match.toFixed(3)}, edit similarity ${r.edit_similarity.toFixed(3)}`;
+  void vscode.window.showInformationMessage(
+    `GAPO: adapter v${result.adapterVersion} ${result.status === 'deployed' ? 'is live' : 'was kept but not deployed (held-out episodes got worse)'} — ${f(result.candidate)} vs ${f(result.live)} before.`,
+  );
+}
+
+async function rollback(): Promise<void> {
+  const stats = await running().sendRequest<{ adapters: { version: number; time: number; eval: { deployed?: boolean } | null }[]; liveAdapter: number }>('gapo/stats');
+  const pick = await vscode.window.showQuickPick(
+    stats.adapters.map((a) => ({
+      label: a.version === 0 ? 'v0: the base model' : `v${a.version}`,
+      description: `${a.version === stats.liveAdapter ? 'live · ' : ''}${a.version === 0 ? '' : new Date(a.time).toLocaleString()}${a.eval && a.eval.deployed === false ? ' · not deployed by the eval gate' : ''}`,
+      version: a.version,
+    })),
+    { title: 'GAPO: make an adapter version live' },
+  );
+  if (!pick) return;
+  await running().sendRequest('gapo/rollback', { version: pick.version });
+  void vscode.window.showInformationMessage(`GAPO: adapter v${pick.version} is live.`);
+}
+
+async function exportData(): Promise<void> {
+  const format = await vscode.window.showQuickPick(
+    [
+      { label: 'JSONL', description: 'episodes in the shared schema', format: 'jsonl', extension: 'jsonl' },
+      { label: 'verl Parquet', description: 'for training a bigger model with verl-GAPO', format: 'verl', extension: 'parquet' },
+    ],
+    { title: 'GAPO: export collected episodes' },
+  );
+  if (!format) return;
+  const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(os.homedir(), `gapo-episodes.${format.extension}`)) });
+  if (!target) return;
+  const result = await running().sendRequest<{ out: string; episodes: number }>('gapo/export', { format: format.format, out: target.fsPath });
+  void vscode.window.showInformationMessage(`GAPO: exported ${result.episodes} episodes to ${result.out}.`);
+}
+
+/** Everything collected, as JSONL in an editor tab: what the user can see, they can judge. */
+async function showCollectedData(): Promise<void> {
+  const out = path.join(os.tmpdir(), `gapo-collected-${process.pid}.jsonl`);
+  await running().sendRequest('gapo/export', { format: 'jsonl', out });
+  await vscode.window.showTextDocument(vscode.Uri.file(out));
+}
+
+async function forgetData(): Promise<void> {
+  const file = vscode.window.activeTextEditor?.document.uri;
+  const choices = [{ label: 'Everything', uri: undefined as string | undefined }];
+  if (file?.scheme === 'file') choices.unshift({ label: `Only ${vscode.workspace.asRelativePath(file)}`, uri: file.toString() });
+  const pick = await vscode.window.showQuickPick(choices, { title: 'GAPO: delete collected edits, episodes and suggestions' });
+  if (!pick) return;
+  const deleted = await running().sendRequest<{ episodes: number; suggestions: number; edits: number }>('gapo/forget', pick.uri ? { uri: pick.uri } : {});
+  void vscode.window.showInformationMessage(`GAPO: deleted ${deleted.episodes} episodes, ${deleted.suggestions} suggestions and ${deleted.edits} edits.`);
 }
 
 export async function deactivate(): Promise<void> {
