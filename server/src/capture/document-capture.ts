@@ -72,6 +72,8 @@ interface Burst {
   lastLine: number;
 }
 
+let settleCount = 0;
+
 export class DocumentCapture {
   private document: TextDocument;
   private openEdit: { before: string; last: number } | null = null;
@@ -237,7 +239,8 @@ export class DocumentCapture {
     if (this.burst) {
       const { before, history } = this.burst;
       this.burst = null;
-      for (const episode of episodesFromChange(before, this.text, { path: this.path, language: this.language, source: 'lsp', history })) {
+      const salt = `${Date.now()}:${(settleCount++).toString(36)}`;
+      for (const episode of episodesFromChange(before, this.text, { path: this.path, language: this.language, source: 'lsp', history, salt })) {
         this.sink.episode(this, episode, null);
       }
     }

@@ -34,6 +34,8 @@ export interface ChangeSource {
   date?: string;
   /** Earlier edits of the file (unified diffs, oldest first). */
   history: string[];
+  /** Mixed into the ids, so the same edit made twice is two episodes. */
+  salt?: string;
 }
 
 /** Episodes for the change from `before` to `after`, top to bottom. */
@@ -52,7 +54,7 @@ export function episodesFromChange(before: string, after: string, from: ChangeSo
     const target = targetLines.join('');
     if (region !== target) {
       episodes.push({
-        id: episodeId(from.source, from.path, index, region, target),
+        id: episodeId(from.source, from.salt ?? '', from.path, index, region, target),
         source: from.source,
         ...(from.date ? { date: from.date } : {}),
         language: from.language,

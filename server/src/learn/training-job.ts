@@ -44,7 +44,7 @@ export const defaultTrainingSettings: TrainingSettings = {
   alpha: 16,
   maxTokens: 128,
   temperature: 1,
-  microBatch: 4,
+  microBatch: 1,
   heldOutShare: 0.2,
   minHeldOut: 4,
   maxHeldOut: 32,

@@ -22,6 +22,16 @@ function git(repo: string, args: string[]): string {
   }
 }
 
+function hasParent(repo: string, commit: string): boolean {
+  try {
+    execFileSync('git', ['-C', repo, 'cat-file', '-e', `${commit}^{commit}`], { stdio: 'ignore' });
+    execFileSync('git', ['-C', repo, 'cat-file', '-e', `${commit}^`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Episodes oldest first, from at most the `maxCommits` most recent commits. */
 export function episodesFromGit(repoPath: string, maxCommits = 500): Episode[] {
   const repo = resolve(repoPath);
@@ -30,6 +40,8 @@ export function episodesFromGit(repoPath: string, maxCommits = 500): Episode[] {
   const commits = log ? log.split('\n').map((line) => line.split(' ') as [string, string]).reverse() : [];
   const episodes: Episode[] = [];
   for (const [commit, date] of commits) {
+    // The first commit, and the oldest of a shallow clone, have no parent to diff against.
+    if (!hasParent(repo, commit)) continue;
     const changed = git(repo, ['diff-tree', '--no-commit-id', '-r', '--name-only', '--diff-filter=M', commit]).split('\n').filter(Boolean);
     for (const path of changed) {
       const language = languageOf(path);

@@ -1,0 +1,23 @@
+// The extension's manifest and code agree: every contributed command is registered, and
+// every registered command is contributed (VS Code would show neither mistake until run).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { repoRoot } from '../helpers/paths';
+
+describe('extension manifest', () => {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+  const source = readFileSync(join(repoRoot, 'src', 'extension.ts'), 'utf8');
+
+  it('contributes exactly the commands the extension registers', () => {
+    const contributed = manifest.contributes.commands.map((c: { command: string }) => c.command).sort();
+    const registered = [...source.matchAll(/command\('(gapo\.[A-Za-z]+)'/g)].map((m) => m[1]).sort();
+    assert.deepEqual(registered, contributed);
+  });
+
+  it('declares every setting the extension reads', () => {
+    const read = [...source.matchAll(/config\.get<[^>]+>\('([^']+)'/g)].map((m) => `gapo.${m[1]}`);
+    for (const key of read) assert.ok(key in manifest.contributes.configuration.properties, `${key} is read but not declared`);
+  });
+});
