@@ -80,11 +80,12 @@ export async function benchServer(): Promise<void> {
   await session.close(ingestUri);
 
   // Episodes for training, captured the normal way.
-  const train = readEpisodes(join(repoRoot, '..', 'shared', 'data', 'edits', 'ky.train.jsonl')).slice(-24);
+  const history = readEpisodes(join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'));
+  const train = history.slice(0, 24);
   await replayEpisodes(session, train, { noise: 0, seed: 1, typingChunk: 4, root: join(dataDir, 'repo') });
 
   // Documents to ask for suggestions in, left open.
-  const docs = readEpisodes(join(repoRoot, '..', 'shared', 'data', 'edits', 'ky.test.jsonl')).slice(0, 10);
+  const docs = history.slice(-10);
   const open: { uri: string; offset: number }[] = [];
   for (const [i, e] of docs.entries()) {
     const uri = pathToFileURL(join(dataDir, 'open', `${i}-${e.path}`)).href;

@@ -14,7 +14,7 @@ import { Store } from '../../server/src/store/store';
 import { makeModel, tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
 
-const episodes = readEpisodes(join(repoRoot, '..', 'shared', 'data', 'edits', 'ky.test.jsonl'));
+const episodes = readEpisodes(join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'));
 
 describe('a killed server', () => {
   it('keeps every acknowledged episode and opens cleanly, killed at random moments (20 times)', async (t) => {
@@ -111,7 +111,7 @@ describe('no network', () => {
     const model = makeModel('qwen2-tied-bias', {}, { max_position_embeddings: 1024 });
     const result = spawnSync(
       'unshare',
-      ['-n', process.execPath, cliPath, 'replay', '--episodes', join(repoRoot, '..', 'shared', 'data', 'edits', 'ky.test.jsonl'), '--limit', '8', '--model', model, '--data', join(work, 'data'), '--cache', join(work, 'cache'), '--train', '--steps', '1', '--group', '2', '--context-lines', '2', '--history-diffs', '0', '--json'],
+      ['-n', process.execPath, cliPath, 'replay', '--episodes', join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'), '--limit', '8', '--model', model, '--data', join(work, 'data'), '--cache', join(work, 'cache'), '--train', '--steps', '1', '--group', '2', '--context-lines', '2', '--history-diffs', '0', '--json'],
       { encoding: 'utf8', timeout: 120_000 },
     );
     assert.equal(result.status, 0, result.stderr);

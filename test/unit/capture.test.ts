@@ -62,7 +62,7 @@ describe('edit episodes from a change', () => {
   });
 
   it('places the cursor as the shared dataset does', () => {
-    const all = readEpisodes(join(repoRoot, '..', 'shared', 'data', 'edits', 'ky.train.jsonl'));
+    const all = readEpisodes(join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'));
     // Each single-hunk view of the dataset (excerpt before, excerpt after) gives back its episode.
     for (const e of all.slice(0, 50)) {
       const [made] = episodesFromChange(e.prefix + e.region + e.suffix, e.prefix + e.target + e.suffix, { path: e.path, language: e.language, source: 'x', history: [] });
