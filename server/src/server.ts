@@ -17,6 +17,7 @@ import {
   InitializeParams,
   InitializeResult,
   InlineCompletionItem,
+  LSPErrorCodes,
   ProposedFeatures,
   ResponseError,
   TextDocumentSyncKind,
@@ -226,6 +227,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
       const context = capture.contextAt(position.line, position.character);
       const documentVersion = capture.version;
       const [generation] = await engine.generate(editPrompt(trimContext(context, options.prompt)), { maxTokens: options.suggest.maxTokens, temperature: 0, stop: [REGION_END] }, controller.signal);
+      if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
       // The policy stays quiet when it did not finish the region or the document moved on.
       if (controller.signal.aborted || capture.version !== documentVersion || captures.get(uri) !== capture) return null;
       if (generation.finishReason !== 'stop' && generation.finishReason !== 'eos') return null;
@@ -253,6 +255,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
         },
       ];
     } catch (error) {
+      if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
       if ((error as Error).name !== 'CancelledError') connection.console.error(`suggestion failed: ${(error as Error).message}`);
       return null;
     } finally {

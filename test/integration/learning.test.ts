@@ -59,6 +59,10 @@ describe('learning through the language server', () => {
 
   it('trains on Train Now, records the run and every step, and keeps the adapter', async () => {
     const result = await session.request<RunResult>('gapo/trainNow');
+    const kinds = session.progress.map((p) => p.kind);
+    assert.equal(kinds[0], 'begin', 'training reports LSP work-done progress');
+    assert.ok(kinds.includes('report'));
+    assert.equal(kinds[kinds.length - 1], 'end');
     assert.ok(result.status === 'deployed' || result.status === 'kept', JSON.stringify(result));
     assert.equal(result.adapterVersion, 1);
     const gatePassed = result.candidate!.exact_match >= result.live!.exact_match && result.candidate!.edit_similarity >= result.live!.edit_similarity;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { TextDocumentSyncKind } from 'vscode-languageserver-protocol';
+import { CancellationTokenSource, TextDocumentSyncKind } from 'vscode-languageserver-protocol';
 import { editCompletion, editPrompt } from '../../server/src/rl/episodes';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { Store } from '../../server/src/store/store';
@@ -27,13 +27,14 @@ describe('language server over stdio', () => {
   const work = tempDir('server');
   const acceptPath = join(work, 'accept.js');
   const typeOverPath = join(work, 'typeover.js');
+  const cancelPath = join(work, 'cancel.js');
   const cacheDir = tempDir('server-cache');
   let session: LspSession;
   const log: string[] = [];
 
   before(async () => {
     const modelDir = await makeTaughtModel(
-      [acceptPath, typeOverPath].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
+      [acceptPath, typeOverPath, cancelPath].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
       MAX_TOKENS,
       cacheDir,
     );
@@ -113,6 +114,21 @@ describe('language server over stdio', () => {
     assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === id), []);
   });
 
+  it('cancels an older request when a newer one arrives, and honours $/cancelRequest', async () => {
+    const uri = pathToFileURL(cancelPath).href;
+    await session.open(uri, DOCUMENT, 'javascript');
+    const before = (await session.request<ServerStatus>('gapo/status')).suggestions.shown;
+    const older = session.inlineCompletion(uri, CURSOR);
+    const newer = session.inlineCompletion(uri, CURSOR);
+    assert.deepEqual(await older, [], 'the older request gives way');
+    assert.equal((await newer)[0]?.insertText, 'a + b;');
+    const cancel = new CancellationTokenSource();
+    const cancelled = session.inlineCompletion(uri, CURSOR, cancel);
+    cancel.cancel();
+    await assert.rejects(cancelled, /cancel/i);
+    assert.equal((await session.request<ServerStatus>('gapo/status')).suggestions.shown, before + 1, 'only the newer suggestion was shown');
+  });
+
   it('reports counts in gapo/status', async () => {
     const status = await session.request<ServerStatus>('gapo/status');
     assert.equal(status.modelState, 'ready');
@@ -126,7 +142,7 @@ describe('language server over stdio', () => {
 
   it('answers an unknown request with an error and keeps serving', async () => {
     await assert.rejects(session.request('gapo/noSuchRequest', {}), /Unhandled method/);
-    assert.equal((await session.request<ServerStatus>('gapo/status')).openDocuments, 2);
+    assert.equal((await session.request<ServerStatus>('gapo/status')).openDocuments, 3);
     assert.ok(session.alive);
   });
 });

@@ -40,6 +40,8 @@ export class LspSession {
   readonly documents = new Map<string, TextDocument>();
   readonly episodes: { id: string; path: string; suggestionId: string | null }[] = [];
   readonly outcomes: { suggestionId: string; kind: string; afterS: number | null; share: number | null }[] = [];
+  /** Work-done progress the server reported (`$/progress` values: begin, report, end). */
+  readonly progress: { kind: string; title?: string; message?: string; percentage?: number }[] = [];
   initializeResult: InitializeResult | null = null;
   private exited: Promise<number | null>;
 
@@ -62,7 +64,7 @@ export class LspSession {
     connection.onNotification('gapo/episodeCaptured', (params: LspSession['episodes'][number]) => void session.episodes.push(params));
     connection.onNotification('gapo/outcome', (params: LspSession['outcomes'][number]) => void session.outcomes.push(params));
     connection.onRequest(WorkDoneProgressCreateRequest.method, () => null);
-    connection.onNotification('$/progress', () => {});
+    connection.onNotification('$/progress', (params: { value: LspSession['progress'][number] }) => void session.progress.push(params.value));
     connection.onError(() => {});
     connection.listen();
     session.initializeResult = await connection.sendRequest(InitializeRequest.type, {
