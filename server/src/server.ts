@@ -288,8 +288,8 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
       openDocuments: captures.size,
       episodes: {
         total: counts.episodes,
-        untrained: store.episodes({ since: store.lastEpisodeTimeTrained() }).length,
-        fromSuggestions: (store.db.prepare('SELECT count(*) n FROM episodes WHERE suggestion_id IS NOT NULL').get() as { n: number }).n,
+        untrained: store.countEpisodesSince(store.lastEpisodeTimeTrained()),
+        fromSuggestions: counts.episodesFromSuggestions,
       },
       suggestions: { shown: counts.suggestions, accepted: counts.accepted, typedOver: counts.typedOver, ignored: counts.ignored },
       training: { state: learner ? learner.state : 'unavailable', runId: learner?.runningRunId ?? null, lastRun },

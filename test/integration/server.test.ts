@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource, TextDocumentSyncKind } from 'vscode-languageserver-protocol';
 import { editCompletion, editPrompt } from '../../server/src/rl/episodes';
 import { LspSession } from '../../server/src/replay/lsp-session';
+import { replayEpisodes } from '../../server/src/replay/replay';
 import { Store } from '../../server/src/store/store';
 import type { ServerStatus } from '../../server/src/server';
 import { cliPath } from '../helpers/paths';
@@ -28,13 +29,14 @@ describe('language server over stdio', () => {
   const acceptPath = join(work, 'accept.js');
   const typeOverPath = join(work, 'typeover.js');
   const cancelPath = join(work, 'cancel.js');
+  const replayPaths = [join(work, 'replay', 'kept.js'), join(work, 'replay', 'flipped.js')];
   const cacheDir = tempDir('server-cache');
   let session: LspSession;
   const log: string[] = [];
 
   before(async () => {
     const modelDir = await makeTaughtModel(
-      [acceptPath, typeOverPath, cancelPath].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
+      [acceptPath, typeOverPath, cancelPath, ...replayPaths].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
       MAX_TOKENS,
       cacheDir,
     );
@@ -129,12 +131,25 @@ describe('language server over stdio', () => {
     assert.equal((await session.request<ServerStatus>('gapo/status')).suggestions.shown, before + 1, 'only the newer suggestion was shown');
   });
 
+  it('replays a simulated user who accepts right suggestions, and flips choices at the noise rate', async () => {
+    const episode = (path: string) => ({ id: path, language: 'javascript', path, history: [], prefix: '', region: DOCUMENT, suffix: '', cursor: CURSOR, target: SUGGESTED_REGION });
+    const root = join(work, 'replay');
+    const kept = await replayEpisodes(session, [episode('kept.js')], { noise: 0, seed: 1, typingChunk: 4, root });
+    assert.deepEqual({ suggestions: kept.suggestions, exact: kept.exact, accepted: kept.accepted, declined: kept.declined }, { suggestions: 1, exact: 1, accepted: 1, declined: 0 });
+    const flipped = await replayEpisodes(session, [episode('flipped.js')], { noise: 1, seed: 1, typingChunk: 4, root });
+    assert.deepEqual({ suggestions: flipped.suggestions, exact: flipped.exact, accepted: flipped.accepted, declined: flipped.declined }, { suggestions: 1, exact: 1, accepted: 0, declined: 1 });
+    // Declining a right suggestion and typing the same text by hand is typing along, not typing over.
+    await session.request('gapo/status'); // the episodes' notifications come before this answer
+    const flippedId = session.episodes.find((e) => e.suggestionId && e.path.endsWith('flipped.js'))!.suggestionId!;
+    assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === flippedId).map((o) => o.kind), ['ignored']);
+  });
+
   it('reports counts in gapo/status', async () => {
     const status = await session.request<ServerStatus>('gapo/status');
     assert.equal(status.modelState, 'ready');
     assert.equal(status.adapterVersion, 0);
     assert.ok(status.suggestions.shown >= 3);
-    assert.equal(status.suggestions.accepted, 1);
+    assert.equal(status.suggestions.accepted, 2);
     assert.equal(status.suggestions.typedOver, 1);
     assert.ok(status.episodes.total >= 2);
     assert.equal(status.training.state, 'idle');

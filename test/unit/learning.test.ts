@@ -48,3 +48,24 @@ describe('GAPO learning', () => {
     });
   }
 });
+
+describe('the rollout the user saw', () => {
+  it('joins its group as one of the G, with its outcome bonus on top of its reward', async () => {
+    const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias', { seed: 5 }), cacheDir, threads: 1 });
+    const adapter = LoraAdapter.create(engine.config, { rank: 4, alpha: 8, seed: 5 });
+    const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options }, adapter, { microBatchSize: 8 });
+    const result = await rolloutAndUpdate(engine, trainer, [{ id: 'p', prompt: 'fn ', groundTruth: 'abc', shown: { completion: 'abc', bonus: 0.75 } }], {
+      group: 4,
+      maxTokens: 4,
+      seed: 1,
+      reward: (prediction, target) => (prediction === target ? 1 : 0),
+    });
+    const [group] = result.groups;
+    assert.equal(group.rewards.length, 4, 'G rollouts in all: three sampled, one shown');
+    assert.equal(group.samples[3], 'abc');
+    assert.equal(group.rewards[3], 1.75);
+    assert.ok(group.advantages[3] > 0 && group.advantages[3] === Math.max(...group.advantages), 'the accepted suggestion gets the largest advantage');
+    assert.ok(result.metrics.every((m) => !m.skipped));
+    await engine.dispose();
+  });
+});

@@ -107,7 +107,7 @@ similarity on the held-out episodes (the most recent ones) before and after.
       progress.done();
       const status = await session.request<ServerStatus>('gapo/status');
       io.stderr(
-        `replayed ${stats.episodes} episodes: ${stats.suggestions} suggestions (${stats.exact} exactly right), ${stats.accepted} accepted, ${stats.typedOver} typed over; ` +
+        `replayed ${stats.episodes} episodes: ${stats.suggestions} suggestions (${stats.exact} exactly right), ${stats.accepted} accepted, ${stats.declined} declined; ` +
           `the store holds ${status.episodes.total} episodes\n`,
       );
       let training: RunResult | null = null;

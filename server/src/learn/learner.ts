@@ -65,7 +65,7 @@ export class Learner {
   }
 
   newEpisodes(): number {
-    return this.host.store.episodes({ since: this.host.store.lastEpisodeTimeTrained() }).length;
+    return this.host.store.countEpisodesSince(this.host.store.lastEpisodeTimeTrained());
   }
 
   private maybeTrainInBackground(): void {

@@ -58,7 +58,11 @@ export class LspSession {
     if (options.cacheDir) args.push('--cache', options.cacheDir);
     const child = spawn(process.execPath, args, { stdio: 'pipe', env: options.env ?? process.env });
     child.stderr!.on('data', (chunk: Buffer) => options.log?.(chunk.toString().trimEnd()));
-    const connection = createProtocolConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    const reader = new StreamMessageReader(child.stdout!);
+    // vscode-jsonrpc re-arms its partial-message timer forever, even after dispose, when a killed
+    // server leaves half a message behind; that timer would keep this process alive.
+    reader.partialMessageTimeout = 0;
+    const connection = createProtocolConnection(reader, new StreamMessageWriter(child.stdin!));
     const session = new LspSession(child, connection);
     connection.onNotification('window/logMessage', (params: { message: string }) => options.log?.(params.message));
     connection.onNotification('gapo/episodeCaptured', (params: LspSession['episodes'][number]) => void session.episodes.push(params));
@@ -170,6 +174,8 @@ export class LspSession {
   kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
     this.process.kill(signal);
     this.connection.dispose();
+    // Release our ends of its pipes at once: a dead server must not keep this process alive.
+    for (const stream of [this.process.stdin, this.process.stdout, this.process.stderr]) stream?.destroy();
     return this.exited;
   }
 

@@ -26,7 +26,8 @@ export interface ReplayStats {
   episodes: number;
   suggestions: number;
   accepted: number;
-  typedOver: number;
+  /** Suggestions the simulated user did not accept (and then typed the edit by hand). */
+  declined: number;
   /** Suggestions that wrote exactly the user's edit. */
   exact: number;
   changes: number;
@@ -34,7 +35,7 @@ export interface ReplayStats {
 
 export async function replayEpisodes(session: LspSession, episodes: Episode[], options: ReplayOptions): Promise<ReplayStats> {
   const random = seededRandom(options.seed);
-  const stats: ReplayStats = { episodes: 0, suggestions: 0, accepted: 0, typedOver: 0, exact: 0, changes: 0 };
+  const stats: ReplayStats = { episodes: 0, suggestions: 0, accepted: 0, declined: 0, exact: 0, changes: 0 };
   for (const [index, episode] of episodes.entries()) {
     const uri = pathToFileURL(join(options.root, episode.path)).href;
     const start = episode.prefix.length;
@@ -50,7 +51,7 @@ export async function replayEpisodes(session: LspSession, episodes: Episode[], o
       if (accept) {
         await session.accept(uri, item);
         stats.accepted++;
-      } else stats.typedOver++;
+      } else stats.declined++;
     }
     stats.changes += await typeTowards(session, uri, wanted, options.typingChunk);
     await session.save(uri);

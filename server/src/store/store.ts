@@ -178,14 +178,20 @@ export class Store {
     }));
   }
 
+  /** Episodes stored after `time` (ms), counted without reading them. */
+  countEpisodesSince(time: number): number {
+    return (this.db.prepare('SELECT count(*) n FROM episodes WHERE time > ?').get(time) as { n: number }).n;
+  }
+
   episodeIds(): Set<string> {
     return new Set((this.db.prepare('SELECT id FROM episodes').all() as { id: string }[]).map((r) => r.id));
   }
 
-  counts(): { episodes: number; suggestions: number; accepted: number; typedOver: number; ignored: number; edits: number } {
+  counts(): { episodes: number; episodesFromSuggestions: number; suggestions: number; accepted: number; typedOver: number; ignored: number; edits: number } {
     const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
     return {
       episodes: one('SELECT count(*) n FROM episodes'),
+      episodesFromSuggestions: one('SELECT count(*) n FROM episodes WHERE suggestion_id IS NOT NULL'),
       suggestions: one('SELECT count(*) n FROM suggestions'),
       accepted: one("SELECT count(*) n FROM outcomes WHERE kind = 'accepted'"),
       typedOver: one("SELECT count(*) n FROM outcomes WHERE kind = 'typed_over'"),
