@@ -2,6 +2,8 @@
 // malformed and random messages, huge and binary documents, and no network at all.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -101,6 +103,19 @@ describe('malformed input', () => {
     assert.ok(log.some((line) => /not capturing .*\.env: excluded/.test(line)));
     assert.deepEqual(await session.inlineCompletion(huge, 0), []);
     await session.stop();
+  });
+});
+
+describe('a database from a newer version', () => {
+  it('fails initialize with a clear error and leaves the file untouched', async () => {
+    const dataDir = join(tempDir('newer'), 'data');
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Database(join(dataDir, 'gapo.db'));
+    db.pragma('user_version = 999');
+    db.close();
+    const before = readFileSync(join(dataDir, 'gapo.db'));
+    await assert.rejects(LspSession.start({ cliPath, dataDir }), /cannot open its data: .*newer GAPO Assistant \(schema 999/);
+    assert.deepEqual(readFileSync(join(dataDir, 'gapo.db')), before);
   });
 });
 

@@ -71,13 +71,18 @@ export class LspSession {
     connection.onNotification('$/progress', (params: { value: LspSession['progress'][number] }) => void session.progress.push(params.value));
     connection.onError(() => {});
     connection.listen();
-    session.initializeResult = await connection.sendRequest(InitializeRequest.type, {
-      processId: process.pid,
-      rootUri: null,
-      capabilities: { window: { workDoneProgress: true } },
-      workspaceFolders: null,
-      initializationOptions: options.initializationOptions ?? {},
-    });
+    try {
+      session.initializeResult = await connection.sendRequest(InitializeRequest.type, {
+        processId: process.pid,
+        rootUri: null,
+        capabilities: { window: { workDoneProgress: true } },
+        workspaceFolders: null,
+        initializationOptions: options.initializationOptions ?? {},
+      });
+    } catch (error) {
+      await session.kill();
+      throw error;
+    }
     await connection.sendNotification(InitializedNotification.type, {});
     return session;
   }
