@@ -140,7 +140,13 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
 
   function startModel(modelDir: string): void {
     modelState = 'loading';
-    const live = store.adapter(store.liveAdapterVersion());
+    let live = store.adapter(store.liveAdapterVersion());
+    if (live?.path && !existsSync(join(live.path, 'adapter_model.safetensors'))) {
+      // Somebody deleted the adapter's files: serve the base model rather than nothing.
+      connection.console.warn(`adapter v${live.version}'s files are missing (${live.path}); serving the base model (v0) instead`);
+      store.setLiveAdapterVersion(0);
+      live = store.adapter(0);
+    }
     EngineClient.start({
       modelDir,
       cacheDir: options.cacheDir,

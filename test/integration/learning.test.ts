@@ -2,7 +2,7 @@
 // Train Now runs GAPO in the training worker, the eval gate decides, adapter versions are
 // kept and can be rolled back; a restarted server trains by itself once the user is idle.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunResult } from '../../server/src/learn/learner';
@@ -123,5 +123,17 @@ describe('learning through the language server', () => {
     assert.ok(run, 'a background run started');
     assert.ok(run.status === 'deployed' || run.status === 'kept', run.status);
     assert.equal(run.adapterVersion, 2);
+  });
+
+  it('serves the base model, with a warning, when the live adapter was deleted from disk', async () => {
+    await session.request('gapo/rollback', { version: 2 });
+    const dir = (await session.request<{ adapters: AdapterRecord[] }>('gapo/stats')).adapters[2].path!;
+    await session.stop();
+    rmSync(dir, { recursive: true });
+    const log: string[] = [];
+    session = await LspSession.start({ ...base, initializationOptions: { training: { ...training, background: false }, prompt, suggest: { maxTokens: 12 } }, log: (line) => log.push(line) });
+    await waitForModel(session);
+    assert.equal((await session.request<ServerStatus>('gapo/status')).adapterVersion, 0);
+    assert.ok(log.some((line) => /adapter v2's files are missing .* serving the base model/.test(line)), log.join('\n'));
   });
 });
