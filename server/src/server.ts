@@ -28,10 +28,10 @@ import { defaultMaxFileBytes, PrivacyFilter, redactSecrets } from './capture/pri
 import { Learner, TrainingError } from './learn/learner';
 import { defaultTrainingSettings, type TrainingSettings } from './learn/training-job';
 import { EngineClient } from './model/engine-client';
-import { defaultPromptLimits, editPrompt, type Episode, extractRegion, type PromptLimits, REGION_END, trimContext } from './rl/episodes';
+import { defaultPromptLimits, editPrompt, type Episode, type PromptLimits, REGION_END, trimContext } from './rl/episodes';
 import { exportEpisodes, type ExportFormat } from './store/export';
 import { Store, type OutcomeKind } from './store/store';
-import { editItem } from './suggest/edit-item';
+import { suggestionFor } from './suggest/edit-item';
 import { version } from './version';
 
 /** The command every suggestion carries; the client runs it on accept. */
@@ -234,12 +234,11 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
       const documentVersion = capture.version;
       const [generation] = await engine.generate(editPrompt(trimContext(context, options.prompt)), { maxTokens: options.suggest.maxTokens, temperature: 0, stop: [REGION_END] }, controller.signal);
       if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
-      // The policy stays quiet when it did not finish the region or the document moved on.
+      // The policy stays quiet when the document moved on, or its rewrite shows nothing.
       if (controller.signal.aborted || capture.version !== documentVersion || captures.get(uri) !== capture) return null;
-      if (generation.finishReason !== 'stop' && generation.finishReason !== 'eos') return null;
-      const rewritten = extractRegion(generation.text);
-      const item = editItem(context.region, rewritten, context.regionStart, context.cursor);
-      if (!item) return null;
+      const suggestion = suggestionFor(context, generation);
+      if (!suggestion) return null;
+      const { item, rewritten } = suggestion;
       const id = randomUUID();
       store.addSuggestion({
         id,

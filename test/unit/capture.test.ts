@@ -5,7 +5,7 @@ import { type CaptureSink, defaultCaptureOptions, DocumentCapture, isTypingAlong
 import { episodesFromChange, splitLines, unifiedDiff } from '../../server/src/capture/edit-episodes';
 import { PrivacyFilter, redactSecrets, REDACTED } from '../../server/src/capture/privacy';
 import { readEpisodes } from '../../server/src/rl/episodes';
-import { editItem } from '../../server/src/suggest/edit-item';
+import { editItem, suggestionFor } from '../../server/src/suggest/edit-item';
 import { repoRoot } from '../helpers/paths';
 import { join } from 'node:path';
 
@@ -171,6 +171,14 @@ describe('edit items', () => {
 
   it('make any other change a whole-line replacement', () => {
     assert.deepEqual(editItem('a\nlet x = 1;\nb\n', 'a\nconst x = 1;\nb\n', 0, 0), { kind: 'replace', start: 2, end: 12, insertText: 'const x = 1;' });
+  });
+
+  it('show nothing unless the model closed the region with its end marker', () => {
+    const context = { region: 'a\nreturn \nb\n', regionStart: 0, cursor: 9 };
+    assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'length' }), null, 'cut off: would delete "b"');
+    assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'eos' }), null, 'ended without the marker');
+    assert.equal(suggestionFor(context, { text: 'a\nreturn \nb\n', finishReason: 'stop' }), null, 'unchanged: the policy stays quiet');
+    assert.deepEqual(suggestionFor(context, { text: 'a\nreturn x;\nb\n', finishReason: 'stop' })?.item.insertText, 'x;');
   });
 
   it('make no item when the model leaves the region alone', () => {

@@ -3,6 +3,8 @@
 // replaces whole lines (VS Code shows it where its inline-completion rules allow).
 
 import { commonPrefixLength, commonSuffixLength } from '../capture/edit-episodes';
+import type { Generation } from '../model/engine';
+import { extractRegion } from '../rl/episodes';
 
 export interface EditItem {
   kind: 'insert' | 'replace';
@@ -34,4 +36,18 @@ export function editItem(region: string, rewritten: string, regionStart: number,
     end: regionStart + lineEnd,
     insertText: rewritten.slice(lineStart, rewritten.length - keptAfter),
   };
+}
+
+/**
+ * What to show for a generation: nothing unless the model closed the region (a cut-off rewrite
+ * would delete the rest of it) and changed it; otherwise the item and the rewritten region.
+ */
+export function suggestionFor(
+  context: { region: string; regionStart: number; cursor: number },
+  generation: Pick<Generation, 'text' | 'finishReason'>,
+): { item: EditItem; rewritten: string } | null {
+  if (generation.finishReason !== 'stop') return null;
+  const rewritten = extractRegion(generation.text);
+  const item = editItem(context.region, rewritten, context.regionStart, context.cursor);
+  return item ? { item, rewritten } : null;
 }
