@@ -322,15 +322,19 @@ function attentionVjp({ g, node, inputs, grads, needs }: VjpArgs): (Value | null
     typeof node.attributes.scale === 'number'
       ? constLike(g, node.attributes.scale, q4)
       : g.node('Reciprocal', [g.node('Sqrt', [g.node('CastLike', [g.node('Shape', [q4], { start: 3 }), q4])])]);
-  const scores = g.node('Mul', [g.node('MatMul', [q4, swapLastTwo(g, kFull)]), scale]);
+  // The scale goes on Q ([B, H, S, D]) rather than on the scores ([B, H, S, S]): two fewer
+  // passes over the largest tensors of the graph.
+  const qScaled = g.node('Mul', [q4, scale]);
+  const scores = g.node('MatMul', [qScaled, swapLastTwo(g, kFull)]);
   const masked = mask ? g.node('Where', [mask, scores, constLike(g, -3.4e38, scores)]) : scores;
   const p = g.node('Softmax', [masked], { axis: -1 });
   const dy4 = heads(dy, qHeads);
   const dvFull = g.node('MatMul', [swapLastTwo(g, p), dy4]);
   const dp = g.node('MatMul', [dy4, swapLastTwo(g, vFull)]);
-  const ds = g.node('Mul', [g.node('Mul', [p, g.node('Sub', [dp, g.node('ReduceSum', [g.node('Mul', [dp, p]), g.ints([-1])], { keepdims: 1 })])]), scale]);
-  const dq4 = g.node('MatMul', [ds, kFull]);
-  const dkFull = g.node('MatMul', [swapLastTwo(g, ds), q4]);
+  // ds: the gradient of the scaled scores Q·scale·Kᵀ.
+  const ds = g.node('Mul', [p, g.node('Sub', [dp, g.node('ReduceSum', [g.node('Mul', [dp, p]), g.ints([-1])], { keepdims: 1 })])]);
+  const dq4 = g.node('Mul', [g.node('MatMul', [ds, kFull]), scale]);
+  const dkFull = g.node('MatMul', [swapLastTwo(g, ds), qScaled]);
   // Sum the repeated heads' gradients back onto their shared head.
   const unrepeat = (x: Value, like: Value) => {
     if (group === 1) return x;
