@@ -93,7 +93,6 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
   let modelState: ServerStatus['modelState'] = 'none';
   let modelError: string | null = null;
   const captures = new Map<string, DocumentCapture>();
-  const skipped = new Set<string>();
   const busy = new SharedArrayBuffer(4);
   const inFlight = new Int32Array(busy);
   let latestRequest: AbortController | null = null;
@@ -185,7 +184,6 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     const path = uri.startsWith('file:') ? safeFilePath(uri) : null;
     const reason = privacy.skipReason(uri, path, text);
     if (reason) {
-      skipped.add(uri);
       if (reason !== 'not a file') log(`not capturing ${path}: ${reason}`);
       return;
     }
@@ -201,7 +199,6 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     if (capture.text.length > options.capture.maxFileBytes) {
       capture.settle();
       captures.delete(uri);
-      skipped.add(uri);
       log(`not capturing ${capture.path} any more: too large`);
     }
   });
@@ -211,7 +208,6 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
   connection.onDidCloseTextDocument(({ textDocument: { uri } }) => {
     captures.get(uri)?.close();
     captures.delete(uri);
-    skipped.delete(uri);
   });
 
   // --- suggestions ---------------------------------------------------------------------------
