@@ -45,9 +45,12 @@ export function episodesFromChange(before: string, after: string, from: ChangeSo
   let current = splitLines(before);
   const history = [...from.history];
   const episodes: Episode[] = [];
+  let shift = 0; // lines the earlier hunks added
   for (const [index, hunk] of patch.hunks.entries()) {
-    // Everything above this hunk already reads as `after`, so its start is the same line in both.
-    const start = hunk.newLines === 0 ? hunk.newStart : hunk.newStart - 1;
+    // jsdiff numbers an empty side from the line before it (or 1 when the file becomes empty),
+    // so the hunk's start is read from whichever side has lines.
+    const start = hunk.oldLines > 0 ? hunk.oldStart - 1 + shift : hunk.newStart - 1;
+    shift += hunk.newLines - hunk.oldLines;
     const regionLines = current.slice(start, start + hunk.oldLines);
     const targetLines = afterLines.slice(start, start + hunk.newLines);
     const region = regionLines.join('');
