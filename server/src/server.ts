@@ -23,12 +23,12 @@ import {
   TextDocumentSyncKind,
   WorkDoneProgressServerReporter,
 } from 'vscode-languageserver/node';
-import { type CaptureSink, defaultCaptureOptions, DocumentCapture, type SuggestionContext } from './capture/document-capture';
+import { type CaptureSink, defaultCaptureOptions, DocumentCapture, type PromptContext, type SuggestionContext } from './capture/document-capture';
 import { defaultMaxFileBytes, PrivacyFilter, redactSecrets } from './capture/privacy';
 import { Learner, TrainingError } from './learn/learner';
 import { defaultTrainingSettings, type TrainingSettings } from './learn/training-job';
 import { EngineClient } from './model/engine-client';
-import { defaultPromptLimits, editPrompt, type Episode, type PromptLimits, REGION_END, trimContext } from './rl/episodes';
+import { defaultPromptLimits, editPrompt, type PromptLimits, REGION_END, trimContext } from './rl/episodes';
 import { exportEpisodes, type ExportFormat } from './store/export';
 import { Store, type OutcomeKind } from './store/store';
 import { suggestionFor } from './suggest/edit-item';
@@ -102,7 +102,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
   const sink: CaptureSink = {
     edit: (capture, diff) => store.addEdit(Date.now(), capture.uri, capture.path, redactSecrets(diff)),
     episode: (capture, episode, suggestionId) => {
-      const redacted = redactEpisode(episode);
+      const redacted = redactPrompt(episode);
       store.addEpisode({ ...redacted, time: Date.now(), uri: capture.uri, suggestionId });
       // Sent after the commit: an acknowledged episode survives a killed server.
       void connection.sendNotification('gapo/episodeCaptured', { id: redacted.id, path: capture.path, suggestionId });
@@ -374,14 +374,14 @@ function safeFilePath(uri: string): string | null {
   }
 }
 
-function redactEpisode(e: Episode): Episode {
+/** An episode, or a suggestion's prompt fields, with secrets redacted and the cursor moved to match. */
+function redactPrompt<T extends PromptContext & { target?: string }>(e: T): T {
   const region = redactSecrets(e.region);
   const cursor = Math.min(redactSecrets(e.region.slice(0, e.cursor)).length, region.length);
-  return { ...e, history: e.history.map(redactSecrets), prefix: redactSecrets(e.prefix), region, suffix: redactSecrets(e.suffix), target: redactSecrets(e.target), cursor };
+  const target = e.target === undefined ? {} : { target: redactSecrets(e.target) };
+  return { ...e, history: e.history.map(redactSecrets), prefix: redactSecrets(e.prefix), region, suffix: redactSecrets(e.suffix), cursor, ...target };
 }
 
-function redactContext(context: SuggestionContext): Omit<Episode, 'id' | 'target'> {
-  const { regionStart: _s, regionEnd: _e, ...prompt } = context;
-  const { id: _id, target: _t, ...rest } = redactEpisode({ ...prompt, id: '', target: '' });
-  return rest;
+function redactContext({ regionStart: _start, regionEnd: _end, ...prompt }: SuggestionContext): PromptContext {
+  return redactPrompt(prompt);
 }

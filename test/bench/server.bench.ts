@@ -65,9 +65,7 @@ export async function benchServer(): Promise<void> {
       training: { background: false, steps: 1000, group: 4, promptsPerStep: 4, maxTokens: 24, minHeldOut: 2, maxHeldOut: 2 },
     },
   });
-  for (let status = await session.request<ServerStatus>('gapo/status'); status.modelState === 'loading'; status = await session.request<ServerStatus>('gapo/status')) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await session.waitForModel();
 
   // Ingest: single-character didChange events, then one request that queues behind them all.
   const ingestUri = pathToFileURL(join(dataDir, 'ingest.ts')).href;
@@ -96,7 +94,6 @@ export async function benchServer(): Promise<void> {
   const idle = await suggestionLatencies(session, open, 40);
 
   const training = session.request('gapo/trainNow').catch((error: Error) => error);
-  let status = await session.request<ServerStatus>('gapo/status');
   // Measure once the run is past loading and evaluating, in its GAPO steps.
   for (let i = 0; i < 600; i++) {
     const stats = await session.request<{ steps: unknown[] }>('gapo/stats');
@@ -104,8 +101,7 @@ export async function benchServer(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const duringTraining = await suggestionLatencies(session, open, 40);
-  status = await session.request<ServerStatus>('gapo/status');
-  const stillTraining = status.training.state === 'training';
+  const stillTraining = (await session.request<ServerStatus>('gapo/status')).training.state === 'training';
   await session.kill();
   await training;
 

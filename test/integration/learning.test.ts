@@ -19,15 +19,6 @@ const fixtures = readEpisodes(join(repoRoot, 'test', 'fixtures', 'episodes.jsonl
 const training = { steps: 1, group: 4, promptsPerStep: 2, maxTokens: 12, minHeldOut: 2, maxHeldOut: 2, microBatch: 8, learningRate: 1e-3 };
 const prompt = { contextLines: 2, historyDiffs: 1 };
 
-async function waitForModel(session: LspSession): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const status = await session.request<ServerStatus>('gapo/status');
-    if (status.modelState === 'ready') return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the model did not load');
-}
-
 describe('learning through the language server', () => {
   const work = tempDir('learning');
   const dataDir = join(work, 'data');
@@ -37,7 +28,7 @@ describe('learning through the language server', () => {
   before(async () => {
     base = { cliPath, dataDir, modelDir: makeModel('qwen2-tied-bias', {}, { max_position_embeddings: 1024 }), cacheDir: tempDir('learning-cache') };
     session = await LspSession.start({ ...base, initializationOptions: { training: { ...training, background: false }, prompt, suggest: { maxTokens: 12 } } });
-    await waitForModel(session);
+    await session.waitForModel();
   });
 
   after(async () => {
@@ -111,7 +102,7 @@ describe('learning through the language server', () => {
   it('after a restart, keeps its versions and trains in the background once the user is idle', async () => {
     await session.stop();
     session = await LspSession.start({ ...base, initializationOptions: { training: { ...training, background: true, idleMs: 300, minNewEpisodes: 4 }, prompt, suggest: { maxTokens: 12 } } });
-    await waitForModel(session);
+    await session.waitForModel();
     assert.equal((await session.request<ServerStatus>('gapo/status')).adapterVersion, 0);
     await replayEpisodes(session, fixtures.map((e) => ({ ...e, path: `again/${e.path}` })), { noise: 0, seed: 2, typingChunk: 8, root: join(work, 'repo') });
     let runs: RunRecord[] = [];
@@ -132,7 +123,7 @@ describe('learning through the language server', () => {
     rmSync(dir, { recursive: true });
     const log: string[] = [];
     session = await LspSession.start({ ...base, initializationOptions: { training: { ...training, background: false }, prompt, suggest: { maxTokens: 12 } }, log: (line) => log.push(line) });
-    await waitForModel(session);
+    await session.waitForModel();
     assert.equal((await session.request<ServerStatus>('gapo/status')).adapterVersion, 0);
     assert.ok(log.some((line) => /adapter v2's files are missing .* serving the base model/.test(line)), log.join('\n'));
   });

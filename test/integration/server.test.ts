@@ -48,7 +48,7 @@ describe('language server over stdio', () => {
       initializationOptions: { capture: { settleMs: 60_000, survivalChecksS: [0.2, 0.4] }, suggest: { maxTokens: MAX_TOKENS }, training: { background: false } },
       log: (line) => { log.push(line); if (process.env.GAPO_TEST_LOG) console.error(line); },
     });
-    await session.until(() => log.some((l) => l.includes('loaded')), 30_000, 'the model to load');
+    await session.waitForModel();
   });
 
   after(async () => {

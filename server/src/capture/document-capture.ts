@@ -105,10 +105,6 @@ export class DocumentCapture {
     return this.document.version;
   }
 
-  get lineCount(): number {
-    return this.document.lineCount;
-  }
-
   /** Applies didChange's content changes one by one, tracking everything that moves with them. */
   applyChanges(changes: TextDocumentContentChangeEvent[], version: number, now = Date.now()): void {
     for (const change of changes) {
@@ -149,13 +145,14 @@ export class DocumentCapture {
   contextAt(line: number, character: number): SuggestionContext {
     const text = this.text;
     const d = this.document;
-    const lineStart = (l: number) => d.offsetAt({ line: Math.max(0, Math.min(l, d.lineCount)), character: 0 });
+    // offsetAt clamps: a line past the end is the end of the text.
+    const lineStart = (l: number) => d.offsetAt({ line: Math.max(0, l), character: 0 });
     const cursorLine = Math.min(line, d.lineCount - 1);
     const regionStart = lineStart(cursorLine - this.options.regionLines);
-    const regionEnd = cursorLine + this.options.regionLines + 1 >= d.lineCount ? text.length : lineStart(cursorLine + this.options.regionLines + 1);
+    const regionEnd = lineStart(cursorLine + this.options.regionLines + 1);
     const cursor = d.offsetAt({ line: cursorLine, character }) - regionStart;
     const prefixStart = lineStart(cursorLine - this.options.regionLines - EXCERPT_LINES);
-    const suffixEnd = cursorLine + this.options.regionLines + 1 + EXCERPT_LINES >= d.lineCount ? text.length : lineStart(cursorLine + this.options.regionLines + 1 + EXCERPT_LINES);
+    const suffixEnd = lineStart(cursorLine + this.options.regionLines + 1 + EXCERPT_LINES);
     return {
       language: this.language,
       path: this.path,
@@ -266,10 +263,6 @@ export class DocumentCapture {
   close(): void {
     this.settle();
     this.closed = true;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   dispose(): void {

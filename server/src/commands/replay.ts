@@ -94,7 +94,11 @@ similarity on the held-out episodes (the most recent ones) before and after.
       },
     });
     try {
-      await waitForModel(session);
+      try {
+        await session.waitForModel(10 * 60_000);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
       io.stderr(`replaying ${episodes.length} episodes through the language server (data in ${dataDir})\n`);
       const progress = new ProgressBar(episodes.length, io.stderr);
       const stats = await replayEpisodes(session, episodes, {
@@ -128,15 +132,6 @@ similarity on the held-out episodes (the most recent ones) before and after.
     }
   },
 };
-
-async function waitForModel(session: LspSession): Promise<void> {
-  for (;;) {
-    const status = await session.request<ServerStatus>('gapo/status');
-    if (status.modelState === 'ready') return;
-    if (status.modelState !== 'loading') throw new UsageError(`the server could not load the model: ${status.modelError}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function describeTraining(run: RunResult): string {
   const live = run.live as EvalResult;

@@ -178,11 +178,9 @@ export class Learner {
   }
 
   private trainingPrompt(e: StoredEpisode): TrainingPrompt {
-    const episode = e;
-    if (!e.suggestionId) return { episode };
-    const suggestion = this.host.store.suggestion(e.suggestionId);
-    if (!suggestion) return { episode };
-    return { episode, shown: { completion: suggestion.rewritten, bonus: outcomeBonus(this.host.store.outcomes(e.suggestionId)) } };
+    const suggestion = e.suggestionId ? this.host.store.suggestion(e.suggestionId) : null;
+    if (!suggestion) return { episode: e };
+    return { episode: e, shown: { rewritten: suggestion.rewritten, bonus: outcomeBonus(this.host.store.outcomes(suggestion.id)) } };
   }
 }
 

@@ -56,8 +56,8 @@ export const defaultTrainingSettings: TrainingSettings = {
 
 export interface TrainingPrompt {
   episode: Episode;
-  /** The completion the user saw for this prompt and the bonus its outcome earned. */
-  shown?: { completion: string; bonus: number };
+  /** The rewritten region the user was shown for this prompt, and the bonus its outcome earned. */
+  shown?: { rewritten: string; bonus: number };
 }
 
 export interface TrainingJob {

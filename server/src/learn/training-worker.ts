@@ -71,7 +71,7 @@ async function run(): Promise<void> {
           id: p.episode.id,
           prompt: editPrompt(trimContext(p.episode, job.prompt)),
           groundTruth: p.episode.target,
-          shown: p.shown ? { completion: editCompletion({ target: p.shown.completion }), bonus: p.shown.bonus } : undefined,
+          shown: p.shown ? { completion: editCompletion({ target: p.shown.rewritten }), bonus: p.shown.bonus } : undefined,
         })),
         {
           group: s.group,

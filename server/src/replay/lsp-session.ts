@@ -145,6 +145,18 @@ export class LspSession {
     return this.connection.sendRequest<T>(method, params);
   }
 
+  /** Waits until the server's model is loaded; a model that failed to load is an error. */
+  async waitForModel(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.request<{ modelState: string; modelError: string | null }>('gapo/status');
+      if (status.modelState === 'ready') return;
+      if (status.modelState !== 'loading') throw new Error(`the server could not load the model: ${status.modelError ?? status.modelState}`);
+      if (Date.now() > deadline) throw new Error('timed out waiting for the model to load');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   /** Waits until `predicate` holds, checking after every message (or every 20 ms). */
   async until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
     const deadline = Date.now() + timeoutMs;
