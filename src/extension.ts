@@ -3,12 +3,15 @@
 // suggestions arrive through the language client's inline-completion support, and every
 // command below is one gapo/* request.
 
+import { rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
 
 let client: LanguageClient | undefined;
+/** Where "Show Collected Data" writes its copy: inside the server's data folder, which it never captures. */
+let collectedDataFile: string | undefined;
 
 interface Status {
   version: string;
@@ -56,10 +59,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   }
 
   const serverModule = context.asAbsolutePath(path.join('dist', 'server.js'));
+  // The server sets this itself before ONNX Runtime loads; set here too, so that no process
+  // this extension starts can send ONNX Runtime's telemetry.
+  const env = { ...process.env, ORT_DISABLE_TELEMETRY: '1' };
   const serverOptions: ServerOptions = {
-    run: { module: serverModule, transport: TransportKind.ipc },
-    debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6010'] } },
+    run: { module: serverModule, transport: TransportKind.ipc, options: { env } },
+    debug: { module: serverModule, transport: TransportKind.ipc, options: { env, execArgv: ['--nolazy', '--inspect=6010'] } },
   };
+  collectedDataFile = path.join(context.globalStorageUri.fsPath, 'collected-data.jsonl');
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }],
     outputChannelName: 'GAPO Assistant',
@@ -135,7 +142,7 @@ async function exportData(): Promise<void> {
 
 /** Everything collected, as JSONL in an editor tab: what the user can see, they can judge. */
 async function showCollectedData(): Promise<void> {
-  const out = path.join(os.tmpdir(), `gapo-collected-${process.pid}.jsonl`);
+  const out = collectedDataFile!;
   await running().sendRequest('gapo/export', { format: 'jsonl', out });
   await vscode.window.showTextDocument(vscode.Uri.file(out));
 }
@@ -147,6 +154,8 @@ async function forgetData(): Promise<void> {
   const pick = await vscode.window.showQuickPick(choices, { title: 'GAPO: delete collected edits, episodes and suggestions' });
   if (!pick) return;
   const deleted = await running().sendRequest<{ episodes: number; suggestions: number; edits: number }>('gapo/forget', pick.uri ? { uri: pick.uri } : {});
+  // The copy "Show Collected Data" wrote is collected data too.
+  if (collectedDataFile) rmSync(collectedDataFile, { force: true });
   void vscode.window.showInformationMessage(`GAPO: deleted ${deleted.episodes} episodes, ${deleted.suggestions} suggestions and ${deleted.edits} edits.`);
 }
 

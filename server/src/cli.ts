@@ -1,5 +1,6 @@
 // The `gapo` command line: one subcommand per file under commands/.
 
+import './no-telemetry'; // first: before anything can load ONNX Runtime
 import { advantagesCommand } from './commands/advantages';
 import { Command, CommandIO, UsageError } from './commands/command';
 import { evalCommand } from './commands/eval';

@@ -24,7 +24,7 @@ import {
   WorkDoneProgressServerReporter,
 } from 'vscode-languageserver/node';
 import { type CaptureSink, defaultCaptureOptions, DocumentCapture, type PromptContext, type SuggestionContext } from './capture/document-capture';
-import { defaultMaxFileBytes, PrivacyFilter, redactSecrets } from './capture/privacy';
+import { defaultMaxFileBytes, fragmentProbes, PrivacyFilter, redactSecrets, SecretLedger } from './capture/privacy';
 import { Learner, TrainingError } from './learn/learner';
 import { defaultTrainingSettings, type TrainingSettings } from './learn/training-job';
 import { EngineClient } from './model/engine-client';
@@ -42,7 +42,7 @@ export interface ServerOptions {
   /** A model directory; null when none is given and none is bundled: capture only. */
   modelDir: string | null;
   cacheDir?: string;
-  capture: typeof defaultCaptureOptions & { exclude: string[]; maxFileBytes: number };
+  capture: typeof defaultCaptureOptions & { exclude: string[]; maxFileBytes: number; excludeFolders?: string[] };
   suggest: { enabled: boolean; maxTokens: number };
   prompt: PromptLimits;
   training: TrainingSettings & { background: boolean };
@@ -88,6 +88,8 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
   let options: ServerOptions;
   let store: Store;
   let privacy: PrivacyFilter;
+  // Secrets seen in documents, in memory only: every write is scrubbed of their fragments.
+  const secrets = new SecretLedger();
   let learner: Learner | null = null;
   let engine: EngineClient | null = null;
   let modelState: ServerStatus['modelState'] = 'none';
@@ -100,12 +102,17 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
   const log = (message: string) => connection.console.log(message);
 
   const sink: CaptureSink = {
-    edit: (capture, diff) => store.addEdit(Date.now(), capture.uri, capture.path, redactSecrets(diff)),
+    edit: (capture, diff) => store.addEdit(Date.now(), capture.uri, capture.path, secrets.scrub(diff)),
     episode: (capture, episode, suggestionId) => {
-      const redacted = redactPrompt(episode);
-      store.addEpisode({ ...redacted, time: Date.now(), uri: capture.uri, suggestionId });
+      store.addEpisode({ ...scrubPrompt(episode, secrets), target: secrets.scrub(episode.target), time: Date.now(), uri: capture.uri, suggestionId });
       // Sent after the commit: an acknowledged episode survives a killed server.
-      void connection.sendNotification('gapo/episodeCaptured', { id: redacted.id, path: capture.path, suggestionId });
+      void connection.sendNotification('gapo/episodeCaptured', { id: episode.id, path: capture.path, suggestionId });
+    },
+    secrets: (found) => {
+      const fresh = secrets.add(found);
+      if (fresh.length === 0) return;
+      const rows = store.scrub((text) => secrets.scrub(text), fragmentProbes(fresh));
+      if (rows > 0) log(`removed fragments of ${fresh.length === 1 ? 'a secret' : `${fresh.length} secrets`} from ${rows} stored rows`);
     },
     outcome: (suggestionId: string, kind: OutcomeKind, afterS?: number, share?: number) => {
       if (!store.db.open) return;
@@ -121,7 +128,8 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     } catch (error) {
       return new ResponseError(-32002, `GAPO Assistant cannot open its data: ${(error as Error).message}`, { retry: false });
     }
-    privacy = new PrivacyFilter({ exclude: options.capture.exclude, maxFileBytes: options.capture.maxFileBytes });
+    // The server's own data folder (exports default there) is never captured as the user's editing.
+    privacy = new PrivacyFilter({ exclude: options.capture.exclude, maxFileBytes: options.capture.maxFileBytes, excludeFolders: [options.dataDir, ...(options.capture.excludeFolders ?? [])] });
     if (options.modelDir) startModel(options.modelDir);
     return {
       capabilities: {
@@ -196,10 +204,13 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     const capture = captures.get(uri);
     if (!capture) return;
     capture.applyChanges(contentChanges, v ?? capture.version + 1);
-    if (capture.text.length > options.capture.maxFileBytes) {
-      capture.settle();
+    // The limits hold on every change: a paste that makes the file huge or binary stops the
+    // capture, and what was not yet stored goes unstored.
+    const reason = privacy.contentReason(capture.text);
+    if (reason) {
+      capture.discard();
       captures.delete(uri);
-      log(`not capturing ${capture.path} any more: too large`);
+      log(`not capturing ${capture.path} any more: ${reason}`);
     }
   });
 
@@ -218,6 +229,9 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     if (!capture) return null;
     capture.cursorAt(position.line, position.character);
     if (!engine || !options.suggest.enabled) return null;
+    const context = capture.contextAt(position.line, position.character);
+    // The model sees redacted text; a rewrite of a region holding a secret could not be applied.
+    if (context.regionHoldsSecret) return null;
     // A newer keystroke's request replaces the older one and frees the worker for itself.
     latestRequest?.abort();
     const controller = new AbortController();
@@ -226,7 +240,6 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     Atomics.add(inFlight, 0, 1);
     try {
       const started = performance.now();
-      const context = capture.contextAt(position.line, position.character);
       const documentVersion = capture.version;
       const [generation] = await engine.generate(editPrompt(trimContext(context, options.prompt)), { maxTokens: options.suggest.maxTokens, temperature: 0, stop: [REGION_END] }, controller.signal);
       if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
@@ -241,9 +254,9 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
         time: Date.now(),
         uri,
         path: capture.path,
-        context: redactContext(context),
-        rewritten: redactSecrets(rewritten),
-        insertText: redactSecrets(item.insertText),
+        context: scrubPrompt(promptOf(context), secrets),
+        rewritten: secrets.scrub(redactSecrets(rewritten, capture.path)),
+        insertText: secrets.scrub(redactSecrets(item.insertText, capture.path)),
         adapterVersion: store.liveAdapterVersion(),
         latencyMs: performance.now() - started,
       });
@@ -335,14 +348,17 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     if (format !== 'jsonl' && format !== 'verl') throw new ResponseError(-32602, 'format must be jsonl or verl');
     if (typeof params?.out !== 'string') throw new ResponseError(-32602, 'gapo/export takes { format, out: PATH }');
     const episodes = store.episodes();
+    // An export opened in the editor is not the user's editing.
+    privacy.excludeFolder(resolve(params.out));
     exportEpisodes(episodes, format, resolve(params.out));
     return { out: resolve(params.out), episodes: episodes.length };
   });
 
   connection.onRequest('gapo/forget', (params: { path?: string; uri?: string } | undefined) => {
     const path = params?.uri ? safeFilePath(params.uri) ?? params.uri : params?.path;
+    // In-memory history and survival checks go first: nothing of it may be written again.
+    for (const capture of captures.values()) if (path === undefined || capture.path === path) capture.discard();
     const deleted = store.forget(path);
-    for (const capture of captures.values()) if (path === undefined || capture.path === path) capture.forgetHistory();
     log(`forgot ${deleted.episodes} episodes, ${deleted.suggestions} suggestions and ${deleted.edits} edits${path ? ` of ${path}` : ''}`);
     return deleted;
   });
@@ -374,14 +390,17 @@ function safeFilePath(uri: string): string | null {
   }
 }
 
-/** An episode, or a suggestion's prompt fields, with secrets redacted and the cursor moved to match. */
-function redactPrompt<T extends PromptContext & { target?: string }>(e: T): T {
-  const region = redactSecrets(e.region);
-  const cursor = Math.min(redactSecrets(e.region.slice(0, e.cursor)).length, region.length);
-  const target = e.target === undefined ? {} : { target: redactSecrets(e.target) };
-  return { ...e, history: e.history.map(redactSecrets), prefix: redactSecrets(e.prefix), region, suffix: redactSecrets(e.suffix), cursor, ...target };
+/**
+ * Prompt fields (already cut from redacted text) scrubbed of fragments of secrets that were
+ * completed since, with the cursor moved to match.
+ */
+function scrubPrompt<T extends PromptContext>(e: T, secrets: SecretLedger): T {
+  if (secrets.size === 0) return e;
+  const region = secrets.scrub(e.region);
+  const cursor = Math.min(secrets.scrub(e.region.slice(0, e.cursor)).length, region.length);
+  return { ...e, history: e.history.map((h) => secrets.scrub(h)), prefix: secrets.scrub(e.prefix), region, suffix: secrets.scrub(e.suffix), cursor };
 }
 
-function redactContext({ regionStart: _start, regionEnd: _end, ...prompt }: SuggestionContext): PromptContext {
-  return redactPrompt(prompt);
+function promptOf({ regionStart: _start, regionEnd: _end, regionHoldsSecret: _secret, ...prompt }: SuggestionContext): PromptContext {
+  return prompt;
 }

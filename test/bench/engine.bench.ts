@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import * as ort from 'onnxruntime-node';
+import * as ort from '../../server/src/model/ort';
 import { GraphBuilder } from '../../server/src/onnx/graph';
 import { Engine } from '../../server/src/model/engine';
 import { argmax } from '../../server/src/model/sampling';

@@ -68,7 +68,7 @@ export async function benchServer(): Promise<void> {
   await session.waitForModel();
 
   // Ingest: single-character didChange events, then one request that queues behind them all.
-  const ingestUri = pathToFileURL(join(dataDir, 'ingest.ts')).href;
+  const ingestUri = pathToFileURL(join(dataDir, '..', 'ingest.ts')).href;
   await session.open(ingestUri, 'const start = 1;\n'.repeat(200));
   const events = 5000;
   const ingestStart = performance.now();
@@ -80,13 +80,13 @@ export async function benchServer(): Promise<void> {
   // Episodes for training, captured the normal way.
   const history = readEpisodes(join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'));
   const train = history.slice(0, 24);
-  await replayEpisodes(session, train, { noise: 0, seed: 1, typingChunk: 4, root: join(dataDir, 'repo') });
+  await replayEpisodes(session, train, { noise: 0, seed: 1, typingChunk: 4, root: join(dataDir, '..', 'repo') });
 
   // Documents to ask for suggestions in, left open.
   const docs = history.slice(-10);
   const open: { uri: string; offset: number }[] = [];
   for (const [i, e] of docs.entries()) {
-    const uri = pathToFileURL(join(dataDir, 'open', `${i}-${e.path}`)).href;
+    const uri = pathToFileURL(join(dataDir, '..', 'open', `${i}-${e.path}`)).href;
     await session.open(uri, e.prefix + e.region + e.suffix, e.language);
     open.push({ uri, offset: e.prefix.length + e.cursor });
   }

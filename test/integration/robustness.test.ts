@@ -25,7 +25,7 @@ describe('a killed server', () => {
     let round = 0;
     for (; round < 20; round++) {
       const session = await LspSession.start({ cliPath, dataDir });
-      const replay = replayEpisodes(session, episodes.slice((round * 7) % 40), { noise: 0, seed: round, typingChunk: 3, root: join(dataDir, 'repo', String(round)) }).catch(() => null);
+      const replay = replayEpisodes(session, episodes.slice((round * 7) % 40), { noise: 0, seed: round, typingChunk: 3, root: join(dataDir, '..', 'repo', String(round)) }).catch(() => null);
       await new Promise((resolve) => setTimeout(resolve, 30 + ((round * 37) % 200)));
       // Acknowledged: the server said so after the commit, before the kill.
       for (const e of session.episodes) acknowledged.add(e.id);
@@ -49,7 +49,7 @@ describe('malformed input', () => {
   it('never kills the server: thousands of random and malformed messages', async () => {
     const dataDir = join(tempDir('fuzz'), 'data');
     const session = await LspSession.start({ cliPath, dataDir });
-    const uri = pathToFileURL(join(dataDir, 'x.ts')).href;
+    const uri = pathToFileURL(join(dataDir, '..', 'x.ts')).href;
     await session.open(uri, 'const a = 1;\n');
     const methods = [
       'textDocument/didOpen', 'textDocument/didChange', 'textDocument/didClose', 'textDocument/didSave', 'textDocument/inlineCompletion',
@@ -85,9 +85,9 @@ describe('malformed input', () => {
     const dataDir = join(tempDir('huge'), 'data');
     const log: string[] = [];
     const session = await LspSession.start({ cliPath, dataDir, log: (line) => log.push(line) });
-    const huge = pathToFileURL(join(dataDir, 'huge.js')).href;
-    const binary = pathToFileURL(join(dataDir, 'blob.ts')).href;
-    const secret = pathToFileURL(join(dataDir, '.env')).href;
+    const huge = pathToFileURL(join(dataDir, '..', 'w', 'huge.js')).href;
+    const binary = pathToFileURL(join(dataDir, '..', 'w', 'blob.ts')).href;
+    const secret = pathToFileURL(join(dataDir, '..', 'w', '.env')).href;
     await session.open(huge, 'x'.repeat(5 * 1024 * 1024));
     await session.open(binary, 'PK\u0003\u0004\0\0\0binary');
     await session.open(secret, 'API_TOKEN=abc\n');

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as ort from 'onnxruntime-node';
+import * as ort from '../../server/src/model/ort';
 import { gradients } from '../../server/src/onnx/autodiff';
 import { GraphBuilder, Value } from '../../server/src/onnx/graph';
 import { seededRandom } from '../../server/src/model/sampling';

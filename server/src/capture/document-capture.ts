@@ -3,6 +3,10 @@
 // the burst of edits not yet settled; and the suggestions shown in it, whose fate is read
 // from the same stream of changes: typed over, ignored, or (through the accept command)
 // accepted, then checked for survival at 30 s, 2 min, 5 min and 10 min.
+//
+// The text is kept as the editor has it, so offsets stay in sync; everything derived from it
+// for storage (diffs, episodes, prompts) is cut from the whole document with its secrets
+// redacted, so a secret split across lines or edits is caught once it stands complete.
 
 import { diffChars } from 'diff';
 import type { TextDocumentContentChangeEvent } from 'vscode-languageserver';
@@ -10,6 +14,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Episode } from '../rl/episodes';
 import type { OutcomeKind } from '../store/store';
 import { commonPrefixLength, EXCERPT_LINES, episodesFromChange, HISTORY_LIMIT, unifiedDiff } from './edit-episodes';
+import { Redaction, textKind, type TextKind } from './privacy';
 
 export interface CaptureOptions {
   /** A burst of edits becomes episodes after this long without a change (or on save/close). */
@@ -39,6 +44,8 @@ export interface CaptureSink {
   edit(capture: DocumentCapture, diff: string): void;
   episode(capture: DocumentCapture, episode: Episode, suggestionId: string | null): void;
   outcome(suggestionId: string, kind: OutcomeKind, afterS?: number, share?: number): void;
+  /** The secrets standing in a document's text (in memory only): their stored fragments must go. */
+  secrets(found: string[]): void;
 }
 
 /** The prompt fields of a suggestion: an episode without its id and target. */
@@ -47,6 +54,8 @@ export type PromptContext = Omit<Episode, 'id' | 'target'>;
 export interface SuggestionContext extends PromptContext {
   regionStart: number;
   regionEnd: number;
+  /** A secret overlaps the editable region: its rewrite could not be mapped back, so nothing is suggested. */
+  regionHoldsSecret: boolean;
 }
 
 type SuggestionState = 'pending' | 'accepted' | 'typed_over' | 'ignored';
@@ -82,6 +91,9 @@ export class DocumentCapture {
   private readonly suggestions = new Map<string, TrackedSuggestion>();
   private settleTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly kind: TextKind;
+  /** The last redactions made, by text: the current text's is asked for again and again. */
+  private redactions: Redaction[] = [];
 
   constructor(
     readonly uri: string,
@@ -95,6 +107,9 @@ export class DocumentCapture {
   ) {
     this.document = TextDocument.create(uri, language, version, text);
     this.history.push(...initialHistory.slice(-options.historyLimit));
+    this.kind = textKind(path);
+    // Secrets already in the file: fragments stored before they were complete are scrubbed now.
+    this.redact(text);
   }
 
   get text(): string {
@@ -135,15 +150,15 @@ export class DocumentCapture {
     this.scheduleSettle();
   }
 
-  /** The last edits (unified diffs, oldest first), the unsettled one included, for a prompt. */
+  /** The last edits (unified diffs, oldest first, redacted), the unsettled one included, for a prompt. */
   recentHistory(limit = HISTORY_LIMIT): string[] {
-    const open = this.openEdit ? unifiedDiff(this.path, this.openEdit.before, this.text) : '';
+    const open = this.openEdit ? this.redactedDiff(this.openEdit.before, this.text) : '';
     return [...this.history, ...(open ? [open] : [])].slice(-limit);
   }
 
-  /** The prompt fields around a cursor: region = the cursor line ± regionLines whole lines. */
+  /** The prompt fields around a cursor, redacted: region = the cursor line ± regionLines whole lines. */
   contextAt(line: number, character: number): SuggestionContext {
-    const text = this.text;
+    const text = this.redact(this.text);
     const d = this.document;
     // offsetAt clamps: a line past the end is the end of the text.
     const lineStart = (l: number) => d.offsetAt({ line: Math.max(0, l), character: 0 });
@@ -153,16 +168,18 @@ export class DocumentCapture {
     const cursor = d.offsetAt({ line: cursorLine, character }) - regionStart;
     const prefixStart = lineStart(cursorLine - this.options.regionLines - EXCERPT_LINES);
     const suffixEnd = lineStart(cursorLine + this.options.regionLines + 1 + EXCERPT_LINES);
+    const region = text.slice(regionStart, regionEnd);
     return {
       language: this.language,
       path: this.path,
       history: this.recentHistory(),
       prefix: text.slice(prefixStart, regionStart),
-      region: text.slice(regionStart, regionEnd),
+      region,
       suffix: text.slice(regionEnd, suffixEnd),
-      cursor,
+      cursor: Math.min(text.offset(regionStart + cursor) - text.offset(regionStart), region.length),
       regionStart,
       regionEnd,
+      regionHoldsSecret: text.touches(regionStart, regionEnd),
     };
   }
 
@@ -188,7 +205,7 @@ export class DocumentCapture {
   /** Starts following a suggestion that was just shown; an older pending one is superseded. */
   track(id: string, context: SuggestionContext, rewritten: string, item: { kind: 'insert' | 'replace'; insertText: string }): void {
     for (const s of this.suggestions.values()) if (s.state === 'pending') this.resolve(s, 'ignored');
-    const { regionStart, regionEnd, ...prompt } = context;
+    const { regionStart, regionEnd, regionHoldsSecret: _secret, ...prompt } = context;
     this.suggestions.set(id, {
       id,
       context: prompt,
@@ -237,7 +254,8 @@ export class DocumentCapture {
       const { before, history } = this.burst;
       this.burst = null;
       const salt = `${Date.now()}:${(settleCount++).toString(36)}`;
-      for (const episode of episodesFromChange(before, this.text, { path: this.path, language: this.language, source: 'lsp', history, salt })) {
+      const change = { path: this.path, language: this.language, source: 'lsp', history, salt };
+      for (const episode of episodesFromChange(this.redact(before).text, this.redact(this.text).text, change)) {
         this.sink.episode(this, episode, null);
       }
     }
@@ -246,17 +264,26 @@ export class DocumentCapture {
       if (!s.episodeRecorded) {
         s.episodeRecorded = true;
         // The user's final region is the ground truth for the prompt the suggestion answered.
-        this.sink.episode(this, { ...s.context, id: s.id, source: `suggestion:${s.id}`, target: this.text.slice(s.range.start, s.range.end) }, s.id);
+        const target = this.redact(this.text).slice(s.range.start, s.range.end);
+        this.sink.episode(this, { ...s.context, id: s.id, source: `suggestion:${s.id}`, target }, s.id);
       }
       if (s.timers.length === 0) this.suggestions.delete(s.id);
     }
   }
 
-  /** The user deleted what was collected: the in-memory history goes too. */
-  forgetHistory(): void {
+  /**
+   * Drops everything not yet stored and stops following the suggestions: the user deleted
+   * what was collected, or the document may no longer be captured (it grew too large, or
+   * turned binary). Nothing is settled on the way out.
+   */
+  discard(): void {
     this.history.length = 0;
     this.openEdit = null;
     this.burst = null;
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = null;
+    for (const s of this.suggestions.values()) s.timers.forEach(clearTimeout);
+    this.suggestions.clear();
   }
 
   /** The document closed: settle now; survival checks run on to the last text seen. */
@@ -272,19 +299,35 @@ export class DocumentCapture {
   }
 
   private noteEdit(before: string, now: number): void {
-    if (this.openEdit && now - this.openEdit.last > this.options.mergeMs) this.closeOpenEdit(before);
+    if (this.openEdit && now - this.openEdit.last > this.options.mergeMs) this.closeOpenEdit();
     if (!this.openEdit) this.openEdit = { before, last: now };
     this.openEdit.last = now;
   }
 
-  private closeOpenEdit(current = this.text): void {
+  private closeOpenEdit(): void {
     if (!this.openEdit) return;
-    const diff = unifiedDiff(this.path, this.openEdit.before, current);
+    const diff = this.redactedDiff(this.openEdit.before, this.text);
     this.openEdit = null;
     if (!diff) return;
     this.history.push(diff);
     if (this.history.length > this.options.historyLimit) this.history.splice(0, this.history.length - this.options.historyLimit);
     this.sink.edit(this, diff);
+  }
+
+  /** The text with its secrets redacted; the secrets found go to the sink. */
+  private redact(text: string): Redaction {
+    const known = this.redactions.find((r) => r.raw === text);
+    if (known) return known;
+    const redaction = new Redaction(text, this.kind);
+    // Two are enough: the current text, and the text an open edit or burst started from.
+    this.redactions = [redaction, ...this.redactions.slice(0, 1)];
+    const secrets = redaction.secrets;
+    if (secrets.length > 0) this.sink.secrets(secrets);
+    return redaction;
+  }
+
+  private redactedDiff(before: string, after: string): string {
+    return unifiedDiff(this.path, this.redact(before).text, this.redact(after).text);
   }
 
   private scheduleSettle(): void {

@@ -1,5 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RunResult } from '../learn/learner';
 import { LspSession } from '../replay/lsp-session';
@@ -73,8 +72,9 @@ similarity on the held-out episodes (the most recent ones) before and after.
     if (episodes.length === 0) throw new UsageError('no episodes to replay');
 
     const dataDir = resolve(values.data ?? defaultDataDir());
-    const root = join(dataDir, 'replay');
-    mkdirSync(root, { recursive: true });
+    // Where the replayed files seem to live: the repository itself, as its user would edit it
+    // (never inside the data folder, whose files the server does not capture).
+    const root = resolve(values.git ?? dirname(values.episodes!));
     const session = await LspSession.start({
       cliPath: process.argv[1],
       dataDir,

@@ -4,6 +4,7 @@
 // It evaluates the live adapter and the candidate on the held-out episodes and writes the
 // candidate; the server decides whether it goes live.
 
+import '../no-telemetry'; // first: before anything can load ONNX Runtime
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine } from '../model/engine';

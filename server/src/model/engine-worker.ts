@@ -2,6 +2,7 @@
 // the language server's event loop must never run it; this thread runs requests one at a
 // time, while cancellations are handled at once, between decode steps.
 
+import '../no-telemetry'; // first: before anything can load ONNX Runtime
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine, EngineOptions } from './engine';
 import { LoraAdapter } from './lora';

@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import * as ort from './ort';
 import { writeFileAtomic } from '../util/atomic-write';
 import { ModelConfig, readModelConfig } from './config';
 import { buildDecoderGraph, buildScorerGraph, DECODER_INPUTS, pastKey, pastValue, presentKey, presentValue } from './llama';

@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import * as ort from './ort';
 import { writeFileAtomic } from '../util/atomic-write';
 import { ModelConfig } from './config';
 import { LORA_MODULES, LORA_SCALE, loraA, loraB, loraTargets } from './llama';

@@ -34,6 +34,8 @@ export interface SessionOptions {
   env?: NodeJS.ProcessEnv;
   /** Hears the server's window/logMessage lines and its stderr. */
   log?: (line: string) => void;
+  /** A command that runs the server (strace, say): its arguments come before node's. */
+  wrapper?: string[];
 }
 
 export class LspSession {
@@ -56,7 +58,8 @@ export class LspSession {
     const args = [options.cliPath, 'serve', '--stdio', '--data', options.dataDir];
     if (options.modelDir) args.push('--model', options.modelDir);
     if (options.cacheDir) args.push('--cache', options.cacheDir);
-    const child = spawn(process.execPath, args, { stdio: 'pipe', env: options.env ?? process.env });
+    const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, ...args];
+    const child = spawn(command, commandArgs, { stdio: 'pipe', env: options.env ?? process.env });
     child.stderr!.on('data', (chunk: Buffer) => options.log?.(chunk.toString().trimEnd()));
     const reader = new StreamMessageReader(child.stdout!);
     // vscode-jsonrpc re-arms its partial-message timer forever, even after dispose, when a killed

@@ -4,8 +4,8 @@
 // refused untouched; a corrupt one is moved aside (kept, never deleted) and a fresh one made.
 
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Episode } from '../rl/episodes';
 import { migrations } from './migrations';
 
@@ -70,6 +70,20 @@ export interface StepRecord {
 }
 
 const json = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
+
+/** Every column that holds text the user wrote (JSON columns hold it in their strings). */
+const STORED_TEXT: { table: string; key: string; columns: { name: string; json?: boolean }[] }[] = [
+  { table: 'edits', key: 'id', columns: [{ name: 'diff' }] },
+  { table: 'episodes', key: 'id', columns: [{ name: 'history', json: true }, { name: 'prefix' }, { name: 'region' }, { name: 'suffix' }, { name: 'target' }] },
+  { table: 'suggestions', key: 'id', columns: [{ name: 'context', json: true }, { name: 'rewritten' }, { name: 'insert_text' }] },
+];
+
+function scrubStrings(value: unknown, scrub: (text: string) => string): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (Array.isArray(value)) return value.map((v) => scrubStrings(v, scrub));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubStrings(v, scrub)]));
+  return value;
+}
 
 export class Store {
   private constructor(
@@ -200,9 +214,14 @@ export class Store {
     };
   }
 
-  /** Deletes collected data (everything, or one file's); adapters and run metrics stay. */
+  /**
+   * Deletes collected data (everything, or one file's) and leaves no byte of it on disk:
+   * secure_delete zeroes the freed space, the WAL is checkpointed and truncated, and
+   * forgetting everything also removes copies of corrupt databases moved aside earlier.
+   * Adapters and run metrics stay.
+   */
   forget(path?: string): { episodes: number; suggestions: number; edits: number } {
-    return this.db.transaction(() => {
+    const deleted = this.db.transaction(() => {
       const where = path === undefined ? '' : ' WHERE path = ?';
       const args = path === undefined ? [] : [path];
       const episodes = this.db.prepare(`DELETE FROM episodes${where}`).run(...args).changes;
@@ -210,6 +229,47 @@ export class Store {
       const edits = this.db.prepare(`DELETE FROM edits${where}`).run(...args).changes;
       return { episodes, suggestions, edits };
     })();
+    this.flushToDisk();
+    if (path === undefined && this.file !== ':memory:') {
+      const aside = `${basename(this.file)}.corrupt-`;
+      for (const name of readdirSync(dirname(this.file))) if (name.startsWith(aside)) rmSync(join(dirname(this.file), name), { force: true });
+    }
+    return deleted;
+  }
+
+  /**
+   * Replaces, in every stored text, what `scrub` removes (fragments of secrets recognised only
+   * once complete). Only rows holding one of `probes` are read. Returns the rows changed.
+   */
+  scrub(scrub: (text: string) => string, probes: string[]): number {
+    if (probes.length === 0) return 0;
+    const scrubJson = (text: string) => JSON.stringify(scrubStrings(JSON.parse(text), scrub));
+    let changed = 0;
+    this.db.transaction(() => {
+      for (const { table, key, columns } of STORED_TEXT) {
+        // SQLite allows 32766 parameters; a few hundred probes per query are plenty.
+        for (let i = 0; i < probes.length; i += 200) {
+          const chunk = probes.slice(i, i + 200);
+          const where = columns.map((c) => chunk.map(() => `instr(${c.name}, ?) > 0`).join(' OR ')).join(' OR ');
+          const args = columns.flatMap(() => chunk);
+          const rows = this.db.prepare(`SELECT ${key}, ${columns.map((c) => c.name).join(', ')}${table === 'episodes' ? ', cursor' : ''} FROM ${table} WHERE ${where}`).all(...args) as Record<string, any>[];
+          for (const row of rows) {
+            const values = columns.map((c) => (c.json ? scrubJson(row[c.name]) : scrub(row[c.name])));
+            if (values.every((v, j) => v === row[columns[j].name])) continue;
+            const extra = table === 'episodes' ? [Math.min(scrub(row.region.slice(0, row.cursor)).length, values[columns.findIndex((c) => c.name === 'region')].length)] : [];
+            this.db.prepare(`UPDATE ${table} SET ${columns.map((c) => `${c.name} = ?`).join(', ')}${table === 'episodes' ? ', cursor = ?' : ''} WHERE ${key} = ?`).run(...values, ...extra, row[key]);
+            changed++;
+          }
+        }
+      }
+    })();
+    if (changed > 0) this.flushToDisk();
+    return changed;
+  }
+
+  /** Moves the WAL's pages into the database and truncates it, so replaced text is gone from both files. */
+  private flushToDisk(): void {
+    if (this.file !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   // --- training ------------------------------------------------------------------------------
@@ -309,6 +369,8 @@ function openChecked(file: string): Database.Database {
     }
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
+    // Deleted and replaced text is overwritten with zeros, not left in free pages.
+    db.pragma('secure_delete = ON');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     for (let v = version; v < migrations.length; v++) {

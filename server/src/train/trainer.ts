@@ -5,7 +5,7 @@
 // CrossEntropyTrainer: next-token training of a LoRA adapter or of every weight.
 
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import * as ort from '../model/ort';
 import { writeFileAtomic } from '../util/atomic-write';
 import { ModelConfig } from '../model/config';
 import { LEAN_SESSION } from '../model/engine';
