@@ -68,4 +68,22 @@ describe('the rollout the user saw', () => {
     assert.ok(result.metrics.every((m) => !m.skipped));
     await engine.dispose();
   });
+
+  it("fits the prompt to the model's context, leaving room for a shown completion longer than the sampled ones", async () => {
+    // 64 positions, a 200-byte prompt, 4 sampled tokens and a 30-byte shown completion: the
+    // prompt is cut so that prompt + shown completion fit, as serving cuts its prompts.
+    const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias', { seed: 6 }, { max_position_embeddings: 64 }), cacheDir, threads: 1 });
+    const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options }, LoraAdapter.create(engine.config, { rank: 4, alpha: 8, seed: 6 }), { microBatchSize: 8 });
+    const shown = 'x'.repeat(30);
+    const result = await rolloutAndUpdate(engine, trainer, [{ id: 'long', prompt: 'p'.repeat(200), groundTruth: shown, shown: { completion: shown, bonus: 0 } }], {
+      group: 3,
+      maxTokens: 4,
+      seed: 2,
+      reward: (prediction, target) => (prediction === target ? 1 : 0),
+    });
+    assert.equal(result.groups[0].samples.length, 3);
+    assert.equal(result.groups[0].samples[2], shown);
+    assert.ok(result.metrics.every((m) => !m.skipped));
+    await engine.dispose();
+  });
 });

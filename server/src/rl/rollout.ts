@@ -75,8 +75,11 @@ export async function rolloutAndUpdate(
   const rewards: number[][] = [];
   for (const [index, p] of prompts.entries()) {
     o.beforeEachPrompt?.();
-    const promptIds = engine.fitPrompt(p.prompt, o.maxTokens);
-    const shownIds = p.shown ? engine.tokenizer.encode(p.shown.completion) : null;
+    // The shown completion may be longer than a sampled one: the prompt is cut (as serving cuts
+    // it) to leave room for the longer of the two. One that fills the context alone is left out.
+    const encodedShown = p.shown ? engine.tokenizer.encode(p.shown.completion) : null;
+    const shownIds = encodedShown && encodedShown.length < engine.config.maxPositions ? encodedShown : null;
+    const promptIds = engine.fitPrompt(p.prompt, Math.max(o.maxTokens, shownIds?.length ?? 0));
     const generations = await engine.generate(promptIds, {
       samples: shownIds ? Math.max(1, o.group - 1) : o.group,
       maxTokens: o.maxTokens,
@@ -93,13 +96,13 @@ export async function rolloutAndUpdate(
       promptLength: promptIds.length,
       oldLogprobs: [...gen.logprobs, ...(gen.eos ? [gen.eos.logprob] : [])],
     }));
-    if (p.shown && shownIds) {
+    if (shownIds) {
       // Off-policy: its old log-probs are the current policy's, so its first ratio is 1.
       const ids = [...promptIds, ...shownIds];
       const [score] = await engine.score([{ ids, start: promptIds.length }]);
       group.push({ ids, promptLength: promptIds.length, oldLogprobs: score.logprobs });
-      samples[samples.length - 1].push(p.shown.completion);
-      rewards[rewards.length - 1].push(o.reward(p.shown.completion, p.groundTruth) + p.shown.bonus);
+      samples[samples.length - 1].push(p.shown!.completion);
+      rewards[rewards.length - 1].push(o.reward(p.shown!.completion, p.groundTruth) + p.shown!.bonus);
     }
     sequences.push(group);
   }
