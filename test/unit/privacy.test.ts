@@ -62,6 +62,9 @@ describe('which files are captured', () => {
     assert.equal(reason('/w/src/environment.ts'), null);
     assert.equal(reason('/w/src/keyboard.ts'), null);
     assert.equal(reason('/w/src/secrets.ts'), null, 'only a folder named secrets is excluded');
+    const windows = new PrivacyFilter({ exclude: [], maxFileBytes: 1000, excludeFolders: ['C:\\Users\\u\\gapo\\'] });
+    assert.equal(windows.excludedPath('C:\\Users\\u\\gapo\\collected-data.jsonl'), true);
+    assert.equal(windows.excludedPath('C:\\Users\\u\\gapo-old\\a.ts'), false);
     filter.excludeFolder('/tmp/export.jsonl');
     assert.equal(reason('/tmp/export.jsonl'), 'excluded');
     assert.equal(reason('/tmp/export.jsonl.bak'), null);
@@ -209,12 +212,16 @@ describe('redacting secrets', () => {
     assert.equal(redactSecrets('password: hunter2x\n', 'a.yml'), `password: ${R}\n`);
     assert.equal(redactSecrets('token = a1B2c3D4e5F6g7H8i9\n', 'a.py'), `token = ${R}\n`);
     assert.deepEqual(['a.ts', 'b.PY', 'c.go', 'x/y.tsx', 'C:\\w\\d.rs'].map(textKind), ['code', 'code', 'code', 'code', 'code']);
-    assert.deepEqual(['a.yml', 'credentials', '.env', 'x.ts/config', 'Dockerfile', 'notes.md', '.ts'].map(textKind), ['config', 'config', 'config', 'config', 'config', 'config', 'config']);
+    assert.equal(redactSecrets('password: 1234abcd\nport: 5432\n', 'a.yml'), `password: ${R}\nport: 5432\n`, 'a value starting with digits is still a password');
+    assert.equal(redactSecrets('password: hunter2null\ntoken: nullable123\n', 'a.yml'), `password: ${R}\ntoken: ${R}\n`, 'only the whole word null is no secret');
+    assert.deepEqual(['a.yml', 'credentials', '.env', 'x.ts/config', 'Dockerfile', 'notes.md', '/w/.ts'].map(textKind), ['config', 'config', 'config', 'config', 'config', 'config', 'config']);
   });
 
   it('tells tokens from words and names', () => {
-    for (const token of ['a8f5f167f44f4964e6c998dee827110c', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'Ab3dE5gH7jK9mN1pQ3sT']) assert.equal(looksLikeToken(token), true, token);
-    for (const word of ['a8f5f167f44f496', 'abcdefghijklmnopqrstuvwxyz', '1234567890123456789', 'config.apiKey2.value', './keys/server2.pem', 'aaaaaaaaaaaaaaaa1111', 'process.env.KEY12345678', 'has space 1234567890ab', '${A1b2C3d4E5f6G7h8}']) {
+    for (const token of ['a8f5f167f44f4964e6c998dee827110c', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'Ab3dE5gH7jK9mN1pQ3sT', '9f8e7d6c5b4a3928.x1y2z3', 'AbC.dEf/1234567890XyZ9', 'abcd1234abcd1234']) {
+      assert.equal(looksLikeToken(token), true, token);
+    }
+    for (const word of ['a8f5f167f44f496', 'abcdefghijklmnopqrstuvwxyz', '1234567890123456789', 'config.apiKey2.value', './keys/server2.pem', 'aaaaaaaaaaaaaaaa1111', 'process.env.KEY12345678', 'has space 1234567890ab', '${A1b2C3d4E5f6G7h8}', '/var/lib/app/k3y5tore123', '../lib/app/k3y5tore123', 'abcd1234abcd123a']) {
       assert.equal(looksLikeToken(word), false, word);
     }
   });
@@ -232,12 +239,24 @@ describe('a redacted document', () => {
     assert.equal(r.offset(0), 0);
     assert.equal(r.offset(start), start);
     assert.equal(r.offset(start + 3), start, 'inside: to the marker start');
-    assert.equal(r.offset(start + 3, 'end'), start + R.length, 'inside, as an end: past the marker');
+    assert.equal(r.offset(start + 3, true), start + R.length, 'inside, rounding up: past the marker');
+    assert.equal(r.offset(start, true), start, 'at a secret, rounding up: still before it');
+    assert.equal(r.slice(0, start), 'a = 1\npassword = "', 'a slice that ends where a secret begins holds none of it');
     assert.equal(r.offset(end), start + R.length);
     assert.equal(r.offset(raw.length), r.text.length);
     assert.equal(r.slice(raw.indexOf('b = 2'), raw.length), 'b = 2\n');
     assert.equal(r.slice(0, start + 2), `a = 1\npassword = "${R}`, 'a slice that cuts a secret holds all of its marker');
     assert.equal(r.slice(start + 2, raw.length), `${R}"\nb = 2\n`);
+  });
+
+  it('maps offsets past several secrets', () => {
+    const two = new Redaction('a = "AKIAIOSFODNN7EXAMPLE"; b = "AKIAI44QH8DHBEXAMPLE";', 'code');
+    assert.equal(two.text, `a = "${R}"; b = "${R}";`);
+    const second = 'a = "AKIAIOSFODNN7EXAMPLE"; b = "'.length;
+    assert.equal(two.offset(second + 5), `a = "${R}"; b = "`.length, 'inside the second secret: to its marker');
+    assert.equal(two.offset(second + 5, true), `a = "${R}"; b = "${R}`.length);
+    assert.equal(two.touches(0, 3), false);
+    assert.equal(two.touches(second, second + 1), true, 'touching one of two secrets');
   });
 
   it('says which ranges a secret touches', () => {
@@ -257,6 +276,7 @@ describe('fragments of secrets', () => {
     assert.deepEqual(ledger.add([token, 'short']), [token]);
     assert.equal(ledger.add([token]).length, 0);
     assert.equal(ledger.size, 1);
+    assert.deepEqual(ledger.add(['12345678', '1234567']), ['12345678'], 'FRAGMENT_CHARS characters are enough');
     assert.equal(new SecretLedger().scrub(token), token, 'an empty ledger changes nothing');
   });
 
@@ -268,6 +288,8 @@ describe('fragments of secrets', () => {
     assert.equal(ledger.scrub(`x ${token.slice(5, 12)} y`), `x ${token.slice(5, 12)} y`, 'one fewer');
     assert.equal(ledger.scrub(`${token.slice(0, 9)}|${token.slice(20, 30)}|Tr0ub4dor&3x`), `${R}|${R}|${R}`);
     assert.equal(ledger.scrub('nothing to see here'), 'nothing to see here');
+    assert.equal(ledger.scrub(`<${token.slice(-8)}>`), `<${R}>`, "a secret's last characters");
+    assert.equal(ledger.scrub(`${token.slice(0, 8)}${token.slice(20, 28)}`), R, 'touching runs are one');
   });
 
   it('finds rows with any fragment long enough, with a bounded number of probes', () => {
