@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type CaptureSink, defaultCaptureOptions, DocumentCapture } from '../../server/src/capture/document-capture';
 import {
+  defaultMaxFileBytes,
   FRAGMENT_CHARS,
   fragmentProbes,
   looksBinary,
@@ -65,6 +66,10 @@ describe('which files are captured', () => {
     const windows = new PrivacyFilter({ exclude: [], maxFileBytes: 1000, excludeFolders: ['C:\\Users\\u\\gapo\\'] });
     assert.equal(windows.excludedPath('C:\\Users\\u\\gapo\\collected-data.jsonl'), true);
     assert.equal(windows.excludedPath('C:\\Users\\u\\gapo-old\\a.ts'), false);
+    assert.equal(windows.excludedPath('C:\\w\\.env'), true, 'Windows paths meet the globs with forward slashes');
+    assert.equal(windows.excludedPath('C:\\w\\tls\\server.pem'), true);
+    filter.excludeFolder('/tmp/exports/');
+    assert.equal(reason('/tmp/exports/a.jsonl'), 'excluded', 'a folder given with its trailing slash');
     filter.excludeFolder('/tmp/export.jsonl');
     assert.equal(reason('/tmp/export.jsonl'), 'excluded');
     assert.equal(reason('/tmp/export.jsonl.bak'), null);
@@ -77,6 +82,7 @@ describe('which files are captured', () => {
   });
 
   it('measures size in UTF-8 bytes, up to the limit inclusive', () => {
+    assert.equal(defaultMaxFileBytes, 1024 * 1024, 'the README promises 1 MiB');
     assert.equal(reason('/w/a.ts', 'x'.repeat(1000)), null);
     assert.equal(reason('/w/a.ts', 'x'.repeat(1001)), 'too large');
     assert.equal(reason('/w/a.ts', 'é'.repeat(500)), null, '1000 bytes');

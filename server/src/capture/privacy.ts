@@ -75,7 +75,7 @@ export class PrivacyFilter {
   contentReason(text: string): 'too large' | 'binary' | null {
     // A UTF-16 unit is at most 3 bytes in UTF-8: most texts need no byte count at all.
     // Stryker disable next-line EqualityOperator,ConditionalExpression: equivalent, the fast path only skips a count that would agree
-    if (text.length * 3 > this.options.maxFileBytes && Buffer.byteLength(text, 'utf8') > this.options.maxFileBytes) return 'too large';
+    if (text.length * 3 > this.options.maxFileBytes && Buffer.byteLength(text) > this.options.maxFileBytes) return 'too large';
     if (looksBinary(text)) return 'binary';
     return null;
   }
