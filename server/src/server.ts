@@ -20,6 +20,7 @@ import {
   LSPErrorCodes,
   ProposedFeatures,
   ResponseError,
+  TextDocumentSaveReason,
   TextDocumentSyncKind,
   WorkDoneProgressServerReporter,
 } from 'vscode-languageserver/node';
@@ -133,7 +134,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     if (options.modelDir) startModel(options.modelDir);
     return {
       capabilities: {
-        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, willSave: true, save: { includeText: false } },
         inlineCompletionProvider: true,
         executeCommandProvider: { commands: [ACCEPT_COMMAND] },
       },
@@ -214,7 +215,16 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     }
   });
 
-  connection.onDidSaveTextDocument(({ textDocument: { uri } }) => captures.get(uri)?.settle());
+  // Autosave after a delay (VS Code's web build does it after 1 s) fires while the user is still
+  // typing: such a save settles nothing. Other saves settle the edits, but a suggestion still on
+  // screen stays pending.
+  const saveReasons = new Map<string, TextDocumentSaveReason>();
+  connection.onWillSaveTextDocument(({ textDocument: { uri }, reason }) => void saveReasons.set(uri, reason));
+  connection.onDidSaveTextDocument(({ textDocument: { uri } }) => {
+    const reason = saveReasons.get(uri);
+    saveReasons.delete(uri);
+    if (reason !== TextDocumentSaveReason.AfterDelay) captures.get(uri)?.settle(true);
+  });
 
   connection.onDidCloseTextDocument(({ textDocument: { uri } }) => {
     captures.get(uri)?.close();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { CancellationTokenSource, TextDocumentSyncKind } from 'vscode-languageserver-protocol';
+import { CancellationTokenSource, TextDocumentSaveReason, TextDocumentSyncKind } from 'vscode-languageserver-protocol';
 import { editCompletion, editPrompt } from '../../server/src/rl/episodes';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
@@ -29,6 +29,8 @@ describe('language server over stdio', () => {
   const acceptPath = join(work, 'accept.js');
   const typeOverPath = join(work, 'typeover.js');
   const cancelPath = join(work, 'cancel.js');
+  const autosavePath = join(work, 'autosave.js');
+  const latePath = join(work, 'late.js');
   const replayPaths = [join(work, 'replay', 'kept.js'), join(work, 'replay', 'flipped.js')];
   const cacheDir = tempDir('server-cache');
   let session: LspSession;
@@ -36,7 +38,7 @@ describe('language server over stdio', () => {
 
   before(async () => {
     const modelDir = await makeTaughtModel(
-      [acceptPath, typeOverPath, cancelPath, ...replayPaths].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
+      [acceptPath, typeOverPath, cancelPath, autosavePath, latePath, ...replayPaths].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
       MAX_TOKENS,
       cacheDir,
     );
@@ -90,6 +92,67 @@ describe('language server over stdio', () => {
       assert.equal(fromSuggestion.target, SUGGESTED_REGION);
       // The edit itself is an episode too, as the shared dataset would make it from a commit.
       assert.ok(episodes.some((e) => e.suggestionId === null && e.target.includes('return a + b;')));
+    } finally {
+      store.close();
+    }
+  });
+
+  it('keeps a suggestion on screen through an autosave: Tab after it still counts as accepted', async () => {
+    // VS Code's autosave (files.autoSave: afterDelay, 1 s) can fire between showing and Tab.
+    const uri = pathToFileURL(autosavePath).href;
+    await session.open(uri, DOCUMENT, 'javascript');
+    const [item] = await session.inlineCompletion(uri, CURSOR);
+    assert.equal(item.insertText, 'a + b;');
+    const id = item.command!.arguments![0] as string;
+    await session.save(uri, TextDocumentSaveReason.AfterDelay);
+    assert.deepEqual(await session.accept(uri, item), { accepted: true });
+    await session.save(uri, TextDocumentSaveReason.Manual);
+    await session.until(() => session.episodes.some((e) => e.suggestionId === id), 5000, 'the suggestion episode');
+    const store = Store.open(join(work, 'data', 'gapo.db'));
+    try {
+      assert.deepEqual(store.outcomes(id).map((o) => o.kind).filter((k) => k !== 'survival'), ['accepted']);
+      assert.equal(store.episodes({ path: autosavePath }).find((e) => e.suggestionId === id)!.target, SUGGESTED_REGION);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('does not cut an edit mid-word when autosave fires while the user types', async () => {
+    const uri = pathToFileURL(autosavePath).href;
+    const start = session.text(uri).length;
+    await session.type(uri, start, 'const total = ad', 4);
+    await session.save(uri, TextDocumentSaveReason.AfterDelay);
+    await session.type(uri, start + 'const total = ad'.length, 'd(1, 2);\n', 4);
+    const before = session.episodes.length;
+    await session.save(uri, TextDocumentSaveReason.Manual);
+    await session.until(() => session.episodes.length > before, 5000, 'the edit episode');
+    const store = Store.open(join(work, 'data', 'gapo.db'));
+    try {
+      const targets = store.episodes({ path: autosavePath }).filter((e) => e.suggestionId === null).map((e) => e.target);
+      assert.ok(targets.some((t) => t.includes('const total = add(1, 2);\n')), JSON.stringify(targets));
+      assert.ok(!targets.some((t) => /const total = ad\n?$/.test(t)), 'no episode ends where the autosave came');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('counts an accept that arrives after its suggestion was resolved, and rewrites its episode', async () => {
+    const uri = pathToFileURL(latePath).href;
+    await session.open(uri, DOCUMENT, 'javascript');
+    const [item] = await session.inlineCompletion(uri, CURSOR);
+    const id = item.command!.arguments![0] as string;
+    // An edit outside the region resolves it as ignored, a save settles it into an episode
+    // (the region unchanged); then Tab's accept arrives.
+    await session.edit(uri, DOCUMENT.length, DOCUMENT.length, '\n');
+    await session.save(uri, TextDocumentSaveReason.Manual);
+    await session.until(() => session.episodes.some((e) => e.suggestionId === id), 5000, 'the first episode');
+    assert.deepEqual(await session.accept(uri, item), { accepted: true });
+    await session.save(uri, TextDocumentSaveReason.Manual);
+    await session.until(() => session.episodes.filter((e) => e.suggestionId === id).length === 2, 5000, 'the episode written again');
+    const store = Store.open(join(work, 'data', 'gapo.db'));
+    try {
+      assert.deepEqual(store.outcomes(id).map((o) => o.kind).filter((k) => k !== 'survival'), ['ignored', 'accepted']);
+      assert.equal(store.episodes({ path: latePath }).find((e) => e.suggestionId === id)!.target, SUGGESTED_REGION);
     } finally {
       store.close();
     }
@@ -149,7 +212,7 @@ describe('language server over stdio', () => {
     assert.equal(status.modelState, 'ready');
     assert.equal(status.adapterVersion, 0);
     assert.ok(status.suggestions.shown >= 3);
-    assert.equal(status.suggestions.accepted, 2);
+    assert.equal(status.suggestions.accepted, 4);
     assert.equal(status.suggestions.typedOver, 1);
     assert.ok(status.episodes.total >= 2);
     assert.equal(status.training.state, 'idle');
@@ -157,7 +220,7 @@ describe('language server over stdio', () => {
 
   it('answers an unknown request with an error and keeps serving', async () => {
     await assert.rejects(session.request('gapo/noSuchRequest', {}), /Unhandled method/);
-    assert.equal((await session.request<ServerStatus>('gapo/status')).openDocuments, 3);
+    assert.equal((await session.request<ServerStatus>('gapo/status')).openDocuments, 5);
     assert.ok(session.alive);
   });
 });

@@ -29,6 +29,8 @@ export interface CaptureOptions {
   cursorLeaveLines: number;
   /** Lines each side of the cursor line in a suggestion's editable region. */
   regionLines: number;
+  /** A suggestion resolved as ignored or typed over is still accepted this long after (the accept came late). */
+  lateAcceptMs: number;
 }
 
 export const defaultCaptureOptions: CaptureOptions = {
@@ -38,6 +40,7 @@ export const defaultCaptureOptions: CaptureOptions = {
   survivalChecksS: [30, 120, 300, 600],
   cursorLeaveLines: 8,
   regionLines: 2,
+  lateAcceptMs: 60_000,
 };
 
 export interface CaptureSink {
@@ -70,6 +73,8 @@ interface TrackedSuggestion {
   /** The accepted text's span, tracked for the survival checks. */
   accepted: { text: string; span: { start: number; end: number } } | null;
   state: SuggestionState;
+  /** When it was resolved as ignored or typed over (ms), for late accepts. */
+  resolvedAt: number;
   episodeRecorded: boolean;
   timers: NodeJS.Timeout[];
 }
@@ -214,6 +219,7 @@ export class DocumentCapture {
       range: { start: regionStart, end: regionEnd },
       accepted: null,
       state: 'pending',
+      resolvedAt: 0,
       episodeRecorded: false,
       timers: [],
     });
@@ -224,10 +230,15 @@ export class DocumentCapture {
     return this.suggestions.has(id);
   }
 
-  /** The accept command came back: the editor has already applied the item. */
+  /**
+   * The accept command came back: the editor has already applied the item. It may come after
+   * the suggestion was resolved (a settle, a save or an edit got there first): the accept
+   * still counts, and the suggestion's episode is written again with what the user kept.
+   */
   accept(id: string): boolean {
     const s = this.suggestions.get(id);
     if (!s || s.state === 'accepted') return false;
+    if (s.state !== 'pending') s.episodeRecorded = false;
     s.state = 'accepted';
     this.sink.outcome(id, 'accepted');
     // The span the accepted text occupies now: the insertion, or the whole rewritten region.
@@ -245,8 +256,11 @@ export class DocumentCapture {
     return true;
   }
 
-  /** Turns the unsettled burst and the suggestions' regions into episodes. */
-  settle(): void {
+  /**
+   * Turns the unsettled burst and the suggestions' regions into episodes. A save passes
+   * `keepPending`: a suggestion still on screen is left to its fate, not resolved by the save.
+   */
+  settle(keepPending = false): void {
     if (this.settleTimer) clearTimeout(this.settleTimer);
     this.settleTimer = null;
     this.closeOpenEdit();
@@ -259,15 +273,20 @@ export class DocumentCapture {
         this.sink.episode(this, episode, null);
       }
     }
+    const now = Date.now();
     for (const s of this.suggestions.values()) {
-      if (s.state === 'pending') this.resolve(s, 'ignored');
+      if (s.state === 'pending') {
+        if (keepPending) continue;
+        this.resolve(s, 'ignored');
+      }
       if (!s.episodeRecorded) {
         s.episodeRecorded = true;
         // The user's final region is the ground truth for the prompt the suggestion answered.
         const target = this.redact(this.text).slice(s.range.start, s.range.end);
         this.sink.episode(this, { ...s.context, id: s.id, source: `suggestion:${s.id}`, target }, s.id);
       }
-      if (s.timers.length === 0) this.suggestions.delete(s.id);
+      // Resolved ones stay a while, for an accept that arrives late; accepted ones until their last survival check.
+      if (s.timers.length === 0 && (s.state === 'accepted' || now - s.resolvedAt > this.options.lateAcceptMs)) this.suggestions.delete(s.id);
     }
   }
 
@@ -355,6 +374,7 @@ export class DocumentCapture {
 
   private resolve(s: TrackedSuggestion, kind: 'typed_over' | 'ignored'): void {
     s.state = kind;
+    s.resolvedAt = Date.now();
     this.sink.outcome(s.id, kind);
   }
 

@@ -21,6 +21,8 @@ import {
   StreamMessageWriter,
   WorkDoneProgressCreateRequest,
   CancellationTokenSource,
+  type TextDocumentSaveReason,
+  WillSaveTextDocumentNotification,
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 
@@ -135,7 +137,9 @@ export class LspSession {
     return this.connection.sendRequest(ExecuteCommandRequest.type, { command: item.command.command, arguments: item.command.arguments });
   }
 
-  async save(uri: string): Promise<void> {
+  /** A save; with a reason, announced by willSave first, as VS Code does (autosave: AfterDelay). */
+  async save(uri: string, reason?: TextDocumentSaveReason): Promise<void> {
+    if (reason !== undefined) await this.connection.sendNotification(WillSaveTextDocumentNotification.type, { textDocument: { uri }, reason });
     await this.connection.sendNotification(DidSaveTextDocumentNotification.type, { textDocument: { uri } });
   }
 

@@ -157,11 +157,13 @@ export class Store {
     return rows.map((r) => ({ kind: r.kind as OutcomeKind, time: r.time as number, afterS: r.after_s as number | null, share: r.share as number | null }));
   }
 
+  /** Adds an episode; one with the same id (a suggestion accepted late) gets the new target. */
   addEpisode(e: StoredEpisode): void {
     this.db
       .prepare(
         `INSERT INTO episodes(id, time, source, language, uri, path, history, prefix, region, suffix, cursor, target, suggestion_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET time = excluded.time, target = excluded.target`,
       )
       .run(e.id, e.time, e.source ?? 'lsp', e.language, e.uri, e.path, JSON.stringify(e.history), e.prefix, e.region, e.suffix, e.cursor, e.target, e.suggestionId);
   }
