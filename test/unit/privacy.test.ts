@@ -219,7 +219,7 @@ describe('redacting secrets', () => {
     assert.equal(redactSecrets('token = a1B2c3D4e5F6g7H8i9\n', 'a.py'), `token = ${R}\n`);
     assert.deepEqual(['a.ts', 'b.PY', 'c.go', 'x/y.tsx', 'C:\\w\\d.rs'].map(textKind), ['code', 'code', 'code', 'code', 'code']);
     assert.equal(redactSecrets('password: 1234abcd\nport: 5432\n', 'a.yml'), `password: ${R}\nport: 5432\n`, 'a value starting with digits is still a password');
-    assert.equal(redactSecrets('password: hunter2null\ntoken: nullable123\n', 'a.yml'), `password: ${R}\ntoken: ${R}\n`, 'only the whole word null is no secret');
+    assert.equal(redactSecrets('password: hunter2null\ntoken: nullable123\nsecret: truex\n', 'a.yml'), `password: ${R}\ntoken: ${R}\nsecret: ${R}\n`, 'only the whole word null is no secret');
     assert.deepEqual(['a.yml', 'credentials', '.env', 'x.ts/config', 'Dockerfile', 'notes.md', '/w/.ts'].map(textKind), ['config', 'config', 'config', 'config', 'config', 'config', 'config']);
   });
 

@@ -214,7 +214,7 @@ export function secretSpans(text: string, kind: TextKind): Span[] {
     for (const match of text.matchAll(rule.pattern)) {
       const [start, end] = match.indices!.groups?.secret ?? match.indices![0];
       const value = text.slice(start, end);
-      // Stryker disable next-line EqualityOperator: equivalent, every pattern matches at least one character
+      // Stryker disable next-line EqualityOperator,ConditionalExpression: equivalent, every pattern matches at least one character
       if (end > start && (!rule.accept || rule.accept(value, kind))) spans.push({ start, end });
     }
   }
