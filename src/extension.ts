@@ -8,30 +8,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { ExportRequest, ForgetRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../server/src/protocol';
 
 let client: LanguageClient | undefined;
 /** Where "Show Collected Data" writes its copy: inside the server's data folder, which it never captures. */
 let collectedDataFile: string | undefined;
-
-interface Status {
-  version: string;
-  model: string | null;
-  modelState: string;
-  modelError: string | null;
-  adapterVersion: number;
-  openDocuments: number;
-  episodes: { total: number; untrained: number; fromSuggestions: number };
-  suggestions: { shown: number; accepted: number; typedOver: number; ignored: number };
-  training: { state: string; runId: number | null };
-}
-
-interface RunResult {
-  status: string;
-  adapterVersion: number | null;
-  live: { exact_match: number; edit_similarity: number } | null;
-  candidate: { exact_match: number; edit_similarity: number } | null;
-  error: string | null;
-}
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
@@ -93,7 +74,7 @@ function running(): LanguageClient {
 }
 
 async function showStatus(): Promise<void> {
-  const s = await running().sendRequest<Status>('gapo/status');
+  const s = await running().sendRequest(StatusRequest);
   const model = s.modelState === 'ready' ? `${s.model}, adapter v${s.adapterVersion}` : s.modelState === 'none' ? 'no model (capture only)' : `${s.modelState}${s.modelError ? `: ${s.modelError}` : ''}`;
   void vscode.window.showInformationMessage(
     `GAPO Assistant ${s.version} — model: ${model}. Episodes: ${s.episodes.total} (${s.episodes.untrained} not trained on yet). ` +
@@ -102,7 +83,7 @@ async function showStatus(): Promise<void> {
 }
 
 async function trainNow(): Promise<void> {
-  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'GAPO: training' }, () => running().sendRequest<RunResult>('gapo/trainNow'));
+  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'GAPO: training' }, () => running().sendRequest(TrainNowRequest));
   if (!result.live || !result.candidate) throw new Error(`training ${result.status}: ${result.error}`);
   const f = (r: { exact_match: number; edit_similarity: number }) => `exact match ${r.exact_match.toFixed(3)}, edit similarity ${r.edit_similarity.toFixed(3)}`;
   void vscode.window.showInformationMessage(
@@ -111,39 +92,39 @@ async function trainNow(): Promise<void> {
 }
 
 async function rollback(): Promise<void> {
-  const stats = await running().sendRequest<{ adapters: { version: number; time: number; eval: { deployed?: boolean } | null }[]; liveAdapter: number }>('gapo/stats');
+  const stats = await running().sendRequest(StatsRequest, undefined);
   const pick = await vscode.window.showQuickPick(
     stats.adapters.map((a) => ({
       label: a.version === 0 ? 'v0: the base model' : `v${a.version}`,
-      description: `${a.version === stats.liveAdapter ? 'live · ' : ''}${a.version === 0 ? '' : new Date(a.time).toLocaleString()}${a.eval && a.eval.deployed === false ? ' · not deployed by the eval gate' : ''}`,
+      description: `${a.version === stats.liveAdapter ? 'live · ' : ''}${a.version === 0 ? '' : new Date(a.time).toLocaleString()}${(a.eval as { deployed?: boolean } | null)?.deployed === false ? ' · not deployed by the eval gate' : ''}`,
       version: a.version,
     })),
     { title: 'GAPO: make an adapter version live' },
   );
   if (!pick) return;
-  await running().sendRequest('gapo/rollback', { version: pick.version });
+  await running().sendRequest(RollbackRequest, { version: pick.version });
   void vscode.window.showInformationMessage(`GAPO: adapter v${pick.version} is live.`);
 }
 
 async function exportData(): Promise<void> {
   const format = await vscode.window.showQuickPick(
     [
-      { label: 'JSONL', description: 'episodes in the shared schema', format: 'jsonl', extension: 'jsonl' },
-      { label: 'verl Parquet', description: 'for training a bigger model with verl-GAPO', format: 'verl', extension: 'parquet' },
+      { label: 'JSONL', description: 'episodes in the shared schema', format: 'jsonl' as const, extension: 'jsonl' },
+      { label: 'verl Parquet', description: 'for training a bigger model with verl-GAPO', format: 'verl' as const, extension: 'parquet' },
     ],
     { title: 'GAPO: export collected episodes' },
   );
   if (!format) return;
   const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(os.homedir(), `gapo-episodes.${format.extension}`)) });
   if (!target) return;
-  const result = await running().sendRequest<{ out: string; episodes: number }>('gapo/export', { format: format.format, out: target.fsPath });
+  const result = await running().sendRequest(ExportRequest, { format: format.format, out: target.fsPath });
   void vscode.window.showInformationMessage(`GAPO: exported ${result.episodes} episodes to ${result.out}.`);
 }
 
 /** Everything collected, as JSONL in an editor tab: what the user can see, they can judge. */
 async function showCollectedData(): Promise<void> {
   const out = collectedDataFile!;
-  await running().sendRequest('gapo/export', { format: 'jsonl', out });
+  await running().sendRequest(ExportRequest, { format: 'jsonl', out });
   await vscode.window.showTextDocument(vscode.Uri.file(out));
 }
 
@@ -153,7 +134,7 @@ async function forgetData(): Promise<void> {
   if (file?.scheme === 'file') choices.unshift({ label: `Only ${vscode.workspace.asRelativePath(file)}`, uri: file.toString() });
   const pick = await vscode.window.showQuickPick(choices, { title: 'GAPO: delete collected edits, episodes and suggestions' });
   if (!pick) return;
-  const deleted = await running().sendRequest<{ episodes: number; suggestions: number; edits: number }>('gapo/forget', pick.uri ? { uri: pick.uri } : {});
+  const deleted = await running().sendRequest(ForgetRequest, pick.uri ? { uri: pick.uri } : {});
   // The copy "Show Collected Data" wrote is collected data too.
   if (collectedDataFile) rmSync(collectedDataFile, { force: true });
   void vscode.window.showInformationMessage(`GAPO: deleted ${deleted.episodes} episodes, ${deleted.suggestions} suggestions and ${deleted.edits} edits.`);

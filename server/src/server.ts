@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import {
   type Connection,
   createConnection,
+  ErrorCodes,
   InitializeError,
   InitializeParams,
   InitializeResult,
@@ -30,13 +31,22 @@ import { Learner, TrainingError } from './learn/learner';
 import { defaultTrainingSettings, type TrainingSettings } from './learn/training-job';
 import { EngineClient } from './model/engine-client';
 import { defaultPromptLimits, editPrompt, type PromptLimits, REGION_END, trimContext } from './rl/episodes';
-import { exportEpisodes, type ExportFormat } from './store/export';
+import {
+  ACCEPT_COMMAND,
+  EpisodeCapturedNotification,
+  ExportRequest,
+  ForgetRequest,
+  OutcomeNotification,
+  RollbackRequest,
+  type ServerStatus,
+  StatsRequest,
+  StatusRequest,
+  TrainNowRequest,
+} from './protocol';
+import { exportEpisodes } from './store/export';
 import { Store, type OutcomeKind } from './store/store';
 import { suggestionFor } from './suggest/edit-item';
 import { version } from './version';
-
-/** The command every suggestion carries; the client runs it on accept. */
-export const ACCEPT_COMMAND = 'gapo.suggestion.accepted';
 
 export interface ServerOptions {
   dataDir: string;
@@ -47,19 +57,6 @@ export interface ServerOptions {
   suggest: { enabled: boolean; maxTokens: number };
   prompt: PromptLimits;
   training: TrainingSettings & { background: boolean };
-}
-
-export interface ServerStatus {
-  version: string;
-  dataDir: string;
-  model: string | null;
-  modelState: 'loading' | 'ready' | 'failed' | 'none';
-  modelError: string | null;
-  adapterVersion: number;
-  openDocuments: number;
-  episodes: { total: number; untrained: number; fromSuggestions: number };
-  suggestions: { shown: number; accepted: number; typedOver: number; ignored: number };
-  training: { state: 'idle' | 'training' | 'unavailable'; runId: number | null; lastRun: unknown };
 }
 
 export function defaultDataDir(): string {
@@ -107,7 +104,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     episode: (capture, episode, suggestionId) => {
       store.addEpisode({ ...scrubPrompt(episode, secrets), target: secrets.scrub(episode.target), time: Date.now(), uri: capture.uri, suggestionId });
       // Sent after the commit: an acknowledged episode survives a killed server.
-      void connection.sendNotification('gapo/episodeCaptured', { id: episode.id, path: capture.path, suggestionId });
+      void connection.sendNotification(EpisodeCapturedNotification, { id: episode.id, path: capture.path, suggestionId });
     },
     secrets: (found) => {
       const fresh = secrets.add(found);
@@ -118,7 +115,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     outcome: (suggestionId: string, kind: OutcomeKind, afterS?: number, share?: number) => {
       if (!store.db.open) return;
       store.addOutcome(suggestionId, kind, Date.now(), afterS ?? null, share ?? null);
-      void connection.sendNotification('gapo/outcome', { suggestionId, kind, afterS: afterS ?? null, share: share ?? null });
+      void connection.sendNotification(OutcomeNotification, { suggestionId, kind, afterS: afterS ?? null, share: share ?? null });
     },
   };
 
@@ -127,7 +124,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     try {
       store = Store.open(join(options.dataDir, 'gapo.db'), (message) => connection.console.warn(message));
     } catch (error) {
-      return new ResponseError(-32002, `GAPO Assistant cannot open its data: ${(error as Error).message}`, { retry: false });
+      return new ResponseError(LSPErrorCodes.RequestFailed, `GAPO Assistant cannot open its data: ${(error as Error).message}`, { retry: false });
     }
     // The server's own data folder (exports default there) is never captured as the user's editing.
     privacy = new PrivacyFilter({ exclude: options.capture.exclude, maxFileBytes: options.capture.maxFileBytes, excludeFolders: [options.dataDir, ...(options.capture.excludeFolders ?? [])] });
@@ -290,16 +287,16 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
   });
 
   connection.onExecuteCommand(({ command, arguments: args }) => {
-    if (command !== ACCEPT_COMMAND) throw new ResponseError(-32602, `unknown command ${command}`);
+    if (command !== ACCEPT_COMMAND) throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${command}`);
     const id = args?.[0];
-    if (typeof id !== 'string') throw new ResponseError(-32602, `${ACCEPT_COMMAND} takes a suggestion id`);
+    if (typeof id !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${ACCEPT_COMMAND} takes a suggestion id`);
     const capture = [...captures.values()].find((c) => c.hasSuggestion(id));
     return { accepted: capture ? capture.accept(id) : false };
   });
 
   // --- custom requests -----------------------------------------------------------------------
 
-  connection.onRequest('gapo/status', (): ServerStatus => {
+  connection.onRequest(StatusRequest, (): ServerStatus => {
     const counts = store.counts();
     const lastRun = store.runs(1)[0] ?? null;
     return {
@@ -320,21 +317,21 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     };
   });
 
-  connection.onRequest('gapo/stats', (params: { runId?: number } | undefined) => {
+  connection.onRequest(StatsRequest, (params) => {
     const runs = store.runs(50);
     const runId = params?.runId ?? runs[0]?.id;
     return { runs, steps: runId === undefined ? [] : store.steps(runId), adapters: store.adapters(), liveAdapter: store.liveAdapterVersion() };
   });
 
   let trainingProgress: WorkDoneProgressServerReporter | null = null;
-  connection.onRequest('gapo/trainNow', async () => {
-    if (!learner) throw new ResponseError(-32002, modelState === 'loading' ? 'the model is still loading' : 'no model is loaded, so there is nothing to train');
+  connection.onRequest(TrainNowRequest, async () => {
+    if (!learner) throw new ResponseError(LSPErrorCodes.RequestFailed, modelState === 'loading' ? 'the model is still loading' : 'no model is loaded, so there is nothing to train');
     trainingProgress ??= await connection.window.createWorkDoneProgress().catch(() => null);
     trainingProgress?.begin('GAPO: training', 0, 'starting', false);
     try {
       return await learner.train('manual');
     } catch (error) {
-      if (error instanceof TrainingError) throw new ResponseError(-32002, error.message);
+      if (error instanceof TrainingError) throw new ResponseError(LSPErrorCodes.RequestFailed, error.message);
       throw error;
     } finally {
       trainingProgress?.done();
@@ -342,21 +339,21 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     }
   });
 
-  connection.onRequest('gapo/rollback', async (params: { version: number }) => {
-    if (!learner) throw new ResponseError(-32002, 'no model is loaded');
-    if (!Number.isInteger(params?.version)) throw new ResponseError(-32602, 'gapo/rollback takes { version: number }');
+  connection.onRequest(RollbackRequest, async (params) => {
+    if (!learner) throw new ResponseError(LSPErrorCodes.RequestFailed, 'no model is loaded');
+    if (!Number.isInteger(params?.version)) throw new ResponseError(ErrorCodes.InvalidParams, `${RollbackRequest.method} takes { version: number }`);
     try {
       await learner.rollback(params.version);
     } catch (error) {
-      throw new ResponseError(-32002, (error as Error).message);
+      throw new ResponseError(LSPErrorCodes.RequestFailed, (error as Error).message);
     }
     return { adapterVersion: store.liveAdapterVersion() };
   });
 
-  connection.onRequest('gapo/export', (params: { format?: ExportFormat; out?: string }) => {
+  connection.onRequest(ExportRequest, (params) => {
     const format = params?.format ?? 'jsonl';
-    if (format !== 'jsonl' && format !== 'verl') throw new ResponseError(-32602, 'format must be jsonl or verl');
-    if (typeof params?.out !== 'string') throw new ResponseError(-32602, 'gapo/export takes { format, out: PATH }');
+    if (format !== 'jsonl' && format !== 'verl') throw new ResponseError(ErrorCodes.InvalidParams, 'format must be jsonl or verl');
+    if (typeof params?.out !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${ExportRequest.method} takes { format, out: PATH }`);
     const episodes = store.episodes();
     // An export opened in the editor is not the user's editing.
     privacy.excludeFolder(resolve(params.out));
@@ -364,7 +361,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     return { out: resolve(params.out), episodes: episodes.length };
   });
 
-  connection.onRequest('gapo/forget', (params: { path?: string; uri?: string } | undefined) => {
+  connection.onRequest(ForgetRequest, (params) => {
     const path = params?.uri ? safeFilePath(params.uri) ?? params.uri : params?.path;
     // In-memory history and survival checks go first: nothing of it may be written again.
     for (const capture of captures.values()) if (path === undefined || capture.path === path) capture.discard();

@@ -10,7 +10,7 @@ import { initModel } from '../../server/src/model/init-model';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
 import { readEpisodes } from '../../server/src/rl/episodes';
-import type { ServerStatus } from '../../server/src/server';
+import { StatsRequest, StatusRequest, TrainNowRequest } from '../../server/src/protocol';
 import { tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
 import { table } from './timing';
@@ -73,7 +73,7 @@ export async function benchServer(): Promise<void> {
   const events = 5000;
   const ingestStart = performance.now();
   for (let i = 0; i < events; i++) await session.edit(ingestUri, 17 * (i % 200), 17 * (i % 200), i % 40 === 39 ? '\n' : 'x');
-  await session.request('gapo/status');
+  await session.request(StatusRequest);
   const ingestRate = events / ((performance.now() - ingestStart) / 1000);
   await session.close(ingestUri);
 
@@ -93,15 +93,15 @@ export async function benchServer(): Promise<void> {
   await suggestionLatencies(session, open, 5); // warm-up
   const idle = await suggestionLatencies(session, open, 40);
 
-  const training = session.request('gapo/trainNow').catch((error: Error) => error);
+  const training = session.request(TrainNowRequest).catch((error: Error) => error);
   // Measure once the run is past loading and evaluating, in its GAPO steps.
   for (let i = 0; i < 600; i++) {
-    const stats = await session.request<{ steps: unknown[] }>('gapo/stats');
+    const stats = await session.request(StatsRequest, undefined);
     if (stats.steps.length >= 1) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const duringTraining = await suggestionLatencies(session, open, 40);
-  const stillTraining = (await session.request<ServerStatus>('gapo/status')).training.state === 'training';
+  const stillTraining = (await session.request(StatusRequest)).training.state === 'training';
   await session.kill();
   await training;
 

@@ -15,11 +15,10 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { parquetReadObjects } from 'hyparquet';
 import { redactSecrets } from '../../server/src/capture/privacy';
-import type { RunResult } from '../../server/src/learn/learner';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
 import { editCompletion, editPrompt, readEpisodes } from '../../server/src/rl/episodes';
-import type { ServerStatus } from '../../server/src/server';
+import { ExportRequest, ForgetRequest, StatusRequest, TrainNowRequest } from '../../server/src/protocol';
 import { makeModel, tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
 import { makeTaughtModel } from '../helpers/taught-model';
@@ -212,11 +211,11 @@ describe('privacy: secrets typed in an editor session are never stored', () => {
     const jsonl = join(work, 'export', 'episodes.jsonl');
     const parquet = join(work, 'export', 'episodes.parquet');
     mkdirSync(join(work, 'export'));
-    await session.request('gapo/export', { format: 'jsonl', out: jsonl });
-    await session.request('gapo/export', { format: 'verl', out: parquet });
+    await session.request(ExportRequest, { format: 'jsonl', out: jsonl });
+    await session.request(ExportRequest, { format: 'verl', out: parquet });
     const bytes = readFileSync(parquet);
     const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
-    const status = await session.request<ServerStatus>('gapo/status');
+    const status = await session.request(StatusRequest);
 
     const texts = [
       ...rawFiles(dataDir),
@@ -242,13 +241,13 @@ describe('privacy: secrets typed in an editor session are never stored', () => {
     const dbFiles = () => filesUnder(dataDir).filter((f) => /gapo\.db/.test(f)).map((f) => ({ where: f, text: readFileSync(f).toString('latin1') }));
     const has = (marker: string) => dbFiles().some((f) => f.text.includes(marker));
     assert.ok(has(markers.client) && has(markers.maps));
-    await session.request('gapo/forget', { uri: uri('src/client.ts') });
+    await session.request(ForgetRequest, { uri: uri('src/client.ts') });
     assert.equal(has(markers.client), false, "one file's data is gone from the database and its WAL");
     assert.equal(has(markers.maps), true, "other files' data stays");
-    await session.request('gapo/forget', {});
+    await session.request(ForgetRequest, {});
     assert.equal(has(markers.maps), false);
     for (const name of ['function add(a, b)', 'region = eu-west-1', 'import Stripe from', '[REDACTED]']) assert.equal(has(name), false, name);
-    const status = await session.request<ServerStatus>('gapo/status');
+    const status = await session.request(StatusRequest);
     assert.deepEqual([status.episodes.total, status.suggestions.shown], [0, 0]);
   });
 });
@@ -291,7 +290,7 @@ describe('privacy: nothing leaves the machine', () => {
       const fixtures = readEpisodes(join(repoRoot, 'test', 'fixtures', 'episodes.jsonl'));
       const stats = await replayEpisodes(session, [...fixtures, ...fixtures.map((e) => ({ ...e, path: `copy/${e.path}` }))], { noise: 0, seed: 1, typingChunk: 8, root: join(work, 'repo') });
       assert.ok(stats.episodes >= 8);
-      const result = await session.request<RunResult>('gapo/trainNow');
+      const result = await session.request(TrainNowRequest);
       assert.ok(result.status === 'deployed' || result.status === 'kept', JSON.stringify(result));
     } finally {
       await session.stop();

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
 import { readEpisodes } from '../../server/src/rl/episodes';
-import type { ServerStatus } from '../../server/src/server';
+import { ExportRequest, ForgetRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../../server/src/protocol';
 import { Store } from '../../server/src/store/store';
 import { makeModel, tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
@@ -53,7 +53,7 @@ describe('malformed input', () => {
     await session.open(uri, 'const a = 1;\n');
     const methods = [
       'textDocument/didOpen', 'textDocument/didChange', 'textDocument/didClose', 'textDocument/didSave', 'textDocument/inlineCompletion',
-      'workspace/executeCommand', 'gapo/status', 'gapo/stats', 'gapo/rollback', 'gapo/export', 'gapo/forget', 'gapo/trainNow', 'nonsense/method', '$/cancelRequest',
+      'workspace/executeCommand', ...[StatusRequest, StatsRequest, RollbackRequest, ExportRequest, ForgetRequest, TrainNowRequest].map((r) => r.method), 'nonsense/method', '$/cancelRequest',
     ];
     const position = fc.record({ line: fc.oneof(fc.integer(), fc.constant(-1), fc.constant(1e9)), character: fc.oneof(fc.integer(), fc.string()) });
     const params = fc.oneof(
@@ -66,16 +66,16 @@ describe('malformed input', () => {
     const messages = fc.sample(fc.tuple(fc.constantFrom(...methods), params, fc.boolean()), { numRuns: 3000, seed: 42 });
     const pending: Promise<unknown>[] = [];
     for (const [method, p, isRequest] of messages) {
-      if (method === 'gapo/trainNow' || method === 'gapo/export') continue; // valid ones do real work; their errors are tested elsewhere
+      if (method === TrainNowRequest.method || method === ExportRequest.method) continue; // valid ones do real work; their errors are tested elsewhere
       if (isRequest) pending.push(session.connection.sendRequest(method, p).catch(() => null));
       else await session.connection.sendNotification(method, p).catch(() => null);
     }
     // Raw garbage on the wire: bodies that are not JSON, and JSON that is not JSON-RPC.
-    for (const body of ['{not json', '[1,2,3]', '{"jsonrpc":"2.0","method":42}', '{"jsonrpc":"2.0","id":{},"method":"gapo/status"}', '"just a string"']) {
+    for (const body of ['{not json', '[1,2,3]', '{"jsonrpc":"2.0","method":42}', `{"jsonrpc":"2.0","id":{},"method":"${StatusRequest.method}"}`, '"just a string"']) {
       session.process.stdin!.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     }
     await Promise.all(pending);
-    const status = await session.request<ServerStatus>('gapo/status');
+    const status = await session.request(StatusRequest);
     assert.equal(typeof status.episodes.total, 'number');
     assert.ok(session.alive, 'the server is still running');
     await session.stop();
@@ -95,7 +95,7 @@ describe('malformed input', () => {
     await session.edit(secret, 0, 0, 'X');
     await session.save(huge);
     await session.save(secret);
-    const status = await session.request<ServerStatus>('gapo/status');
+    const status = await session.request(StatusRequest);
     assert.equal(status.openDocuments, 0);
     assert.equal(status.episodes.total, 0);
     assert.ok(log.some((line) => /not capturing .*huge\.js: too large/.test(line)), log.join('\n'));

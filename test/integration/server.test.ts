@@ -9,7 +9,7 @@ import { editCompletion, editPrompt } from '../../server/src/rl/episodes';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
 import { Store } from '../../server/src/store/store';
-import type { ServerStatus } from '../../server/src/server';
+import { StatusRequest } from '../../server/src/protocol';
 import { cliPath } from '../helpers/paths';
 import { tempDir } from '../helpers/models';
 import { makeTaughtModel } from '../helpers/taught-model';
@@ -175,14 +175,14 @@ describe('language server over stdio', () => {
     const [item] = await session.inlineCompletion(uri, CURSOR);
     const id = item.command!.arguments![0] as string;
     await session.type(uri, CURSOR, 'a + ');
-    await session.request('gapo/status');
+    await session.request(StatusRequest);
     assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === id), []);
   });
 
   it('cancels an older request when a newer one arrives, and honours $/cancelRequest', async () => {
     const uri = pathToFileURL(cancelPath).href;
     await session.open(uri, DOCUMENT, 'javascript');
-    const before = (await session.request<ServerStatus>('gapo/status')).suggestions.shown;
+    const before = (await session.request(StatusRequest)).suggestions.shown;
     const older = session.inlineCompletion(uri, CURSOR);
     const newer = session.inlineCompletion(uri, CURSOR);
     assert.deepEqual(await older, [], 'the older request gives way');
@@ -191,7 +191,7 @@ describe('language server over stdio', () => {
     const cancelled = session.inlineCompletion(uri, CURSOR, cancel);
     cancel.cancel();
     await assert.rejects(cancelled, /cancel/i);
-    assert.equal((await session.request<ServerStatus>('gapo/status')).suggestions.shown, before + 1, 'only the newer suggestion was shown');
+    assert.equal((await session.request(StatusRequest)).suggestions.shown, before + 1, 'only the newer suggestion was shown');
   });
 
   it('replays a simulated user who accepts right suggestions, and flips choices at the noise rate', async () => {
@@ -202,13 +202,13 @@ describe('language server over stdio', () => {
     const flipped = await replayEpisodes(session, [episode('flipped.js')], { noise: 1, seed: 1, typingChunk: 4, root });
     assert.deepEqual({ suggestions: flipped.suggestions, exact: flipped.exact, accepted: flipped.accepted, declined: flipped.declined }, { suggestions: 1, exact: 1, accepted: 0, declined: 1 });
     // Declining a right suggestion and typing the same text by hand is typing along, not typing over.
-    await session.request('gapo/status'); // the episodes' notifications come before this answer
+    await session.request(StatusRequest); // the episodes' notifications come before this answer
     const flippedId = session.episodes.find((e) => e.suggestionId && e.path.endsWith('flipped.js'))!.suggestionId!;
     assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === flippedId).map((o) => o.kind), ['ignored']);
   });
 
   it('reports counts in gapo/status', async () => {
-    const status = await session.request<ServerStatus>('gapo/status');
+    const status = await session.request(StatusRequest);
     assert.equal(status.modelState, 'ready');
     assert.equal(status.adapterVersion, 0);
     assert.ok(status.suggestions.shown >= 3);
@@ -219,8 +219,8 @@ describe('language server over stdio', () => {
   });
 
   it('answers an unknown request with an error and keeps serving', async () => {
-    await assert.rejects(session.request('gapo/noSuchRequest', {}), /Unhandled method/);
-    assert.equal((await session.request<ServerStatus>('gapo/status')).openDocuments, 5);
+    await assert.rejects(session.connection.sendRequest('gapo/noSuchRequest', {}), /Unhandled method/);
+    assert.equal((await session.request(StatusRequest)).openDocuments, 5);
     assert.ok(session.alive);
   });
 });

@@ -6,7 +6,8 @@ import { episodesFromGit } from '../replay/git-episodes';
 import { replayEpisodes } from '../replay/replay';
 import { readEpisodes } from '../rl/episodes';
 import type { EvalResult } from '../rl/evaluate';
-import { defaultDataDir, type ServerStatus } from '../server';
+import { StatusRequest, TrainNowRequest } from '../protocol';
+import { defaultDataDir } from '../server';
 import { Command, UsageError } from './command';
 import { nonNegativeNumber, positiveInteger } from './engine-options';
 import { ProgressBar } from './progress';
@@ -109,16 +110,16 @@ similarity on the held-out episodes (the most recent ones) before and after.
         onEpisode: (done) => progress.update(done, ''),
       });
       progress.done();
-      const status = await session.request<ServerStatus>('gapo/status');
+      const status = await session.request(StatusRequest);
       io.stderr(
         `replayed ${stats.episodes} episodes: ${stats.suggestions} suggestions (${stats.exact} exactly right), ${stats.accepted} accepted, ${stats.declined} declined; ` +
           `the store holds ${status.episodes.total} episodes\n`,
       );
       let training: RunResult | null = null;
       if (values.train) {
-        io.stderr('training (gapo/trainNow)...\n');
+        io.stderr(`training (${TrainNowRequest.method})...\n`);
         try {
-          training = await session.request<RunResult>('gapo/trainNow');
+          training = await session.request(TrainNowRequest);
         } catch (error) {
           throw new UsageError(`training: ${(error as Error).message}`);
         }

@@ -21,10 +21,17 @@ import {
   StreamMessageWriter,
   WorkDoneProgressCreateRequest,
   CancellationTokenSource,
+  type NotificationType,
+  type RequestType,
+  type RequestType0,
   type TextDocumentSaveReason,
   WillSaveTextDocumentNotification,
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { EpisodeCapturedNotification, OutcomeNotification, StatusRequest } from '../protocol';
+
+type EpisodeCaptured = typeof EpisodeCapturedNotification extends NotificationType<infer P> ? P : never;
+type Outcome = typeof OutcomeNotification extends NotificationType<infer P> ? P : never;
 
 export interface SessionOptions {
   /** The `gapo` CLI to run (dist/cli.js). */
@@ -42,8 +49,8 @@ export interface SessionOptions {
 
 export class LspSession {
   readonly documents = new Map<string, TextDocument>();
-  readonly episodes: { id: string; path: string; suggestionId: string | null }[] = [];
-  readonly outcomes: { suggestionId: string; kind: string; afterS: number | null; share: number | null }[] = [];
+  readonly episodes: EpisodeCaptured[] = [];
+  readonly outcomes: Outcome[] = [];
   /** Work-done progress the server reported (`$/progress` values: begin, report, end). */
   readonly progress: { kind: string; title?: string; message?: string; percentage?: number }[] = [];
   initializeResult: InitializeResult | null = null;
@@ -70,8 +77,8 @@ export class LspSession {
     const connection = createProtocolConnection(reader, new StreamMessageWriter(child.stdin!));
     const session = new LspSession(child, connection);
     connection.onNotification('window/logMessage', (params: { message: string }) => options.log?.(params.message));
-    connection.onNotification('gapo/episodeCaptured', (params: LspSession['episodes'][number]) => void session.episodes.push(params));
-    connection.onNotification('gapo/outcome', (params: LspSession['outcomes'][number]) => void session.outcomes.push(params));
+    connection.onNotification(EpisodeCapturedNotification, (params) => void session.episodes.push(params));
+    connection.onNotification(OutcomeNotification, (params) => void session.outcomes.push(params));
     connection.onRequest(WorkDoneProgressCreateRequest.method, () => null);
     connection.onNotification('$/progress', (params: { value: LspSession['progress'][number] }) => void session.progress.push(params.value));
     connection.onError(() => {});
@@ -148,15 +155,18 @@ export class LspSession {
     await this.connection.sendNotification(DidCloseTextDocumentNotification.type, { textDocument: { uri } });
   }
 
-  request<T>(method: string, params?: unknown): Promise<T> {
-    return this.connection.sendRequest<T>(method, params);
+  /** One of the server's own requests (server/src/protocol.ts). */
+  request<R>(type: RequestType0<R, void>): Promise<R>;
+  request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R>;
+  request(type: { method: string }, params?: unknown): Promise<unknown> {
+    return this.connection.sendRequest(type.method, params);
   }
 
   /** Waits until the server's model is loaded; a model that failed to load is an error. */
   async waitForModel(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const status = await this.request<{ modelState: string; modelError: string | null }>('gapo/status');
+      const status = await this.request(StatusRequest);
       if (status.modelState === 'ready') return;
       if (status.modelState !== 'loading') throw new Error(`the server could not load the model: ${status.modelError ?? status.modelState}`);
       if (Date.now() > deadline) throw new Error('timed out waiting for the model to load');

@@ -1,0 +1,51 @@
+// Rules of the code's structure that a reviewer would otherwise have to remember, read from
+// the sources themselves: where ONNX Runtime may be loaded, and where the server's own
+// request names live.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, it } from 'node:test';
+import * as protocol from '../../server/src/protocol';
+import { repoRoot } from '../helpers/paths';
+
+function sources(dir: string): string[] {
+  return readdirSync(join(repoRoot, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+const all = [...sources('server/src'), ...sources('src'), ...sources('test')];
+const text = (file: string) => readFileSync(join(repoRoot, file), 'utf8');
+const methods = (Object.values(protocol) as unknown[])
+  .filter((v): v is { method: string } => typeof v === 'object' && v !== null && 'method' in v)
+  .map((v) => v.method);
+
+describe('structure', () => {
+  it('loads ONNX Runtime only through model/ort.ts, which switches its telemetry off first', () => {
+    const importers = all.filter((f) => f !== 'test/unit/structure.test.ts' && /from 'onnxruntime-node'|require\('onnxruntime-node'\)/.test(text(f)));
+    assert.deepEqual(importers, ['server/src/model/ort.ts']);
+    assert.match(text('server/src/model/ort.ts'), /^import '\.\.\/no-telemetry';\s*\n\s*export \* from 'onnxruntime-node';/m);
+    assert.match(text('server/src/no-telemetry.ts'), /^process\.env\.ORT_DISABLE_TELEMETRY = '1';$/m);
+  });
+
+  it('has every entry point switch telemetry off before anything else', () => {
+    for (const entry of ['server/src/main.ts', 'server/src/cli.ts', 'server/src/model/engine-worker.ts', 'server/src/learn/training-worker.ts']) {
+      const firstImport = text(entry).split('\n').find((line) => line.startsWith('import '));
+      assert.match(firstImport ?? '', /^import '(?:\.\.?\/)+no-telemetry';/, entry);
+    }
+  });
+
+  it('names each of the server\'s own requests in one place, the protocol module', () => {
+    assert.ok(methods.length >= 8, `${methods.length} methods declared`);
+    assert.equal(new Set(methods).size, methods.length, 'each method declared once');
+    for (const file of all.filter((f) => f !== 'server/src/protocol.ts')) {
+      for (const method of methods) assert.ok(!text(file).includes(`'${method}'`) && !text(file).includes(`"${method}"`), `${relative('.', file)} spells ${method} out`);
+    }
+  });
+
+  it('has the extension take its request types from the protocol module', () => {
+    assert.match(text('src/extension.ts'), /from '\.\.\/server\/src\/protocol'/);
+    assert.doesNotMatch(text('src/extension.ts'), /sendRequest(?:<[^>]*>)?\('/, 'a request sent by its name');
+  });
+});
