@@ -6,7 +6,8 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import type { RunResult } from './learn/learner';
 import type { ExportFormat } from './store/export';
-import type { AdapterRecord, OutcomeKind, RunRecord, StepRecord } from './store/store';
+import type { AdapterRecord, RunRecord, StepRecord } from './store/store';
+import type { OutcomeKind } from './edits/suggestion';
 
 /** The command every suggestion carries; the client runs it on accept. */
 export const ACCEPT_COMMAND = 'gapo.suggestion.accepted';

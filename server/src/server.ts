@@ -25,12 +25,11 @@ import {
   TextDocumentSyncKind,
   WorkDoneProgressServerReporter,
 } from 'vscode-languageserver/node';
-import { type CaptureSink, defaultCaptureOptions, DocumentCapture, type PromptContext, type SuggestionContext } from './capture/document-capture';
-import { defaultMaxFileBytes, fragmentProbes, PrivacyFilter, redactSecrets, SecretLedger } from './capture/privacy';
+import { type CaptureSink, defaultCaptureOptions, DocumentCapture, type SuggestionContext } from './capture/document-capture';
+import { defaultMaxFileBytes, PrivacyFilter } from './capture/privacy';
 import { Learner, TrainingError } from './learn/learner';
 import { defaultTrainingSettings, type TrainingSettings } from './learn/training-job';
 import { EngineClient } from './model/engine-client';
-import { defaultPromptLimits, editPrompt, type PromptLimits, REGION_END, trimContext } from './rl/episodes';
 import {
   ACCEPT_COMMAND,
   EpisodeCapturedNotification,
@@ -44,9 +43,13 @@ import {
   TrainNowRequest,
 } from './protocol';
 import { exportEpisodes } from './store/export';
-import { Store, type OutcomeKind } from './store/store';
+import { Store } from './store/store';
 import { suggestionFor } from './suggest/edit-item';
 import { version } from './version';
+import type { PromptContext } from './edits/episode';
+import { fragmentProbes, redactSecrets, SecretLedger } from './edits/redaction';
+import { defaultPromptLimits, editPrompt, type PromptLimits, REGION_END, trimContext } from './edits/prompt';
+import type { OutcomeKind } from './edits/suggestion';
 
 export interface ServerOptions {
   dataDir: string;

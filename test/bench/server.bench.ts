@@ -9,11 +9,11 @@ import { parseModelConfig } from '../../server/src/model/config';
 import { initModel } from '../../server/src/model/init-model';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
-import { readEpisodes } from '../../server/src/rl/episodes';
 import { StatsRequest, StatusRequest, TrainNowRequest } from '../../server/src/protocol';
 import { tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
 import { table } from './timing';
+import { readEpisodes } from '../../server/src/edits/episode';
 
 const BENCH_DIR = join(repoRoot, '.bench-cache');
 

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LspSession, type SessionOptions } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
-import { readEpisodes } from '../../server/src/rl/episodes';
 import { ExportRequest, ForgetRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../../server/src/protocol';
 import type { RunRecord } from '../../server/src/store/store';
 import { makeModel, tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
+import { readEpisodes } from '../../server/src/edits/episode';
 
 const fixtures = readEpisodes(join(repoRoot, 'test', 'fixtures', 'episodes.jsonl'));
 

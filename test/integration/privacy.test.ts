@@ -14,14 +14,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { parquetReadObjects } from 'hyparquet';
-import { redactSecrets } from '../../server/src/capture/privacy';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
-import { editCompletion, editPrompt, readEpisodes } from '../../server/src/rl/episodes';
 import { ExportRequest, ForgetRequest, StatusRequest, TrainNowRequest } from '../../server/src/protocol';
 import { makeModel, tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
 import { makeTaughtModel } from '../helpers/taught-model';
+import { redactSecrets } from '../../server/src/edits/redaction';
+import { editCompletion, editPrompt } from '../../server/src/edits/prompt';
+import { readEpisodes } from '../../server/src/edits/episode';
 
 /** Made-up secrets from a fixed seed: random enough that no 12 characters of one occur by chance. */
 function secretMaker(seed: number) {

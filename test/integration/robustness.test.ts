@@ -10,11 +10,11 @@ import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
-import { readEpisodes } from '../../server/src/rl/episodes';
 import { ExportRequest, ForgetRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../../server/src/protocol';
 import { Store } from '../../server/src/store/store';
 import { makeModel, tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
+import { readEpisodes } from '../../server/src/edits/episode';
 
 const episodes = readEpisodes(join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'));
 

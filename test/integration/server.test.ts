@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource, TextDocumentSaveReason, TextDocumentSyncKind } from 'vscode-languageserver-protocol';
-import { editCompletion, editPrompt } from '../../server/src/rl/episodes';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
 import { Store } from '../../server/src/store/store';
@@ -13,6 +12,7 @@ import { StatusRequest } from '../../server/src/protocol';
 import { cliPath } from '../helpers/paths';
 import { tempDir } from '../helpers/models';
 import { makeTaughtModel } from '../helpers/taught-model';
+import { editCompletion, editPrompt } from '../../server/src/edits/prompt';
 
 const MAX_TOKENS = 96;
 const DOCUMENT = 'function add(a, b) {\n  return \n}\n';

@@ -7,8 +7,8 @@ import {
   gapoReference,
   groupStats,
   highestDensityInterval,
-  RewardError,
 } from '../../server/src/rl/advantages';
+import { RewardError } from '../../server/src/rl/reward';
 
 const ESTIMATORS: EstimatorName[] = ['gapo', 'grpo', 'drgrpo'];
 

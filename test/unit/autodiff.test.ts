@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import * as ort from '../../server/src/model/ort';
 import { gradients } from '../../server/src/onnx/autodiff';
 import { GraphBuilder, Value } from '../../server/src/onnx/graph';
-import { seededRandom } from '../../server/src/model/sampling';
+import { seededRandom } from '../../server/src/edits/text';
 
 type DType = 'float64' | 'float32';
 

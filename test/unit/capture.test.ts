@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type CaptureSink, defaultCaptureOptions, DocumentCapture, isTypingAlong, mapRange, survivingShare } from '../../server/src/capture/document-capture';
 import { episodesFromChange, unifiedDiff } from '../../server/src/capture/edit-episodes';
-import { readEpisodes } from '../../server/src/rl/episodes';
 import { editItem, suggestionFor } from '../../server/src/suggest/edit-item';
 import { repoRoot } from '../helpers/paths';
 import { join } from 'node:path';
+import { readEpisodes } from '../../server/src/edits/episode';
 
 function recordingSink() {
   const edits: string[] = [];

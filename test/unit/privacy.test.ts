@@ -6,18 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type CaptureSink, defaultCaptureOptions, DocumentCapture } from '../../server/src/capture/document-capture';
-import {
-  defaultMaxFileBytes,
-  FRAGMENT_CHARS,
-  fragmentProbes,
-  looksBinary,
-  looksLikeToken,
-  PrivacyFilter,
-  Redaction,
-  redactSecrets,
-  SecretLedger,
-  textKind,
-} from '../../server/src/capture/privacy';
+import { defaultMaxFileBytes, looksBinary, PrivacyFilter } from '../../server/src/capture/privacy';
+import { FRAGMENT_CHARS, fragmentProbes, looksLikeToken, Redaction, redactSecrets, SecretLedger, textKind } from '../../server/src/edits/redaction';
 
 const R = '[REDACTED]';
 

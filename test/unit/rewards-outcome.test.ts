@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { outcomeBonus, verdictOf } from '../../server/src/learn/rewards';
-import type { OutcomeRecord } from '../../server/src/store/store';
+import type { Outcome } from '../../server/src/edits/suggestion';
+import { outcomeBonus, verdictOf } from '../../server/src/rl/reward';
 
-const outcome = (kind: OutcomeRecord['kind'], afterS: number | null = null, share: number | null = null): OutcomeRecord => ({ kind, time: 0, afterS, share });
+const outcome = (kind: Outcome['kind'], afterS: number | null = null, share: number | null = null): Outcome => ({ kind, time: 0, afterS, share });
 
 describe('outcome bonus', () => {
   it('follows the documented scheme: +0.75 × surviving share, −0.25 typed over, 0 ignored', () => {

@@ -7,8 +7,8 @@ import { parquetReadObjects } from 'hyparquet';
 import { exportEpisodes, VERL_DATA_SOURCE } from '../../server/src/store/export';
 import { migrations } from '../../server/src/store/migrations';
 import { Store, StoreError, type StoredEpisode } from '../../server/src/store/store';
-import { editPrompt } from '../../server/src/rl/episodes';
 import { tempDir } from '../helpers/models';
+import { editPrompt } from '../../server/src/edits/prompt';
 
 function episode(id: string, time: number, path = '/w/a.ts'): StoredEpisode {
   return { id, time, uri: `file://${path}`, source: 'lsp', language: 'typescript', path, history: ['--- a\n+++ b\n'], prefix: 'p\n', region: 'let a = 1;\n', suffix: 's\n', cursor: 8, target: 'let a = 2;\n', suggestionId: null };

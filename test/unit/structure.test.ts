@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, normalize, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import * as protocol from '../../server/src/protocol';
 import { repoRoot } from '../helpers/paths';
@@ -21,7 +21,38 @@ const methods = (Object.values(protocol) as unknown[])
   .filter((v): v is { method: string } => typeof v === 'object' && v !== null && 'method' in v)
   .map((v) => v.method);
 
+/** A file's imports of other project files: the folder under server/src/ each lands in, and whether it is type-only. */
+function projectImports(file: string): { folder: string; typeOnly: boolean; spec: string }[] {
+  return [...text(file).matchAll(/^import (type )?(?:[^;]*? from )?'(\.[^']+)';/gms)].map((m) => {
+    const target = normalize(join(dirname(file), m[2]));
+    const inside = relative('server/src', target).split('/');
+    return { folder: inside.length > 1 ? inside[0] : '.', typeOnly: Boolean(m[1]), spec: m[2] };
+  });
+}
+
+const folderFiles = (folder: string) => sources(`server/src/${folder}`);
+
 describe('structure', () => {
+  it('keeps the domain vocabulary (edits/) free of every other folder of the project', () => {
+    const files = folderFiles('edits');
+    assert.ok(files.length >= 5);
+    for (const file of files) for (const i of projectImports(file)) assert.equal(i.folder, 'edits', `${file} imports ${i.spec}`);
+  });
+
+  it('keeps persistence and capture independent of the RL, training and model code', () => {
+    for (const folder of ['store', 'capture']) {
+      for (const file of folderFiles(folder)) {
+        for (const i of projectImports(file)) assert.ok(['edits', 'util', folder].includes(i.folder), `${file} imports ${i.spec}`);
+      }
+    }
+    for (const file of folderFiles('suggest')) {
+      for (const i of projectImports(file)) {
+        assert.ok(!['rl', 'train', 'learn', 'store'].includes(i.folder), `${file} imports ${i.spec}`);
+        assert.ok(i.folder !== 'model' || i.typeOnly, `${file} imports model code (${i.spec}); the engine's API types only`);
+      }
+    }
+  });
+
   it('loads ONNX Runtime only through model/ort.ts, which switches its telemetry off first', () => {
     const importers = all.filter((f) => f !== 'test/unit/structure.test.ts' && /from 'onnxruntime-node'|require\('onnxruntime-node'\)/.test(text(f)));
     assert.deepEqual(importers, ['server/src/model/ort.ts']);

@@ -5,12 +5,12 @@ import { before, describe, it } from 'node:test';
 import { Engine } from '../../server/src/model/engine';
 import { LoraAdapter } from '../../server/src/model/lora';
 import { readSafetensorsHeader, writeSafetensors } from '../../server/src/model/safetensors';
-import { seededRandom } from '../../server/src/model/sampling';
 import { ModelWeights } from '../../server/src/model/weights';
 import { AdamW, defaultAdamW } from '../../server/src/train/adamw';
 import { CrossEntropyTrainer, PolicyTrainer, TrainerContext, TrainingSequence } from '../../server/src/train/trainer';
 import { makeModel, tempDir } from '../helpers/models';
 import { ReferenceModel } from '../helpers/reference-model';
+import { seededRandom } from '../../server/src/edits/text';
 
 const cacheDir = tempDir('cache');
 const random = seededRandom(99);

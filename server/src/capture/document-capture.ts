@@ -11,10 +11,11 @@
 import { diffChars } from 'diff';
 import type { TextDocumentContentChangeEvent } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { Episode } from '../rl/episodes';
-import type { OutcomeKind } from '../store/store';
-import { commonPrefixLength, EXCERPT_LINES, episodesFromChange, HISTORY_LIMIT, unifiedDiff } from './edit-episodes';
-import { Redaction, textKind, type TextKind } from './privacy';
+import { EXCERPT_LINES, episodesFromChange, HISTORY_LIMIT, unifiedDiff } from './edit-episodes';
+import { commonPrefixLength } from '../edits/text';
+import { Redaction, type TextKind, textKind } from '../edits/redaction';
+import type { Episode, PromptContext } from '../edits/episode';
+import type { EditItem, OutcomeKind, SuggestionState } from '../edits/suggestion';
 
 export interface CaptureOptions {
   /** A burst of edits becomes episodes after this long without a change (or on save/close). */
@@ -51,9 +52,6 @@ export interface CaptureSink {
   secrets(found: string[]): void;
 }
 
-/** The prompt fields of a suggestion: an episode without its id and target. */
-export type PromptContext = Omit<Episode, 'id' | 'target'>;
-
 export interface SuggestionContext extends PromptContext {
   regionStart: number;
   regionEnd: number;
@@ -61,13 +59,11 @@ export interface SuggestionContext extends PromptContext {
   regionHoldsSecret: boolean;
 }
 
-type SuggestionState = 'pending' | 'accepted' | 'typed_over' | 'ignored';
-
 interface TrackedSuggestion {
   id: string;
   context: PromptContext;
   rewritten: string;
-  item: { kind: 'insert' | 'replace'; insertText: string };
+  item: Pick<EditItem, 'kind' | 'insertText'>;
   /** Offsets of the region in the current text, moved and widened by every change. */
   range: { start: number; end: number };
   /** The accepted text's span, tracked for the survival checks. */
@@ -208,7 +204,7 @@ export class DocumentCapture {
   }
 
   /** Starts following a suggestion that was just shown; an older pending one is superseded. */
-  track(id: string, context: SuggestionContext, rewritten: string, item: { kind: 'insert' | 'replace'; insertText: string }): void {
+  track(id: string, context: SuggestionContext, rewritten: string, item: Pick<EditItem, 'kind' | 'insertText'>): void {
     for (const s of this.suggestions.values()) if (s.state === 'pending') this.resolve(s, 'ignored');
     const { regionStart, regionEnd, regionHoldsSecret: _secret, ...prompt } = context;
     this.suggestions.set(id, {

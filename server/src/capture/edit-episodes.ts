@@ -5,16 +5,12 @@
 
 import { createHash } from 'node:crypto';
 import { structuredPatch, type StructuredPatchHunk } from 'diff';
-import type { Episode } from '../rl/episodes';
+import type { Episode } from '../edits/episode';
+import { commonPrefixLength, splitLines } from '../edits/text';
 
 export const CONTEXT_LINES = 2;
 export const EXCERPT_LINES = 40;
 export const HISTORY_LIMIT = 6;
-
-/** Lines with their line endings kept, so joining them gives the text back. */
-export function splitLines(text: string): string[] {
-  return text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
-}
 
 /** A unified diff of the change, `context` lines around each hunk ('' when nothing changed). */
 export function unifiedDiff(path: string, before: string, after: string, context = 0): string {
@@ -85,18 +81,6 @@ export function episodeId(...parts: (string | number)[]): string {
 /** Where the first changed line starts in the region: the dataset's cursor. */
 export function changedLineStart(region: string, target: string): number {
   return region.lastIndexOf('\n', commonPrefixLength(region, target) - 1) + 1;
-}
-
-export function commonPrefixLength(a: string, b: string): number {
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  return i;
-}
-
-export function commonSuffixLength(a: string, b: string, max = Math.min(a.length, b.length)): number {
-  let i = 0;
-  while (i < max && a[a.length - 1 - i] === b[b.length - 1 - i]) i++;
-  return i;
 }
 
 /** The language id VS Code would give a path, for episodes made outside an editor. */

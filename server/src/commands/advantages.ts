@@ -4,8 +4,8 @@ import {
   groupStats,
   isEstimatorName,
   resolveOptions,
-  RewardError,
 } from '../rl/advantages';
+import { RewardError } from '../rl/reward';
 import { Command, readAll, UsageError } from './command';
 
 export const advantagesCommand: Command = {

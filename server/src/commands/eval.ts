@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { evaluateEpisodes } from '../rl/evaluate';
-import { readEpisodes } from '../rl/episodes';
 import { Command, UsageError } from './command';
 import { engineOptionSpecs, engineOptionsUsage, loadEngine, positiveInteger } from './engine-options';
 import { ProgressBar } from './progress';
+import { readEpisodes } from '../edits/episode';
 
 export const evalCommand: Command = {
   name: 'eval',

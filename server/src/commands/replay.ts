@@ -4,13 +4,13 @@ import type { RunResult } from '../learn/learner';
 import { LspSession } from '../replay/lsp-session';
 import { episodesFromGit } from '../replay/git-episodes';
 import { replayEpisodes } from '../replay/replay';
-import { readEpisodes } from '../rl/episodes';
 import type { EvalResult } from '../rl/evaluate';
 import { StatusRequest, TrainNowRequest } from '../protocol';
 import { defaultDataDir } from '../server';
 import { Command, UsageError } from './command';
 import { nonNegativeNumber, positiveInteger } from './engine-options';
 import { ProgressBar } from './progress';
+import { readEpisodes } from '../edits/episode';
 
 export const replayCommand: Command = {
   name: 'replay',

@@ -2,15 +2,16 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LoraAdapter } from '../model/lora';
 import { isEstimatorName } from '../rl/advantages';
-import { editPrompt, extractRegion, readEpisodes, REGION_END, shuffled } from '../rl/episodes';
 import { isMetricName, metrics } from '../rl/reward';
 import { rolloutAndUpdate } from '../rl/rollout';
-import { seededRandom } from '../model/sampling';
 import { defaultAdamW } from '../train/adamw';
 import { PolicyTrainer } from '../train/trainer';
 import { Command, UsageError } from './command';
 import { engineOptionSpecs, engineOptionsUsage, loadEngine, nonNegativeNumber, positiveInteger, positiveNumber } from './engine-options';
 import { ProgressBar } from './progress';
+import { editPrompt, extractRegion, REGION_END } from '../edits/prompt';
+import { readEpisodes } from '../edits/episode';
+import { seededRandom, shuffled } from '../edits/text';
 
 export const trainCommand: Command = {
   name: 'train',

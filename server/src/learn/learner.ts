@@ -6,11 +6,11 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { PromptLimits } from '../rl/episodes';
 import type { EvalResult } from '../rl/evaluate';
 import type { Store, StoredEpisode } from '../store/store';
-import { outcomeBonus } from './rewards';
+import { outcomeBonus } from '../rl/reward';
 import type { TrainingJob, TrainingMessage, TrainingPrompt, TrainingSettings } from './training-job';
+import type { PromptLimits } from '../edits/prompt';
 
 export interface LearnerHost {
   store: Store;

@@ -2,7 +2,8 @@
 
 import type { EstimatorName } from '../rl/advantages';
 import type { EvalResult } from '../rl/evaluate';
-import type { Episode, PromptLimits } from '../rl/episodes';
+import type { Episode } from '../edits/episode';
+import type { PromptLimits } from '../edits/prompt';
 
 export interface TrainingSettings {
   /** GAPO steps per run. */

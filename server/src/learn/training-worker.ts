@@ -9,14 +9,14 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine } from '../model/engine';
 import { LoraAdapter } from '../model/lora';
-import { seededRandom } from '../model/sampling';
-import { editCompletion, editPrompt, extractRegion, REGION_END, shuffled, trimContext } from '../rl/episodes';
 import { evaluateEpisodes } from '../rl/evaluate';
 import { editAndExactMatch } from '../rl/reward';
 import { rolloutAndUpdate } from '../rl/rollout';
 import { defaultAdamW } from '../train/adamw';
 import { PolicyTrainer } from '../train/trainer';
 import type { TrainingJob, TrainingMessage } from './training-job';
+import { seededRandom, shuffled } from '../edits/text';
+import { editCompletion, editPrompt, extractRegion, REGION_END, trimContext } from '../edits/prompt';
 
 const port = parentPort!;
 const post = (message: TrainingMessage) => port.postMessage(message);

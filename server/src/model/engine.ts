@@ -13,9 +13,10 @@ import { writeFileAtomic } from '../util/atomic-write';
 import { ModelConfig, readModelConfig } from './config';
 import { buildDecoderGraph, buildScorerGraph, DECODER_INPUTS, pastKey, pastValue, presentKey, presentValue } from './llama';
 import { LoraAdapter } from './lora';
-import { logSoftmaxAt, sampleToken, seededRandom } from './sampling';
+import { logSoftmaxAt, sampleToken } from './sampling';
 import { TextTokenizer } from './tokenizer';
 import { defaultCacheRoot, ModelWeights, prepareWeightCache, WeightLayout } from './weights';
+import { seededRandom } from '../edits/text';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 

@@ -5,9 +5,9 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { expectedWeights, ModelConfig, toHuggingFaceConfig } from './config';
-import { seededRandom } from './sampling';
 import { StorageDType, writeSafetensors } from './safetensors';
 import { BYTE_TOKENIZER_SPECIALS, byteTokenizerFiles } from './tokenizer';
+import { seededRandom } from '../edits/text';
 
 export type TokenizerKind = 'bytes' | 'qwen';
 

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../util/atomic-write';
 import { ModelConfig } from './config';
 import { LORA_MODULES, LORA_SCALE, loraA, loraB, loraTargets } from './llama';
 import { readSafetensorsHeader, readTensorAsFloat32, writeSafetensors } from './safetensors';
-import { seededRandom } from './sampling';
+import { seededRandom } from '../edits/text';
 
 export interface LoraModule {
   /** [rank, in] */

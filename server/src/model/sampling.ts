@@ -10,18 +10,6 @@ export interface SamplingOptions {
   topP: number;
 }
 
-/** mulberry32: small, fast and good enough for sampling; the same seed gives the same draws. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** log-softmax of one row of logits at temperature 1: the model's own log-probabilities. */
 export function logSoftmaxAt(logits: Float32Array, index: number): number {
   let max = -Infinity;

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { basename, resolve } from 'node:path';
 import { episodesFromChange, languageOf } from '../capture/edit-episodes';
 import { looksBinary } from '../capture/privacy';
-import type { Episode } from '../rl/episodes';
+import type { Episode } from '../edits/episode';
 
 const NOT_CODE = new Set(['plaintext', 'json', 'markdown', 'yaml', 'toml']);
 const MAX_FILE_BYTES = 1024 * 1024;

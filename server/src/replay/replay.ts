@@ -6,10 +6,9 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { InlineCompletionItem } from 'vscode-languageserver-protocol';
-import { commonPrefixLength, commonSuffixLength } from '../capture/edit-episodes';
-import { seededRandom } from '../model/sampling';
-import type { Episode } from '../rl/episodes';
 import type { LspSession } from './lsp-session';
+import { commonPrefixLength, commonSuffixLength, seededRandom } from '../edits/text';
+import type { Episode } from '../edits/episode';
 
 export interface ReplayOptions {
   /** Share of accept/type-over choices flipped at random. */

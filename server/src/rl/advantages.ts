@@ -4,6 +4,8 @@
 // and lives in one registry, as verl's core_algos.py keeps them: a new estimator is a dozen
 // lines and one registry entry.
 
+import { RewardError } from './reward';
+
 export const EPSILON = 1e-6;
 
 export interface EstimatorOptions {
@@ -61,8 +63,6 @@ export type EstimatorName = keyof typeof estimators;
 export function isEstimatorName(name: string): name is EstimatorName {
   return Object.hasOwn(estimators, name);
 }
-
-export class RewardError extends Error {}
 
 /**
  * Advantages for a batch of groups, one group of rollout rewards per prompt.

@@ -2,8 +2,9 @@
 // edit similarity, beside the trivial baseline that leaves the region unchanged.
 
 import { Engine } from '../model/engine';
-import { defaultPromptLimits, editPrompt, Episode, extractRegion, PromptLimits, REGION_END, trimContext } from './episodes';
 import { editSimilarity, exactMatch } from './reward';
+import { defaultPromptLimits, editPrompt, extractRegion, PromptLimits, REGION_END, trimContext } from '../edits/prompt';
+import { Episode } from '../edits/episode';
 
 export interface EvalResult {
   n: number;

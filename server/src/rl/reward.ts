@@ -1,6 +1,6 @@
-// Rewards for a predicted edit against the region the user actually wrote, as in the GAPO
-// paper's reward code: exact match, normalised edit similarity, their mean (`edem`) and
-// sentence BLEU.
+// Rewards, in one home: the metrics of a predicted edit against the region the user actually
+// wrote, as in the GAPO paper's reward code (exact match, normalised edit similarity, their
+// mean `edem`, sentence BLEU), and the bonus a shown suggestion earns from its outcome.
 //
 // Line endings are normalised to LF before any comparison: a model writes LF, and a file's
 // CRLF is the editor's business, not a mistake in the edit.
@@ -11,6 +11,7 @@
 // unit per code point, to count characters as Python's Levenshtein does.
 
 import { distance } from 'fastest-levenshtein';
+import type { Outcome, SuggestionState } from '../edits/suggestion';
 
 export type MetricName = 'em' | 'edit' | 'edem' | 'bleu';
 
@@ -127,4 +128,45 @@ function toSingleUnitStrings(a: string, b: string): [string, string] {
     throw new RangeError('too many distinct characters to compare');
   }
   return [remap(a), remap(b)];
+}
+
+/** A reward that advantages cannot be computed from (not a finite number, an empty group). */
+export class RewardError extends Error {}
+
+// --- the outcome bonus -----------------------------------------------------------------------
+//
+// For the language server's training, every rollout is scored with the paper's edem
+// (mean of exact match and edit similarity) against what the user finally wrote. The rollout
+// the user actually saw also carries what the user did with it, in the spirit of Cursor's
+// +0.75 (accepted) / −0.25 (rejected) / 0 (not shown) scheme:
+//
+//   r(shown) = edem(shown, final) + bonus
+//   bonus    = +0.75 · s   accepted, s = share of its characters alive at the last survival
+//                           check (1 before the first check): kept text earns the full bonus,
+//                           text accepted then rewritten earns part of it
+//            = −0.25       typed over (the user wrote something else in its place)
+//            =  0          ignored (the cursor or the edits moved elsewhere)
+//
+// so r lies in [−0.25, 1.75]. Showing nothing (the region unchanged) is an ordinary rollout:
+// when the user changed nothing, it scores edem = 1 and the policy learns to stay quiet.
+
+export const ACCEPT_BONUS = 0.75;
+export const TYPED_OVER_BONUS = -0.25;
+
+/** The explicit verdict on a shown suggestion, and the share of it that survived (accepts only). */
+export function verdictOf(outcomes: Outcome[]): { verdict: SuggestionState; survival: number | null } {
+  const accepted = outcomes.some((o) => o.kind === 'accepted');
+  const checks = outcomes.filter((o) => o.kind === 'survival' && o.share !== null);
+  const latest = checks.length ? checks.reduce((a, b) => ((b.afterS ?? 0) >= (a.afterS ?? 0) ? b : a)) : null;
+  if (accepted) return { verdict: 'accepted', survival: latest ? latest.share : null };
+  if (outcomes.some((o) => o.kind === 'typed_over')) return { verdict: 'typed_over', survival: null };
+  if (outcomes.some((o) => o.kind === 'ignored')) return { verdict: 'ignored', survival: null };
+  return { verdict: 'pending', survival: null };
+}
+
+export function outcomeBonus(outcomes: Outcome[]): number {
+  const { verdict, survival } = verdictOf(outcomes);
+  if (verdict === 'accepted') return ACCEPT_BONUS * (survival ?? 1);
+  if (verdict === 'typed_over') return TYPED_OVER_BONUS;
+  return 0;
 }

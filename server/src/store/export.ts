@@ -3,8 +3,9 @@
 // data_source, extra_info) so a bigger model can be trained with verl-GAPO on a cluster.
 
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { editPrompt, type Episode } from '../rl/episodes';
 import { writeFileAtomic } from '../util/atomic-write';
+import { editPrompt } from '../edits/prompt';
+import type { Episode } from '../edits/episode';
 
 export type ExportFormat = 'jsonl' | 'verl';
 

@@ -6,12 +6,11 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Episode } from '../rl/episodes';
 import { migrations } from './migrations';
+import type { Episode, PromptContext } from '../edits/episode';
+import type { Outcome } from '../edits/suggestion';
 
 export class StoreError extends Error {}
-
-export type OutcomeKind = 'accepted' | 'typed_over' | 'ignored' | 'survival';
 
 export interface StoredEpisode extends Episode {
   time: number;
@@ -24,18 +23,11 @@ export interface SuggestionRecord {
   time: number;
   uri: string;
   path: string;
-  context: Omit<Episode, 'id' | 'target'>;
+  context: PromptContext;
   rewritten: string;
   insertText: string;
   adapterVersion: number;
   latencyMs: number;
-}
-
-export interface OutcomeRecord {
-  kind: OutcomeKind;
-  time: number;
-  afterS: number | null;
-  share: number | null;
 }
 
 export interface AdapterRecord {
@@ -148,13 +140,13 @@ export class Store {
     };
   }
 
-  addOutcome(suggestionId: string, kind: OutcomeKind, time: number, afterS: number | null = null, share: number | null = null): void {
+  addOutcome(suggestionId: string, kind: Outcome['kind'], time: number, afterS: number | null = null, share: number | null = null): void {
     this.db.prepare('INSERT INTO outcomes(suggestion_id, time, kind, after_s, share) VALUES (?, ?, ?, ?, ?)').run(suggestionId, time, kind, afterS, share);
   }
 
-  outcomes(suggestionId: string): OutcomeRecord[] {
+  outcomes(suggestionId: string): Outcome[] {
     const rows = this.db.prepare('SELECT kind, time, after_s, share FROM outcomes WHERE suggestion_id = ? ORDER BY id').all(suggestionId) as Record<string, unknown>[];
-    return rows.map((r) => ({ kind: r.kind as OutcomeKind, time: r.time as number, afterS: r.after_s as number | null, share: r.share as number | null }));
+    return rows.map((r) => ({ kind: r.kind as Outcome['kind'], time: r.time as number, afterS: r.after_s as number | null, share: r.share as number | null }));
   }
 
   /** Adds an episode; one with the same id (a suggestion accepted late) gets the new target. */

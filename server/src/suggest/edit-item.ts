@@ -2,17 +2,10 @@
 // an insertion at the cursor becomes ghost text; any other change becomes an item that
 // replaces whole lines (VS Code shows it where its inline-completion rules allow).
 
-import { commonPrefixLength, commonSuffixLength } from '../capture/edit-episodes';
 import type { Generation } from '../model/engine';
-import { extractRegion } from '../rl/episodes';
-
-export interface EditItem {
-  kind: 'insert' | 'replace';
-  /** Offsets in the document. */
-  start: number;
-  end: number;
-  insertText: string;
-}
+import { commonPrefixLength, commonSuffixLength } from '../edits/text';
+import { extractRegion } from '../edits/prompt';
+import type { EditItem } from '../edits/suggestion';
 
 /** The item for a rewrite of `region` (at `regionStart`, cursor at `cursor` inside it), or null for no change. */
 export function editItem(region: string, rewritten: string, regionStart: number, cursor: number): EditItem | null {

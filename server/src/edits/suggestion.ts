@@ -1,0 +1,26 @@
+// A suggestion as the editor shows it, and what became of it. One spelling for every layer:
+// capture follows the state, the store keeps the outcomes, the rewards read them.
+
+/** What the editor is given: an insertion at the cursor (ghost text) or whole lines replaced. */
+export interface EditItem {
+  kind: 'insert' | 'replace';
+  /** Offsets in the document. */
+  start: number;
+  end: number;
+  insertText: string;
+}
+
+/** Where a shown suggestion stands: still on screen, or what the user did with it. */
+export type SuggestionState = 'pending' | 'accepted' | 'typed_over' | 'ignored';
+
+/** A stored outcome: the verdict, or a survival check of accepted text. */
+export type OutcomeKind = Exclude<SuggestionState, 'pending'> | 'survival';
+
+/** One stored outcome of a suggestion. */
+export interface Outcome {
+  kind: OutcomeKind;
+  time: number;
+  /** Survival checks: seconds after the accept, and the share of accepted characters still there. */
+  afterS: number | null;
+  share: number | null;
+}
