@@ -27,6 +27,7 @@ import {
 } from 'vscode-languageserver/node';
 import { type CaptureSink, defaultCaptureOptions, DocumentCapture, type SuggestionContext } from './capture/document-capture';
 import { defaultMaxFileBytes, PrivacyFilter } from './capture/privacy';
+import { SurvivalChecks } from './capture/survival';
 import { Learner, TrainingError } from './learn/learner';
 import { defaultTrainingSettings, type TrainingSettings } from './learn/training-job';
 import { EngineClient } from './model/engine-client';
@@ -89,6 +90,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
   let options: ServerOptions;
   let store: Store;
   let privacy: PrivacyFilter;
+  let survival: SurvivalChecks;
   // Secrets seen in documents, in memory only: every write is scrubbed of their fragments.
   const secrets = new SecretLedger();
   let learner: Learner | null = null;
@@ -116,8 +118,8 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
       if (rows > 0) log(`removed fragments of ${fresh.length === 1 ? 'a secret' : `${fresh.length} secrets`} from ${rows} stored rows`);
     },
     outcome: (suggestionId: string, kind: OutcomeKind, afterS?: number, share?: number) => {
-      if (!store.db.open) return;
-      store.addOutcome(suggestionId, kind, Date.now(), afterS ?? null, share ?? null);
+      // Dropped when the store is closed, or the suggestion was forgotten meanwhile.
+      if (!store.db.open || !store.addOutcome(suggestionId, kind, Date.now(), afterS ?? null, share ?? null)) return;
       void connection.sendNotification(OutcomeNotification, { suggestionId, kind, afterS: afterS ?? null, share: share ?? null });
     },
   };
@@ -131,6 +133,17 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     }
     // The server's own data folder (exports default there) is never captured as the user's editing.
     privacy = new PrivacyFilter({ exclude: options.capture.exclude, maxFileBytes: options.capture.maxFileBytes, excludeFolders: [options.dataDir, ...(options.capture.excludeFolders ?? [])] });
+    survival = new SurvivalChecks(
+      {
+        addChecks: (checks) => store.addSurvivalChecks(checks),
+        moveSpan: (id, span) => store.moveSurvivalSpan(id, span),
+        record: (id, afterS, share) => sink.outcome(id, 'survival', afterS, share),
+        drop: (id, afterS) => store.dropSurvivalCheck(id, afterS),
+      },
+      (uri) => captures.get(uri)?.text ?? null,
+    );
+    // Checks a killed or restarted server had not run yet.
+    survival.resume(store.pendingSurvivalChecks());
     if (options.modelDir) startModel(options.modelDir);
     return {
       capabilities: {
@@ -197,7 +210,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
       return;
     }
     captures.get(uri)?.dispose();
-    captures.set(uri, new DocumentCapture(uri, path!, languageId, text, v, options.capture, sink, store.recentEdits(path!, options.capture.historyLimit)));
+    captures.set(uri, new DocumentCapture(uri, path!, languageId, text, v, options.capture, sink, survival, store.recentEdits(path!, options.capture.historyLimit)));
   });
 
   connection.onDidChangeTextDocument(({ textDocument: { uri, version: v }, contentChanges }) => {
@@ -368,6 +381,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
     const path = params?.uri ? safeFilePath(params.uri) ?? params.uri : params?.path;
     // In-memory history and survival checks go first: nothing of it may be written again.
     for (const capture of captures.values()) if (path === undefined || capture.path === path) capture.discard();
+    survival.forget((uri) => path === undefined || safeFilePath(uri) === path);
     const deleted = store.forget(path);
     log(`forgot ${deleted.episodes} episodes, ${deleted.suggestions} suggestions and ${deleted.edits} edits${path ? ` of ${path}` : ''}`);
     return deleted;
@@ -375,6 +389,7 @@ export function startServer(cli: Partial<Pick<ServerOptions, 'dataDir' | 'modelD
 
   connection.onShutdown(async () => {
     for (const capture of captures.values()) capture.settle();
+    survival?.dispose();
     await learner?.stop();
     await engine?.dispose();
     store?.close();

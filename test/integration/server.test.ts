@@ -31,14 +31,16 @@ describe('language server over stdio', () => {
   const cancelPath = join(work, 'cancel.js');
   const autosavePath = join(work, 'autosave.js');
   const latePath = join(work, 'late.js');
+  const restartPath = join(work, 'restart.js');
   const replayPaths = [join(work, 'replay', 'kept.js'), join(work, 'replay', 'flipped.js')];
   const cacheDir = tempDir('server-cache');
   let session: LspSession;
+  let modelDir: string;
   const log: string[] = [];
 
   before(async () => {
-    const modelDir = await makeTaughtModel(
-      [acceptPath, typeOverPath, cancelPath, autosavePath, latePath, ...replayPaths].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
+    modelDir = await makeTaughtModel(
+      [acceptPath, typeOverPath, cancelPath, autosavePath, latePath, restartPath, ...replayPaths].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
       MAX_TOKENS,
       cacheDir,
     );
@@ -155,6 +157,39 @@ describe('language server over stdio', () => {
       assert.equal(store.episodes({ path: latePath }).find((e) => e.suggestionId === id)!.target, SUGGESTED_REGION);
     } finally {
       store.close();
+    }
+  });
+
+  it('resumes survival checks after the server is killed between two of them', async () => {
+    const dataDir = join(work, 'restart-data');
+    const start = () => LspSession.start({ cliPath, dataDir, modelDir, cacheDir, initializationOptions: { capture: { settleMs: 60_000, survivalChecksS: [0.3, 4] }, suggest: { maxTokens: MAX_TOKENS }, training: { background: false } } });
+    const uri = pathToFileURL(restartPath).href;
+    const first = await start();
+    let id: string;
+    try {
+      await first.waitForModel();
+      await first.open(uri, DOCUMENT, 'javascript');
+      const [item] = await first.inlineCompletion(uri, CURSOR);
+      id = item.command!.arguments![0] as string;
+      assert.deepEqual(await first.accept(uri, item), { accepted: true });
+      await first.until(() => first.outcomes.some((o) => o.suggestionId === id && o.kind === 'survival'), 5000, 'the first check');
+    } finally {
+      await first.kill('SIGKILL');
+    }
+    // The editor reloads: a new server, the document opened again as it was.
+    const second = await start();
+    try {
+      await second.open(uri, SUGGESTED_REGION, 'javascript');
+      await second.until(() => second.outcomes.some((o) => o.suggestionId === id && o.kind === 'survival'), 10_000, 'the resumed check');
+      const store = Store.open(join(dataDir, 'gapo.db'));
+      try {
+        assert.deepEqual(store.outcomes(id).map((o) => [o.kind, o.afterS, o.share]), [['accepted', null, null], ['survival', 0.3, 1], ['survival', 4, 1]]);
+        assert.equal(store.pendingSurvivalChecks().length, 0);
+      } finally {
+        store.close();
+      }
+    } finally {
+      await second.stop();
     }
   });
 

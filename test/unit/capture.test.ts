@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type CaptureSink, defaultCaptureOptions, DocumentCapture, isTypingAlong, mapRange, survivingShare } from '../../server/src/capture/document-capture';
+import { type CaptureSink, defaultCaptureOptions, DocumentCapture, isTypingAlong } from '../../server/src/capture/document-capture';
+import { survivingShare } from '../../server/src/capture/survival';
+import { mapRange } from '../../server/src/edits/text';
 import { episodesFromChange, unifiedDiff } from '../../server/src/capture/edit-episodes';
 import { editItem, suggestionFor } from '../../server/src/suggest/edit-item';
 import { repoRoot } from '../helpers/paths';
@@ -84,7 +86,7 @@ describe('edit episodes from a change', () => {
 describe('document capture', () => {
   it('merges edits within a second into one history entry and keeps the last 16', () => {
     const { sink, edits } = recordingSink();
-    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', 'x\n', 1, options, sink);
+    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', 'x\n', 1, options, sink, null);
     insert(capture, 0, 'a', 0);
     insert(capture, 1, 'b', 500);
     insert(capture, 2, 'c', 2000);
@@ -99,7 +101,7 @@ describe('document capture', () => {
   it('turns a settled burst into an episode whose history holds only earlier edits', () => {
     const { sink, episodes } = recordingSink();
     const text = Array.from({ length: 10 }, (_, i) => `const v${i} = ${i};\n`).join('');
-    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', text, 1, options, sink, ['--- earlier\n']);
+    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', text, 1, options, sink, null, ['--- earlier\n']);
     insert(capture, text.indexOf('5;'), '4', 0);
     capture.settle();
     assert.equal(episodes.length, 1);
@@ -112,7 +114,7 @@ describe('document capture', () => {
   it('settles edits when a request comes from far away', () => {
     const { sink, episodes } = recordingSink();
     const text = Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join('');
-    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', text, 1, options, sink);
+    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', text, 1, options, sink, null);
     insert(capture, 0, 'x', 0);
     capture.cursorAt(2, 0);
     assert.equal(episodes.length, 0);
@@ -124,7 +126,7 @@ describe('document capture', () => {
   it('judges suggestions: typing along keeps one, other text types it over, edits elsewhere ignore it', () => {
     const { sink, outcomes, episodes } = recordingSink();
     const text = 'a\nb\nreturn \nc\nd\ne\nf\ng\nh\n';
-    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', text, 1, options, sink);
+    const capture = new DocumentCapture('file:///a.ts', '/a.ts', 'typescript', text, 1, options, sink, null);
     const cursor = text.indexOf('return ') + 7;
     const show = (id: string) => {
       const context = capture.contextAt(2, 7);

@@ -314,7 +314,7 @@ describe('capture derives everything from redacted text', () => {
       outcome: () => {},
       secrets: (found) => secrets.push(...found),
     };
-    const capture = new DocumentCapture(`file://${path}`, path, 'plaintext', text, 1, { ...defaultCaptureOptions, settleMs: 60_000 }, sink);
+    const capture = new DocumentCapture(`file://${path}`, path, 'plaintext', text, 1, { ...defaultCaptureOptions, settleMs: 60_000 }, sink, null);
     let now = 0;
     const type = (chunk: string, gapMs = 50) => {
       now += gapMs;

@@ -8,14 +8,14 @@
 // for storage (diffs, episodes, prompts) is cut from the whole document with its secrets
 // redacted, so a secret split across lines or edits is caught once it stands complete.
 
-import { diffChars } from 'diff';
 import type { TextDocumentContentChangeEvent } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { EXCERPT_LINES, episodesFromChange, HISTORY_LIMIT, unifiedDiff } from './edit-episodes';
-import { commonPrefixLength } from '../edits/text';
-import { Redaction, type TextKind, textKind } from '../edits/redaction';
 import type { Episode, PromptContext } from '../edits/episode';
+import { Redaction, redactSecrets, type TextKind, textKind } from '../edits/redaction';
 import type { EditItem, OutcomeKind, SuggestionState } from '../edits/suggestion';
+import { commonPrefixLength, mapRange } from '../edits/text';
+import { EXCERPT_LINES, episodesFromChange, HISTORY_LIMIT, unifiedDiff } from './edit-episodes';
+import type { SurvivalChecks } from './survival';
 
 export interface CaptureOptions {
   /** A burst of edits becomes episodes after this long without a change (or on save/close). */
@@ -66,13 +66,10 @@ interface TrackedSuggestion {
   item: Pick<EditItem, 'kind' | 'insertText'>;
   /** Offsets of the region in the current text, moved and widened by every change. */
   range: { start: number; end: number };
-  /** The accepted text's span, tracked for the survival checks. */
-  accepted: { text: string; span: { start: number; end: number } } | null;
   state: SuggestionState;
   /** When it was resolved as ignored or typed over (ms), for late accepts. */
   resolvedAt: number;
   episodeRecorded: boolean;
-  timers: NodeJS.Timeout[];
 }
 
 interface Burst {
@@ -104,6 +101,8 @@ export class DocumentCapture {
     version: number,
     private readonly options: CaptureOptions,
     private readonly sink: CaptureSink,
+    /** Where accepted suggestions are followed (null: not at all). */
+    private readonly survival: SurvivalChecks | null,
     initialHistory: string[] = [],
   ) {
     this.document = TextDocument.create(uri, language, version, text);
@@ -144,9 +143,9 @@ export class DocumentCapture {
       }
       for (const s of this.suggestions.values()) {
         const touched = mapRange(s.range, start, end, delta);
-        if (s.accepted) mapRange(s.accepted.span, start, end, delta);
         if (s.state === 'pending') this.judgePending(s, touched);
       }
+      this.survival?.mapChange(this.uri, start, end, delta);
     }
     this.scheduleSettle();
   }
@@ -213,11 +212,9 @@ export class DocumentCapture {
       rewritten,
       item,
       range: { start: regionStart, end: regionEnd },
-      accepted: null,
       state: 'pending',
       resolvedAt: 0,
       episodeRecorded: false,
-      timers: [],
     });
     this.scheduleSettle();
   }
@@ -239,15 +236,9 @@ export class DocumentCapture {
     this.sink.outcome(id, 'accepted');
     // The span the accepted text occupies now: the insertion, or the whole rewritten region.
     const insertedAt = s.range.start + s.context.cursor;
-    s.accepted =
-      s.item.kind === 'insert'
-        ? { text: s.item.insertText, span: { start: insertedAt, end: insertedAt + s.item.insertText.length } }
-        : { text: s.rewritten, span: { ...s.range } };
-    for (const seconds of this.options.survivalChecksS) {
-      const timer = setTimeout(() => this.checkSurvival(s, seconds), seconds * 1000);
-      timer.unref();
-      s.timers.push(timer);
-    }
+    const [text, span] =
+      s.item.kind === 'insert' ? [s.item.insertText, { start: insertedAt, end: insertedAt + s.item.insertText.length }] : [s.rewritten, { ...s.range }];
+    this.survival?.start(id, this.uri, redactSecrets(text, this.path), span, this.options.survivalChecksS);
     this.scheduleSettle();
     return true;
   }
@@ -281,9 +272,10 @@ export class DocumentCapture {
         const target = this.redact(this.text).slice(s.range.start, s.range.end);
         this.sink.episode(this, { ...s.context, id: s.id, source: `suggestion:${s.id}`, target }, s.id);
       }
-      // Resolved ones stay a while, for an accept that arrives late; accepted ones until their last survival check.
-      if (s.timers.length === 0 && (s.state === 'accepted' || now - s.resolvedAt > this.options.lateAcceptMs)) this.suggestions.delete(s.id);
+      // Resolved ones stay a while, for an accept that arrives late.
+      if (s.state === 'accepted' || now - s.resolvedAt > this.options.lateAcceptMs) this.suggestions.delete(s.id);
     }
+    this.survival?.persistSpans(this.uri);
   }
 
   /**
@@ -297,19 +289,18 @@ export class DocumentCapture {
     this.burst = null;
     if (this.settleTimer) clearTimeout(this.settleTimer);
     this.settleTimer = null;
-    for (const s of this.suggestions.values()) s.timers.forEach(clearTimeout);
     this.suggestions.clear();
   }
 
-  /** The document closed: settle now; survival checks run on to the last text seen. */
+  /** The document closed: settle now; survival checks run on against the last text seen. */
   close(): void {
     this.settle();
     this.closed = true;
+    this.survival?.closed(this.uri, this.text);
   }
 
   dispose(): void {
     if (this.settleTimer) clearTimeout(this.settleTimer);
-    for (const s of this.suggestions.values()) s.timers.forEach(clearTimeout);
     this.suggestions.clear();
   }
 
@@ -374,33 +365,6 @@ export class DocumentCapture {
     this.sink.outcome(s.id, kind);
   }
 
-  private checkSurvival(s: TrackedSuggestion, seconds: number): void {
-    if (!s.accepted) return;
-    const now = this.text.slice(s.accepted.span.start, s.accepted.span.end);
-    this.sink.outcome(s.id, 'survival', seconds, survivingShare(s.accepted.text, now));
-    if (seconds === Math.max(...this.options.survivalChecksS)) {
-      s.timers = [];
-      if (s.episodeRecorded) this.suggestions.delete(s.id);
-    }
-  }
-}
-
-/**
- * Moves a tracked range through one change of [start, end) by `delta` characters; a change
- * touching the range widens it. Returns whether the change touched the range.
- */
-export function mapRange(range: { start: number; end: number }, start: number, end: number, delta: number): boolean {
-  // A replacement ending where the range starts is before it; an insertion there is inside.
-  if (end < range.start || (end === range.start && start < end)) {
-    range.start += delta;
-    range.end += delta;
-    return false;
-  }
-  // The range ends at a line start: text inserted there belongs to the next line.
-  if (start > range.end || (start === range.end && range.end > range.start)) return false;
-  range.start = Math.min(range.start, start);
-  range.end = Math.max(range.end, end) + delta;
-  return true;
 }
 
 /** Whether `now` is `original` with a prefix of the suggested insertion typed at one place. */
@@ -411,12 +375,4 @@ export function isTypingAlong(original: string, suggested: string, now: string):
   const typed = now.slice(at, now.length - tail);
   const inserted = suggested.slice(at, suggested.length - tail);
   return now.startsWith(original.slice(0, at)) && now.endsWith(original.slice(at)) && suggested.endsWith(original.slice(at)) && inserted.startsWith(typed);
-}
-
-/** The share of `accepted`'s characters still present in `now`, aligned with a character diff. */
-export function survivingShare(accepted: string, now: string): number {
-  if (accepted.length === 0) return 1;
-  let kept = 0;
-  for (const part of diffChars(accepted, now)) if (!part.added && !part.removed) kept += part.value.length;
-  return kept / accepted.length;
 }

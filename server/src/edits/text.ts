@@ -5,6 +5,30 @@ export function splitLines(text: string): string[] {
   return text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
 }
 
+/** A range of offsets in a text. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/**
+ * Moves a tracked range through one change of [start, end) by `delta` characters; a change
+ * touching the range widens it. Returns whether the change touched the range.
+ */
+export function mapRange(range: Span, start: number, end: number, delta: number): boolean {
+  // A replacement ending where the range starts is before it; an insertion there is inside.
+  if (end < range.start || (end === range.start && start < end)) {
+    range.start += delta;
+    range.end += delta;
+    return false;
+  }
+  // The range ends at a line start: text inserted there belongs to the next line.
+  if (start > range.end || (start === range.end && range.end > range.start)) return false;
+  range.start = Math.min(range.start, start);
+  range.end = Math.max(range.end, end) + delta;
+  return true;
+}
+
 export function commonPrefixLength(a: string, b: string): number {
   let i = 0;
   while (i < a.length && i < b.length && a[i] === b[i]) i++;

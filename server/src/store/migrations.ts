@@ -91,4 +91,18 @@ export const migrations: string[] = [
   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   INSERT INTO settings(key, value) VALUES ('live_adapter', '0');
   `,
+
+  // 2: pending survival checks, so that a restarted server resumes them.
+  `
+  CREATE TABLE survival_checks (
+    suggestion_id TEXT NOT NULL REFERENCES suggestions(id) ON DELETE CASCADE,
+    after_s REAL NOT NULL,            -- seconds after the accept
+    due INTEGER NOT NULL,             -- ms since the epoch
+    uri TEXT NOT NULL,
+    text TEXT NOT NULL,               -- the accepted text (redacted)
+    span_start INTEGER NOT NULL,      -- where it stands in the document, as last known
+    span_end INTEGER NOT NULL,
+    PRIMARY KEY (suggestion_id, after_s)
+  );
+  `,
 ];

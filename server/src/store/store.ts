@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path';
 import { migrations } from './migrations';
 import type { Episode, PromptContext } from '../edits/episode';
-import type { Outcome } from '../edits/suggestion';
+import type { Outcome, PendingSurvivalCheck } from '../edits/suggestion';
+import type { Span } from '../edits/text';
 
 export class StoreError extends Error {}
 
@@ -140,8 +141,39 @@ export class Store {
     };
   }
 
-  addOutcome(suggestionId: string, kind: Outcome['kind'], time: number, afterS: number | null = null, share: number | null = null): void {
-    this.db.prepare('INSERT INTO outcomes(suggestion_id, time, kind, after_s, share) VALUES (?, ?, ?, ?, ?)').run(suggestionId, time, kind, afterS, share);
+  /**
+   * Records an outcome (a survival check's also ends its pending row). One of a suggestion
+   * that was deleted meanwhile (the user forgot it) is dropped: returns false.
+   */
+  addOutcome(suggestionId: string, kind: Outcome['kind'], time: number, afterS: number | null = null, share: number | null = null): boolean {
+    return this.db.transaction(() => {
+      const added = this.db
+        .prepare('INSERT INTO outcomes(suggestion_id, time, kind, after_s, share) SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM suggestions WHERE id = ?)')
+        .run(suggestionId, time, kind, afterS, share, suggestionId).changes;
+      if (kind === 'survival') this.dropSurvivalCheck(suggestionId, afterS ?? 0);
+      return added > 0;
+    })();
+  }
+
+  addSurvivalChecks(checks: PendingSurvivalCheck[]): void {
+    const insert = this.db.prepare('INSERT OR REPLACE INTO survival_checks(suggestion_id, after_s, due, uri, text, span_start, span_end) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const c of checks) insert.run(c.suggestionId, c.afterS, c.due, c.uri, c.text, c.span.start, c.span.end);
+    })();
+  }
+
+  moveSurvivalSpan(suggestionId: string, span: Span): void {
+    this.db.prepare('UPDATE survival_checks SET span_start = ?, span_end = ? WHERE suggestion_id = ?').run(span.start, span.end, suggestionId);
+  }
+
+  dropSurvivalCheck(suggestionId: string, afterS: number): void {
+    this.db.prepare('DELETE FROM survival_checks WHERE suggestion_id = ? AND after_s = ?').run(suggestionId, afterS);
+  }
+
+  /** Survival checks not yet run, soonest first. */
+  pendingSurvivalChecks(): PendingSurvivalCheck[] {
+    const rows = this.db.prepare('SELECT * FROM survival_checks ORDER BY due').all() as Record<string, any>[];
+    return rows.map((r) => ({ suggestionId: r.suggestion_id, uri: r.uri, text: r.text, span: { start: r.span_start, end: r.span_end }, afterS: r.after_s, due: r.due }));
   }
 
   outcomes(suggestionId: string): Outcome[] {
