@@ -59,6 +59,11 @@ export interface SuggestionContext extends PromptContext {
   regionHoldsSecret: boolean;
 }
 
+/** A suggestion's prompt fields, without where its region lies in the document. */
+export function promptOf({ regionStart: _start, regionEnd: _end, regionHoldsSecret: _secret, ...prompt }: SuggestionContext): PromptContext {
+  return prompt;
+}
+
 interface TrackedSuggestion {
   id: string;
   context: PromptContext;
@@ -205,7 +210,8 @@ export class DocumentCapture {
   /** Starts following a suggestion that was just shown; an older pending one is superseded. */
   track(id: string, context: SuggestionContext, rewritten: string, item: Pick<EditItem, 'kind' | 'insertText'>): void {
     for (const s of this.suggestions.values()) if (s.state === 'pending') this.resolve(s, 'ignored');
-    const { regionStart, regionEnd, regionHoldsSecret: _secret, ...prompt } = context;
+    const prompt = promptOf(context);
+    const { regionStart, regionEnd } = context;
     this.suggestions.set(id, {
       id,
       context: prompt,

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultDataDir } from '../server';
+import { defaultDataDir } from '../lsp/options';
 import { exportEpisodes } from '../store/export';
 import { Store } from '../store/store';
 import { Command, UsageError } from './command';

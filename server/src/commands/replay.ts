@@ -6,7 +6,7 @@ import { episodesFromGit } from '../replay/git-episodes';
 import { replayEpisodes } from '../replay/replay';
 import type { EvalResult } from '../rl/evaluate';
 import { StatusRequest, TrainNowRequest } from '../protocol';
-import { defaultDataDir } from '../server';
+import { defaultDataDir } from '../lsp/options';
 import { Command, UsageError } from './command';
 import { nonNegativeNumber, positiveInteger } from './engine-options';
 import { ProgressBar } from './progress';

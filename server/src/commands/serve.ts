@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
-import { defaultDataDir, startServer } from '../server';
+import { defaultDataDir } from '../lsp/options';
+import { startServer } from '../server';
 import { Command, UsageError } from './command';
 
 export const serveCommand: Command = {

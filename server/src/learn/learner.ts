@@ -11,6 +11,7 @@ import type { Store, StoredEpisode } from '../store/store';
 import { outcomeBonus } from '../rl/reward';
 import type { TrainingJob, TrainingMessage, TrainingPrompt, TrainingSettings } from './training-job';
 import type { PromptLimits } from '../edits/prompt';
+import type { SuggestionsFirst } from './suggestions-first';
 
 export interface LearnerHost {
   store: Store;
@@ -19,8 +20,8 @@ export interface LearnerHost {
   cacheDir?: string;
   settings: TrainingSettings;
   prompt: PromptLimits;
-  /** Int32Array[1]: suggestion requests in flight (the worker waits while it is > 0). */
-  busy: SharedArrayBuffer;
+  /** The server's gate: its training worker waits while suggestions are in flight. */
+  suggestionsFirst: SuggestionsFirst;
   workerPath: string;
   log(message: string): void;
   progress(message: string, percentage: number): void;
@@ -102,7 +103,7 @@ export class Learner {
       heldOut,
       settings,
       prompt: this.host.prompt,
-      busy: this.host.busy,
+      suggestionsFirst: this.host.suggestionsFirst.buffer,
     };
     this.host.log(`training run ${runId} (${trigger}): ${train.length} episodes, ${heldOut.length} held out, from adapter v${liveVersion}`);
     const worker = new Worker(this.host.workerPath, { workerData: job });

@@ -73,8 +73,8 @@ export interface TrainingJob {
   settings: TrainingSettings;
   /** The same limits the server's suggestions use, so training sees the prompts serving sends. */
   prompt: PromptLimits;
-  /** Int32Array[1] over it: suggestion requests in flight; the worker waits while it is > 0. */
-  busy: SharedArrayBuffer;
+  /** The buffer of the server's SuggestionsFirst: the worker waits while suggestions are in flight. */
+  suggestionsFirst: SharedArrayBuffer;
 }
 
 export interface GroupSummary {

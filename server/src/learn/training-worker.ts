@@ -14,6 +14,7 @@ import { editAndExactMatch } from '../rl/reward';
 import { rolloutAndUpdate } from '../rl/rollout';
 import { defaultAdamW } from '../train/adamw';
 import { PolicyTrainer } from '../train/trainer';
+import { SuggestionsFirst } from './suggestions-first';
 import type { TrainingJob, TrainingMessage } from './training-job';
 import { seededRandom, shuffled } from '../edits/text';
 import { editCompletion, editPrompt, extractRegion, REGION_END, trimContext } from '../edits/prompt';
@@ -21,7 +22,7 @@ import { editCompletion, editPrompt, extractRegion, REGION_END, trimContext } fr
 const port = parentPort!;
 const post = (message: TrainingMessage) => port.postMessage(message);
 const job = workerData as TrainingJob;
-const busy = new Int32Array(job.busy);
+const suggestionsFirst = new SuggestionsFirst(job.suggestionsFirst);
 
 // On Linux a priority set with pid 0 applies to the calling thread only: this one, which also
 // runs ONNX Runtime's work when it has one thread. Suggestions then win every contended core.
@@ -29,11 +30,6 @@ try {
   setPriority(19);
 } catch {
   // not permitted here: training just competes on equal terms
-}
-
-/** Blocks this thread while the server has suggestion requests in flight. */
-function waitWhileBusy(): void {
-  while (Atomics.load(busy, 0) > 0) Atomics.wait(busy, 0, Atomics.load(busy, 0), 50);
 }
 
 async function run(): Promise<void> {
@@ -50,7 +46,7 @@ async function run(): Promise<void> {
     const evaluate = async (phase: 'evaluating live' | 'evaluating candidate') =>
       evaluateEpisodes(engine, job.heldOut, s.maxTokens, (done) => {
         post({ type: 'phase', phase, done, total: job.heldOut.length });
-        waitWhileBusy();
+        suggestionsFirst.waitForSuggestions();
       }, job.prompt);
     const live = await evaluate('evaluating live');
 
@@ -60,7 +56,7 @@ async function run(): Promise<void> {
       microBatchSize: s.microBatch,
       loss: { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 },
     });
-    trainer.beforeMicroBatch = waitWhileBusy;
+    trainer.beforeMicroBatch = suggestionsFirst.waitForSuggestions;
     const order = shuffled(job.train, seededRandom(s.seed));
     for (let step = 0; step < s.steps; step++) {
       post({ type: 'phase', phase: 'training', done: step, total: s.steps });
@@ -83,7 +79,7 @@ async function run(): Promise<void> {
           stop: [REGION_END],
           seed: s.seed * 1000 + step,
           reward: (prediction, target) => editAndExactMatch(extractRegion(prediction), target),
-          beforeEachPrompt: waitWhileBusy,
+          beforeEachPrompt: suggestionsFirst.waitForSuggestions,
         },
       );
       const last = result.metrics[result.metrics.length - 1];

@@ -4,7 +4,6 @@
 
 import type { Generation } from '../model/engine';
 import { commonPrefixLength, commonSuffixLength } from '../edits/text';
-import { extractRegion } from '../edits/prompt';
 import type { EditItem } from '../edits/suggestion';
 
 /** The item for a rewrite of `region` (at `regionStart`, cursor at `cursor` inside it), or null for no change. */
@@ -39,8 +38,9 @@ export function suggestionFor(
   context: { region: string; regionStart: number; cursor: number },
   generation: Pick<Generation, 'text' | 'finishReason'>,
 ): { item: EditItem; rewritten: string } | null {
+  // The engine stopped at the end marker and cut it off: the text is the rewritten region.
   if (generation.finishReason !== 'stop') return null;
-  const rewritten = extractRegion(generation.text);
+  const rewritten = generation.text;
   const item = editItem(context.region, rewritten, context.regionStart, context.cursor);
   return item ? { item, rewritten } : null;
 }

@@ -1,0 +1,177 @@
+// What the language server holds while it runs: its options, store, captures of open
+// documents, the model (in its worker) and the learner. Handlers in documents.ts,
+// suggestions.ts and requests.ts share this one object; server.ts wires them to LSP.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Connection, WorkDoneProgressServerReporter } from 'vscode-languageserver/node';
+import { type CaptureSink, DocumentCapture } from '../capture/document-capture';
+import { PrivacyFilter } from '../capture/privacy';
+import { SurvivalChecks } from '../capture/survival';
+import type { PromptContext } from '../edits/episode';
+import { fragmentProbes, SecretLedger } from '../edits/redaction';
+import { Learner } from '../learn/learner';
+import { SuggestionsFirst } from '../learn/suggestions-first';
+import { EngineClient } from '../model/engine-client';
+import { EpisodeCapturedNotification, OutcomeNotification, type ServerStatus } from '../protocol';
+import { Store } from '../store/store';
+import { version } from '../version';
+import type { ServerOptions } from './options';
+
+export class ServerState {
+  readonly captures = new Map<string, DocumentCapture>();
+  /** Secrets seen in documents, in memory only: every write is scrubbed of their fragments. */
+  readonly secrets = new SecretLedger();
+  readonly suggestionsFirst = new SuggestionsFirst();
+  readonly privacy: PrivacyFilter;
+  readonly survival: SurvivalChecks;
+  engine: EngineClient | null = null;
+  learner: Learner | null = null;
+  model: { state: ServerStatus['modelState']; error: string | null } = { state: 'none', error: null };
+  trainingProgress: WorkDoneProgressServerReporter | null = null;
+
+  /** What capture hands over for storage: scrubbed of known secrets' fragments, then announced. */
+  readonly sink: CaptureSink = {
+    edit: (capture, diff) => this.store.addEdit(Date.now(), capture.uri, capture.path, this.secrets.scrub(diff)),
+    episode: (capture, episode, suggestionId) => {
+      this.store.addEpisode({ ...this.scrubPrompt(episode), target: this.secrets.scrub(episode.target), time: Date.now(), uri: capture.uri, suggestionId });
+      // Sent after the commit: an acknowledged episode survives a killed server.
+      void this.connection.sendNotification(EpisodeCapturedNotification, { id: episode.id, path: capture.path, suggestionId });
+    },
+    secrets: (found) => {
+      const fresh = this.secrets.add(found);
+      if (fresh.length === 0) return;
+      const rows = this.store.scrub((text) => this.secrets.scrub(text), fragmentProbes(fresh));
+      if (rows > 0) this.log(`removed fragments of ${fresh.length === 1 ? 'a secret' : `${fresh.length} secrets`} from ${rows} stored rows`);
+    },
+    outcome: (suggestionId, kind, afterS, share) => {
+      // Dropped when the store is closed, or the suggestion was forgotten meanwhile.
+      if (!this.store.db.open || !this.store.addOutcome(suggestionId, kind, Date.now(), afterS ?? null, share ?? null)) return;
+      void this.connection.sendNotification(OutcomeNotification, { suggestionId, kind, afterS: afterS ?? null, share: share ?? null });
+    },
+  };
+
+  constructor(
+    readonly connection: Connection,
+    readonly options: ServerOptions,
+    readonly store: Store,
+  ) {
+    // The server's own data folder (exports default there) is never captured as the user's editing.
+    this.privacy = new PrivacyFilter({ exclude: options.capture.exclude, maxFileBytes: options.capture.maxFileBytes, excludeFolders: [options.dataDir, ...(options.capture.excludeFolders ?? [])] });
+    this.survival = new SurvivalChecks(
+      {
+        addChecks: (checks) => store.addSurvivalChecks(checks),
+        moveSpan: (id, span) => store.moveSurvivalSpan(id, span),
+        record: (id, afterS, share) => this.sink.outcome(id, 'survival', afterS, share),
+        drop: (id, afterS) => store.dropSurvivalCheck(id, afterS),
+      },
+      (uri) => this.captures.get(uri)?.text ?? null,
+    );
+    // Checks a killed or restarted server had not run yet.
+    this.survival.resume(store.pendingSurvivalChecks());
+  }
+
+  log(message: string): void {
+    this.connection.console.log(message);
+  }
+
+  /** Starts capturing a document; the history of the file's earlier edits comes from the store. */
+  capture(uri: string, path: string, languageId: string, text: string, documentVersion: number): void {
+    this.captures.get(uri)?.dispose();
+    const history = this.store.recentEdits(path, this.options.capture.historyLimit);
+    this.captures.set(uri, new DocumentCapture(uri, path, languageId, text, documentVersion, this.options.capture, this.sink, this.survival, history));
+  }
+
+  /** Loads the model in its worker; once it is ready, suggestions and the learner start. */
+  startModel(modelDir: string): void {
+    this.model = { state: 'loading', error: null };
+    const { store, options } = this;
+    let live = store.adapter(store.liveAdapterVersion());
+    if (live?.path && !existsSync(join(live.path, 'adapter_model.safetensors'))) {
+      // Somebody deleted the adapter's files: serve the base model rather than nothing.
+      this.connection.console.warn(`adapter v${live.version}'s files are missing (${live.path}); serving the base model (v0) instead`);
+      store.setLiveAdapterVersion(0);
+      live = store.adapter(0);
+    }
+    const log = (message: string) => this.log(message);
+    EngineClient.start({ modelDir, cacheDir: options.cacheDir, adapterDir: live?.path ?? undefined, workerPath: join(__dirname, 'engine-worker.js'), log }).then(
+      (client) => {
+        this.engine = client;
+        this.model = { state: 'ready', error: null };
+        this.learner = new Learner({
+          store,
+          dataDir: options.dataDir,
+          modelDir,
+          cacheDir: options.cacheDir,
+          prompt: options.prompt,
+          settings: { ...options.training, minNewEpisodes: options.training.background ? options.training.minNewEpisodes : Infinity },
+          suggestionsFirst: this.suggestionsFirst,
+          workerPath: join(__dirname, 'training-worker.js'),
+          log,
+          progress: (message, percentage) => this.trainingProgress?.report(Math.round(percentage), message),
+          deploy: async (_version, dir) => this.engine?.setAdapter(dir),
+        });
+      },
+      (error: Error) => {
+        this.model = { state: 'failed', error: error.message };
+        this.connection.console.error(`the model could not be loaded, suggestions and training are off: ${error.message}`);
+      },
+    );
+  }
+
+  status(): ServerStatus {
+    const { store, learner } = this;
+    const counts = store.counts();
+    return {
+      version,
+      dataDir: this.options.dataDir,
+      model: this.options.modelDir,
+      modelState: this.model.state,
+      modelError: this.model.error,
+      adapterVersion: store.liveAdapterVersion(),
+      openDocuments: this.captures.size,
+      episodes: { total: counts.episodes, untrained: store.countEpisodesSince(store.lastEpisodeTimeTrained()), fromSuggestions: counts.episodesFromSuggestions },
+      suggestions: { shown: counts.suggestions, accepted: counts.accepted, typedOver: counts.typedOver, ignored: counts.ignored },
+      training: { state: learner ? learner.state : 'unavailable', runId: learner?.runningRunId ?? null, lastRun: store.runs(1)[0] ?? null },
+    };
+  }
+
+  /** Deletes what was collected, of one file or all: in memory first, so nothing of it is written again. */
+  forget(path?: string): { episodes: number; suggestions: number; edits: number } {
+    for (const capture of this.captures.values()) if (path === undefined || capture.path === path) capture.discard();
+    this.survival.forget((uri) => path === undefined || filePath(uri) === path);
+    const deleted = this.store.forget(path);
+    this.log(`forgot ${deleted.episodes} episodes, ${deleted.suggestions} suggestions and ${deleted.edits} edits${path ? ` of ${path}` : ''}`);
+    return deleted;
+  }
+
+  async shutdown(): Promise<void> {
+    for (const capture of this.captures.values()) capture.settle();
+    this.survival.dispose();
+    await this.learner?.stop();
+    await this.engine?.dispose();
+    this.store.close();
+  }
+
+  /**
+   * Prompt fields (already cut from redacted text) scrubbed of fragments of secrets that were
+   * completed since, with the cursor moved to match.
+   */
+  scrubPrompt<T extends PromptContext>(e: T): T {
+    const { secrets } = this;
+    if (secrets.size === 0) return e;
+    const region = secrets.scrub(e.region);
+    const cursor = Math.min(secrets.scrub(e.region.slice(0, e.cursor)).length, region.length);
+    return { ...e, history: e.history.map((h) => secrets.scrub(h)), prefix: secrets.scrub(e.prefix), region, suffix: secrets.scrub(e.suffix), cursor };
+  }
+}
+
+/** The path of a file: URI, or null for any other (or a malformed one). */
+export function filePath(uri: string): string | null {
+  try {
+    return uri.startsWith('file:') ? fileURLToPath(uri) : null;
+  } catch {
+    return null;
+  }
+}

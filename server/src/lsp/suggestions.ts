@@ -1,0 +1,74 @@
+// textDocument/inlineCompletion: adapts LSP to the suggestion pipeline (suggest/pipeline.ts).
+// A newer keystroke's request cancels the older one, and every request counts as in flight
+// for the training thread, which waits for it.
+
+import { randomUUID } from 'node:crypto';
+import { type Connection, type InlineCompletionItem, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
+import { promptOf } from '../capture/document-capture';
+import { redactSecrets } from '../edits/redaction';
+import { ACCEPT_COMMAND } from '../protocol';
+import { suggest, type PipelineSettings } from '../suggest/pipeline';
+import type { ServerState } from './state';
+
+export function serveSuggestions(connection: Connection, server: () => ServerState): void {
+  let latestRequest: AbortController | null = null;
+
+  connection.languages.inlineCompletion.on(async ({ textDocument: { uri }, position }, token): Promise<InlineCompletionItem[] | null> => {
+    const state = server();
+    state.learner?.noteActivity();
+    const capture = state.captures.get(uri);
+    if (!capture) return null;
+    capture.cursorAt(position.line, position.character);
+    const engine = state.engine;
+    if (!engine || !state.options.suggest.enabled) return null;
+    latestRequest?.abort();
+    const controller = new AbortController();
+    latestRequest = controller;
+    // A token cancelled before the handler ran reports it only a tick later: abort at once.
+    if (token.isCancellationRequested) controller.abort();
+    else token.onCancellationRequested(() => controller.abort());
+    try {
+      const shown = await state.suggestionsFirst.serve(() => suggest(engine, capture, position, settings(state), controller.signal));
+      if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+      // Nothing to show, or the document was closed and opened again meanwhile.
+      if (!shown || state.captures.get(uri) !== capture) return null;
+      const { id, item } = shown;
+      return [
+        {
+          insertText: item.insertText,
+          range: { start: capture.positionAt(item.start), end: capture.positionAt(item.end) },
+          command: { title: 'Accept GAPO suggestion', command: ACCEPT_COMMAND, arguments: [id] },
+        },
+      ];
+    } catch (error) {
+      if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
+      if ((error as Error).name !== 'CancelledError') connection.console.error(`suggestion failed: ${(error as Error).message}`);
+      return null;
+    } finally {
+      if (latestRequest === controller) latestRequest = null;
+    }
+  });
+}
+
+function settings(state: ServerState): PipelineSettings {
+  const { store, secrets } = state;
+  return {
+    prompt: state.options.prompt,
+    maxTokens: state.options.suggest.maxTokens,
+    record: (capture, context, { item, rewritten }, latencyMs) => {
+      const id = randomUUID();
+      store.addSuggestion({
+        id,
+        time: Date.now(),
+        uri: capture.uri,
+        path: capture.path,
+        context: state.scrubPrompt(promptOf(context)),
+        rewritten: secrets.scrub(redactSecrets(rewritten, capture.path)),
+        insertText: secrets.scrub(redactSecrets(item.insertText, capture.path)),
+        adapterVersion: store.liveAdapterVersion(),
+        latencyMs,
+      });
+      return id;
+    },
+  };
+}
