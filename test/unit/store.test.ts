@@ -29,7 +29,7 @@ describe('store', () => {
     let store = Store.open(file);
     store.addEpisode(episode('b', 2000));
     store.addEpisode(episode('a', 1000));
-    store.addSuggestion({ id: 's1', time: 1, uri: 'file:///w/a.ts', path: '/w/a.ts', context: { ...episode('x', 0), history: [] }, rewritten: 'r', insertText: 'i', adapterVersion: 0, latencyMs: 5 });
+    store.addSuggestion({ id: 's1', time: 1, uri: 'file:///w/a.ts', path: '/w/a.ts', rewritten: 'r', insertText: 'i', adapterVersion: 0, latencyMs: 5 });
     store.addEpisode({ ...episode('c', 3000), suggestionId: 's1' });
     store.addOutcome('s1', 'accepted', 10);
     store.addOutcome('s1', 'survival', 40, 30, 0.5);

@@ -26,7 +26,7 @@ function setUp(openTexts: Map<string, string>) {
     (uri) => openTexts.get(uri) ?? null,
   );
   const suggestion = (id: string, uri: string) =>
-    store.addSuggestion({ id, time: 0, uri, path: uri, context: { language: 'ts', path: uri, history: [], prefix: '', region: '', suffix: '', cursor: 0 }, rewritten: '', insertText: '', adapterVersion: 0, latencyMs: 1 });
+    store.addSuggestion({ id, time: 0, uri, path: uri, rewritten: '', insertText: '', adapterVersion: 0, latencyMs: 1 });
   const until = async (n: number) => {
     while (recorded.length < n) await new Promise((resolve) => setTimeout(resolve, 5));
   };

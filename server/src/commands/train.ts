@@ -3,15 +3,13 @@ import { parseArgs } from 'node:util';
 import { LoraAdapter } from '../model/lora';
 import { isEstimatorName } from '../rl/advantages';
 import { isMetricName, metrics } from '../rl/reward';
-import { rolloutAndUpdate } from '../rl/rollout';
+import { gapoRun } from '../rl/gapo-run';
 import { defaultAdamW } from '../train/adamw';
 import { PolicyTrainer } from '../train/trainer';
 import { Command, UsageError } from './command';
 import { engineOptionSpecs, engineOptionsUsage, loadEngine, nonNegativeNumber, positiveInteger, positiveNumber } from './engine-options';
 import { ProgressBar } from './progress';
-import { editPrompt, extractRegion, REGION_END } from '../edits/prompt';
 import { readEpisodes } from '../edits/episode';
-import { seededRandom, shuffled } from '../edits/text';
 
 export const trainCommand: Command = {
   name: 'train',
@@ -91,45 +89,25 @@ ${engineOptionsUsage}`,
         loss: { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: nonNegativeNumber('--kl', values.kl) },
       });
       io.stderr(`training a rank-${adapter.rank} LoRA (${(adapter.parameterCount() / 1e6).toFixed(2)}M parameters) on ${episodes.length} episodes with ${values.estimator}, G = ${group}\n`);
-      const order = shuffled(episodes, seededRandom(seed));
       const progress = new ProgressBar(steps, io.stderr);
-      for (let step = 0; step < steps; step++) {
-        const batch = Array.from({ length: Math.min(promptsPerStep, order.length) }, (_, i) => order[(step * promptsPerStep + i) % order.length]);
-        const result = await rolloutAndUpdate(
-          engine,
-          trainer,
-          batch.map((e) => ({ id: e.id, prompt: editPrompt(e), groundTruth: e.target })),
-          {
-            group,
-            estimator: values.estimator,
-            estimatorOptions: { tau },
-            maxTokens: positiveInteger('--max-tokens', values['max-tokens']),
-            temperature: nonNegativeNumber('--temperature', values.temperature),
-            stop: [REGION_END],
-            seed: seed + step,
-            reward: (prediction, target) => reward(extractRegion(prediction), target),
-          },
-        );
+      const run = gapoRun(engine, trainer, episodes.map((episode) => ({ episode })), {
+        steps,
+        promptsPerStep,
+        group,
+        estimator: values.estimator,
+        tau,
+        maxTokens: positiveInteger('--max-tokens', values['max-tokens']),
+        temperature: nonNegativeNumber('--temperature', values.temperature),
+        seed,
+        reward,
+      });
+      for await (const summary of run) {
         adapter.save(out, values.model!);
-        const last = result.metrics[result.metrics.length - 1];
-        const summary = {
-          step: step + 1,
-          reward: result.meanReward,
-          loss: last.loss,
-          skipped: result.metrics.filter((m) => m.skipped).length,
-          gradNorm: last.gradNorm,
-          clipLow: last.clipLow,
-          clipHigh: last.clipHigh,
-          approxKl: last.approxKl,
-          entropy: last.entropy,
-          rolloutS: result.rolloutMs / 1000,
-          updateS: result.updateMs / 1000,
-          tokens: result.responseTokens,
-        };
-        if (values.json) io.stdout(JSON.stringify({ ...summary, groups: result.groups.map((g) => ({ id: g.id, rewards: g.rewards, mean: g.stats.mean, q: g.stats.q })) }) + '\n');
+        const { groups, ...metrics } = summary;
+        if (values.json) io.stdout(JSON.stringify({ ...metrics, groups: groups.map(({ id, rewards, mean, q }) => ({ id, rewards, mean, q })) }) + '\n');
         const text = `step ${summary.step}: reward ${summary.reward.toFixed(3)} loss ${summary.loss.toFixed(4)} grad ${summary.gradNorm.toFixed(3)} clip ${(100 * (summary.clipLow ?? 0)).toFixed(1)}%/${(100 * (summary.clipHigh ?? 0)).toFixed(1)}% entropy ${(summary.entropy ?? 0).toFixed(2)} (${summary.rolloutS.toFixed(1)}s rollout, ${summary.updateS.toFixed(1)}s update)${summary.skipped ? ` SKIPPED ${summary.skipped} (non-finite)` : ''}`;
         progress.line(text);
-        progress.update(step + 1, `reward ${summary.reward.toFixed(3)}`);
+        progress.update(summary.step, `reward ${summary.reward.toFixed(3)}`);
       }
       progress.done();
       io.stderr(`saved the adapter to ${out}\n`);

@@ -9,9 +9,10 @@ import { Worker } from 'node:worker_threads';
 import type { EvalResult } from '../rl/evaluate';
 import type { Store, StoredEpisode } from '../store/store';
 import { outcomeBonus } from '../rl/reward';
-import type { TrainingJob, TrainingMessage, TrainingPrompt, TrainingSettings } from './training-job';
+import type { TrainingJob, TrainingMessage, TrainingSettings } from './training-job';
 import type { PromptLimits } from '../edits/prompt';
 import type { SuggestionsFirst } from './suggestions-first';
+import type { RunPrompt } from '../rl/gapo-run';
 
 export interface LearnerHost {
   store: Store;
@@ -128,7 +129,10 @@ export class Learner {
         try {
           if (message.type === 'log') this.host.log(message.message);
           else if (message.type === 'phase') this.host.progress(`${message.phase} (${message.done}/${message.total})`, phasePercent(message.phase, message.done, message.total));
-          else if (message.type === 'step') store.addStep(runId, message.step, message.metrics, message.groups);
+          else if (message.type === 'step') {
+            const { step, groups, ...metrics } = message.summary;
+            store.addStep(runId, step, metrics, groups);
+          }
           else if (message.type === 'failed') fail(message.message);
           else if (message.type === 'done') {
             finish(this.gate(runId, version, liveVersion, outDir, finalDir, message.live, message.candidate, heldOut));
@@ -178,10 +182,9 @@ export class Learner {
     if (this.running) await this.running.worker.terminate();
   }
 
-  private trainingPrompt(e: StoredEpisode): TrainingPrompt {
-    const suggestion = e.suggestionId ? this.host.store.suggestion(e.suggestionId) : null;
-    if (!suggestion) return { episode: e };
-    return { episode: e, shown: { rewritten: suggestion.rewritten, bonus: outcomeBonus(this.host.store.outcomes(suggestion.id)) } };
+  private trainingPrompt(e: StoredEpisode): RunPrompt {
+    const shown = e.suggestionId ? this.host.store.shownSuggestion(e.suggestionId) : null;
+    return shown ? { episode: e, shown: { rewritten: shown.rewritten, bonus: outcomeBonus(shown.outcomes) } } : { episode: e };
   }
 }
 

@@ -4,6 +4,7 @@ import type { EstimatorName } from '../rl/advantages';
 import type { EvalResult } from '../rl/evaluate';
 import type { Episode } from '../edits/episode';
 import type { PromptLimits } from '../edits/prompt';
+import type { RunPrompt, StepSummary } from '../rl/gapo-run';
 
 export interface TrainingSettings {
   /** GAPO steps per run. */
@@ -55,12 +56,6 @@ export const defaultTrainingSettings: TrainingSettings = {
   seed: 0,
 };
 
-export interface TrainingPrompt {
-  episode: Episode;
-  /** The rewritten region the user was shown for this prompt, and the bonus its outcome earned. */
-  shown?: { rewritten: string; bonus: number };
-}
-
 export interface TrainingJob {
   modelDir: string;
   cacheDir?: string;
@@ -68,7 +63,7 @@ export interface TrainingJob {
   liveAdapterDir: string | null;
   /** Where the candidate adapter is written (PEFT layout). */
   outDir: string;
-  train: TrainingPrompt[];
+  train: RunPrompt[];
   heldOut: Episode[];
   settings: TrainingSettings;
   /** The same limits the server's suggestions use, so training sees the prompts serving sends. */
@@ -77,17 +72,9 @@ export interface TrainingJob {
   suggestionsFirst: SharedArrayBuffer;
 }
 
-export interface GroupSummary {
-  id: string;
-  rewards: number[];
-  mean: number;
-  q: number;
-  interval: [number, number];
-}
-
 export type TrainingMessage =
   | { type: 'log'; message: string }
   | { type: 'phase'; phase: 'loading' | 'evaluating live' | 'training' | 'evaluating candidate'; done: number; total: number }
-  | { type: 'step'; step: number; metrics: Record<string, number | boolean | string | undefined>; groups: GroupSummary[] }
+  | { type: 'step'; summary: StepSummary }
   | { type: 'done'; live: EvalResult; candidate: EvalResult }
   | { type: 'failed'; message: string };

@@ -11,13 +11,11 @@ import { Engine } from '../model/engine';
 import { LoraAdapter } from '../model/lora';
 import { evaluateEpisodes } from '../rl/evaluate';
 import { editAndExactMatch } from '../rl/reward';
-import { rolloutAndUpdate } from '../rl/rollout';
+import { gapoRun } from '../rl/gapo-run';
 import { defaultAdamW } from '../train/adamw';
 import { PolicyTrainer } from '../train/trainer';
 import { SuggestionsFirst } from './suggestions-first';
 import type { TrainingJob, TrainingMessage } from './training-job';
-import { seededRandom, shuffled } from '../edits/text';
-import { editCompletion, editPrompt, extractRegion, REGION_END, trimContext } from '../edits/prompt';
 
 const port = parentPort!;
 const post = (message: TrainingMessage) => port.postMessage(message);
@@ -57,50 +55,11 @@ async function run(): Promise<void> {
       loss: { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 },
     });
     trainer.beforeMicroBatch = suggestionsFirst.waitForSuggestions;
-    const order = shuffled(job.train, seededRandom(s.seed));
-    for (let step = 0; step < s.steps; step++) {
-      post({ type: 'phase', phase: 'training', done: step, total: s.steps });
-      const batch = Array.from({ length: Math.min(s.promptsPerStep, order.length) }, (_, i) => order[(step * s.promptsPerStep + i) % order.length]);
-      const result = await rolloutAndUpdate(
-        engine,
-        trainer,
-        batch.map((p) => ({
-          id: p.episode.id,
-          prompt: editPrompt(trimContext(p.episode, job.prompt)),
-          groundTruth: p.episode.target,
-          shown: p.shown ? { completion: editCompletion({ target: p.shown.rewritten }), bonus: p.shown.bonus } : undefined,
-        })),
-        {
-          group: s.group,
-          estimator: s.estimator,
-          estimatorOptions: { tau: s.tau },
-          maxTokens: s.maxTokens,
-          temperature: s.temperature,
-          stop: [REGION_END],
-          seed: s.seed * 1000 + step,
-          reward: (prediction, target) => editAndExactMatch(extractRegion(prediction), target),
-          beforeEachPrompt: suggestionsFirst.waitForSuggestions,
-        },
-      );
-      const last = result.metrics[result.metrics.length - 1];
-      post({
-        type: 'step',
-        step: step + 1,
-        metrics: {
-          reward: result.meanReward,
-          loss: last.loss,
-          gradNorm: last.gradNorm,
-          clipLow: last.clipLow,
-          clipHigh: last.clipHigh,
-          approxKl: last.approxKl,
-          entropy: last.entropy,
-          skipped: result.metrics.some((m) => m.skipped),
-          rolloutS: result.rolloutMs / 1000,
-          updateS: result.updateMs / 1000,
-          tokens: result.responseTokens,
-        },
-        groups: result.groups.map((g) => ({ id: g.id, rewards: g.rewards, mean: g.stats.mean, q: g.stats.q, interval: [g.stats.interval.low, g.stats.interval.high] })),
-      });
+    post({ type: 'phase', phase: 'training', done: 0, total: s.steps });
+    const run = gapoRun(engine, trainer, job.train, { ...s, reward: editAndExactMatch, prompt: job.prompt, beforeEachPrompt: suggestionsFirst.waitForSuggestions });
+    for await (const summary of run) {
+      post({ type: 'step', summary });
+      post({ type: 'phase', phase: 'training', done: summary.step, total: s.steps });
     }
     engine.setAdapter(trainer.adapter);
     const candidate = await evaluate('evaluating candidate');

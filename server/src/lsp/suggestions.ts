@@ -4,7 +4,6 @@
 
 import { randomUUID } from 'node:crypto';
 import { type Connection, type InlineCompletionItem, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
-import { promptOf } from '../capture/document-capture';
 import { redactSecrets } from '../edits/redaction';
 import { ACCEPT_COMMAND } from '../protocol';
 import { suggest, type PipelineSettings } from '../suggest/pipeline';
@@ -55,14 +54,13 @@ function settings(state: ServerState): PipelineSettings {
   return {
     prompt: state.options.prompt,
     maxTokens: state.options.suggest.maxTokens,
-    record: (capture, context, { item, rewritten }, latencyMs) => {
+    record: (capture, { item, rewritten }, latencyMs) => {
       const id = randomUUID();
       store.addSuggestion({
         id,
         time: Date.now(),
         uri: capture.uri,
         path: capture.path,
-        context: state.scrubPrompt(promptOf(context)),
         rewritten: secrets.scrub(redactSecrets(rewritten, capture.path)),
         insertText: secrets.scrub(redactSecrets(item.insertText, capture.path)),
         adapterVersion: store.liveAdapterVersion(),

@@ -105,4 +105,9 @@ export const migrations: string[] = [
     PRIMARY KEY (suggestion_id, after_s)
   );
   `,
+
+  // 3: a suggestion's prompt fields are its episode's; the copy nobody read goes.
+  `
+  ALTER TABLE suggestions DROP COLUMN context;
+  `,
 ];

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { migrations } from './migrations';
-import type { Episode, PromptContext } from '../edits/episode';
+import type { Episode } from '../edits/episode';
 import type { Outcome, PendingSurvivalCheck } from '../edits/suggestion';
 import type { Span } from '../edits/text';
 
@@ -24,7 +24,6 @@ export interface SuggestionRecord {
   time: number;
   uri: string;
   path: string;
-  context: PromptContext;
   rewritten: string;
   insertText: string;
   adapterVersion: number;
@@ -68,7 +67,7 @@ const json = (text: string | null): unknown => (text === null ? null : JSON.pars
 const STORED_TEXT: { table: string; key: string; columns: { name: string; json?: boolean }[] }[] = [
   { table: 'edits', key: 'id', columns: [{ name: 'diff' }] },
   { table: 'episodes', key: 'id', columns: [{ name: 'history', json: true }, { name: 'prefix' }, { name: 'region' }, { name: 'suffix' }, { name: 'target' }] },
-  { table: 'suggestions', key: 'id', columns: [{ name: 'context', json: true }, { name: 'rewritten' }, { name: 'insert_text' }] },
+  { table: 'suggestions', key: 'id', columns: [{ name: 'rewritten' }, { name: 'insert_text' }] },
 ];
 
 function scrubStrings(value: unknown, scrub: (text: string) => string): unknown {
@@ -121,24 +120,18 @@ export class Store {
 
   addSuggestion(s: SuggestionRecord): void {
     this.db
-      .prepare('INSERT INTO suggestions(id, time, uri, path, context, rewritten, insert_text, adapter_version, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(s.id, s.time, s.uri, s.path, JSON.stringify(s.context), s.rewritten, s.insertText, s.adapterVersion, s.latencyMs);
+      .prepare('INSERT INTO suggestions(id, time, uri, path, rewritten, insert_text, adapter_version, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(s.id, s.time, s.uri, s.path, s.rewritten, s.insertText, s.adapterVersion, s.latencyMs);
   }
 
-  suggestion(id: string): SuggestionRecord | null {
-    const row = this.db.prepare('SELECT * FROM suggestions WHERE id = ?').get(id) as Record<string, unknown> | undefined;
-    if (!row) return null;
-    return {
-      id: row.id as string,
-      time: row.time as number,
-      uri: row.uri as string,
-      path: row.path as string,
-      context: JSON.parse(row.context as string),
-      rewritten: row.rewritten as string,
-      insertText: row.insert_text as string,
-      adapterVersion: row.adapter_version as number,
-      latencyMs: row.latency_ms as number,
-    };
+  /** A shown suggestion's rewrite and its outcomes, in one query (training reads one per episode). */
+  shownSuggestion(id: string): { rewritten: string; outcomes: Outcome[] } | null {
+    const rows = this.db
+      .prepare('SELECT s.rewritten, o.kind, o.time, o.after_s, o.share FROM suggestions s LEFT JOIN outcomes o ON o.suggestion_id = s.id WHERE s.id = ? ORDER BY o.id')
+      .all(id) as Record<string, any>[];
+    if (rows.length === 0) return null;
+    const outcomes = rows.filter((r) => r.kind !== null).map((r) => ({ kind: r.kind, time: r.time, afterS: r.after_s, share: r.share }));
+    return { rewritten: rows[0].rewritten, outcomes };
   }
 
   /**

@@ -23,7 +23,7 @@ export interface PipelineSettings {
   prompt: PromptLimits;
   maxTokens: number;
   /** Stores a shown suggestion; returns its id. */
-  record(capture: DocumentCapture, context: SuggestionContext, suggestion: Suggestion, latencyMs: number): string;
+  record(capture: DocumentCapture, suggestion: Suggestion, latencyMs: number): string;
 }
 
 /** Context: the redacted prompt fields around the cursor; none when a secret is in the region (its rewrite could not be applied). */
@@ -61,7 +61,7 @@ export async function suggest(
   const suggestion = suggestionFor(context, generation);
   if (!suggestion || signal.aborted) return null;
   // Record: stored, then followed for its outcome.
-  const id = settings.record(capture, context, suggestion, performance.now() - started);
+  const id = settings.record(capture, suggestion, performance.now() - started);
   capture.track(id, context, suggestion.rewritten, suggestion.item);
   return { id, item: suggestion.item };
 }

@@ -1,0 +1,106 @@
+// One GAPO training run on edit episodes: the prompts shuffled with a seed, a batch per step,
+// G rollouts per prompt scored against what the user wrote, the update, and a summary of the
+// step. `gapo train` and the language server's training worker both run it.
+
+import { editCompletion, editPrompt, extractRegion, type PromptLimits, REGION_END, trimContext } from '../edits/prompt';
+import type { Episode } from '../edits/episode';
+import { seededRandom, shuffled } from '../edits/text';
+import type { Engine } from '../model/engine';
+import type { PolicyTrainer } from '../train/trainer';
+import type { EstimatorName } from './advantages';
+import { rolloutAndUpdate } from './rollout';
+
+export interface RunPrompt {
+  episode: Episode;
+  /** The rewritten region the user was shown for this prompt, and the bonus its outcome earned. */
+  shown?: { rewritten: string; bonus: number };
+}
+
+export interface RunSettings {
+  steps: number;
+  promptsPerStep: number;
+  /** Rollouts per prompt (G). */
+  group: number;
+  estimator: EstimatorName;
+  /** GAPO's highest-density fraction τ. */
+  tau: number;
+  maxTokens: number;
+  temperature: number;
+  seed: number;
+  /** The reward of a rewritten region against the target. */
+  reward: (rewritten: string, target: string) => number;
+  /** Context limits, as serving cuts its prompts; none: the whole episode. */
+  prompt?: PromptLimits;
+  /** Called before each prompt's sampling (the server's worker waits for suggestions here). */
+  beforeEachPrompt?: () => void;
+}
+
+export interface GroupSummary {
+  id: string;
+  rewards: number[];
+  mean: number;
+  q: number;
+  interval: [number, number];
+}
+
+export interface StepSummary {
+  step: number;
+  reward: number;
+  loss: number;
+  gradNorm: number;
+  clipLow: number | undefined;
+  clipHigh: number | undefined;
+  approxKl: number | undefined;
+  entropy: number | undefined;
+  /** Micro-batches skipped for a non-finite loss or gradient. */
+  skipped: number;
+  rolloutS: number;
+  updateS: number;
+  tokens: number;
+  groups: GroupSummary[];
+}
+
+/** Runs the steps, yielding each one's summary once its update is done. */
+export async function* gapoRun(engine: Engine, trainer: PolicyTrainer, prompts: RunPrompt[], s: RunSettings): AsyncGenerator<StepSummary> {
+  const order = shuffled(prompts, seededRandom(s.seed));
+  for (let step = 0; step < s.steps; step++) {
+    const batch = Array.from({ length: Math.min(s.promptsPerStep, order.length) }, (_, i) => order[(step * s.promptsPerStep + i) % order.length]);
+    const result = await rolloutAndUpdate(
+      engine,
+      trainer,
+      batch.map(({ episode, shown }) => ({
+        id: episode.id,
+        prompt: editPrompt(s.prompt ? trimContext(episode, s.prompt) : episode),
+        groundTruth: episode.target,
+        shown: shown ? { completion: editCompletion({ target: shown.rewritten }), bonus: shown.bonus } : undefined,
+      })),
+      {
+        group: s.group,
+        estimator: s.estimator,
+        estimatorOptions: { tau: s.tau },
+        maxTokens: s.maxTokens,
+        temperature: s.temperature,
+        stop: [REGION_END],
+        seed: s.seed * 1000 + step,
+        reward: (prediction, target) => s.reward(extractRegion(prediction), target),
+        beforeEachPrompt: s.beforeEachPrompt,
+      },
+    );
+    const last = result.metrics[result.metrics.length - 1];
+    yield {
+      step: step + 1,
+      reward: result.meanReward,
+      loss: last.loss,
+      gradNorm: last.gradNorm,
+      clipLow: last.clipLow,
+      clipHigh: last.clipHigh,
+      approxKl: last.approxKl,
+      entropy: last.entropy,
+      skipped: result.metrics.filter((m) => m.skipped).length,
+      rolloutS: result.rolloutMs / 1000,
+      updateS: result.updateMs / 1000,
+      tokens: result.responseTokens,
+      groups: result.groups.map((g) => ({ id: g.id, rewards: g.rewards, mean: g.stats.mean, q: g.stats.q, interval: [g.stats.interval.low, g.stats.interval.high] })),
+    };
+  }
+}
