@@ -4,7 +4,7 @@
 
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { EngineInfo, EngineOptions, GenerateOptions, Generation, Score, ScoreRequest } from './engine';
+import type { EngineInfo, EngineOptions, GenerateOptions, Generation } from './engine';
 import type { WorkerReply, WorkerRequest } from './engine-protocol';
 
 export class EngineStoppedError extends Error {}
@@ -48,21 +48,9 @@ export class EngineClient {
     return this.call({ type: 'generate', prompt, options }, signal) as Promise<Generation[]>;
   }
 
-  score(requests: ScoreRequest[], signal?: AbortSignal): Promise<Score[]> {
-    return this.call({ type: 'score', requests }, signal) as Promise<Score[]>;
-  }
-
-  tokenize(text: string): Promise<number[]> {
-    return this.call({ type: 'tokenize', text }) as Promise<number[]>;
-  }
-
   /** Swaps the adapter (a PEFT directory, or null for the base model) between requests. */
   setAdapter(adapterDir: string | null): Promise<void> {
     return this.call({ type: 'setAdapter', adapterDir }) as Promise<void>;
-  }
-
-  clearPrefixCache(): Promise<void> {
-    return this.call({ type: 'clearPrefixCache' }) as Promise<void>;
   }
 
   get running(): boolean {

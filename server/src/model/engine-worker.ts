@@ -37,18 +37,8 @@ async function handle(request: Exclude<WorkerRequest, { type: 'cancel' }>): Prom
       case 'generate':
         post({ type: 'result', id, result: await e.generate(request.prompt, request.options, () => cancelled.has(id)) });
         break;
-      case 'score':
-        post({ type: 'result', id, result: await e.score(request.requests) });
-        break;
-      case 'tokenize':
-        post({ type: 'result', id, result: e.tokenizer.encode(request.text) });
-        break;
       case 'setAdapter':
         e.setAdapter(request.adapterDir === null ? null : LoraAdapter.load(request.adapterDir, e.config));
-        post({ type: 'result', id, result: null });
-        break;
-      case 'clearPrefixCache':
-        e.clearPrefixCache();
         post({ type: 'result', id, result: null });
         break;
     }

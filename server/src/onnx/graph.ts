@@ -16,10 +16,6 @@ const ONNX_TYPES: Record<DType, number> = {
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
-export function onnxType(dtype: DType): number {
-  return ONNX_TYPES[dtype];
-}
-
 /** A named value in the graph: a graph input, an initializer or a node output. */
 export interface Value {
   readonly name: string;
@@ -65,7 +61,7 @@ interface ExternalInitializer {
   external: ExternalData;
 }
 
-/** Attributes whose integer values ONNX stores as INTS/INT even when written as JS numbers. */
+/** Attributes ONNX stores as FLOAT even when the JS number is whole (alpha = 1); other whole numbers are stored as INT. */
 const FLOAT_ATTRIBUTES = new Set(['epsilon', 'alpha', 'beta', 'scale', 'softcap', 'value_float', 'gamma', 'min', 'max']);
 
 export class GraphBuilder {

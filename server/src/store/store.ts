@@ -216,10 +216,6 @@ export class Store {
     return (this.db.prepare('SELECT count(*) n FROM episodes WHERE time > ?').get(time) as { n: number }).n;
   }
 
-  episodeIds(): Set<string> {
-    return new Set((this.db.prepare('SELECT id FROM episodes').all() as { id: string }[]).map((r) => r.id));
-  }
-
   counts(): { episodes: number; episodesFromSuggestions: number; suggestions: number; accepted: number; typedOver: number; ignored: number; edits: number } {
     const one = (sql: string) => (this.db.prepare(sql).get() as { n: number }).n;
     return {
