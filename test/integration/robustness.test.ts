@@ -17,13 +17,18 @@ import { cliPath, repoRoot } from '../helpers/paths';
 import { readEpisodes } from '../../server/src/edits/episode';
 
 const episodes = readEpisodes(join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'));
+// `npm run test:stress` (which CI runs too) sets GAPO_STRESS: 100 kills and 10,000 messages
+// instead of the 20 and 3,000 that keep `npm test` short.
+const stress = Boolean(process.env.GAPO_STRESS);
+const KILLS = stress ? 100 : 20;
+const MESSAGES = stress ? 10_000 : 3000;
 
 describe('a killed server', () => {
-  it('keeps every acknowledged episode and opens cleanly, killed at random moments (20 times)', async (t) => {
+  it(`keeps every acknowledged episode and opens cleanly, killed at random moments (${KILLS} times)`, async (t) => {
     const dataDir = join(tempDir('kill'), 'data');
     const acknowledged = new Set<string>();
     let round = 0;
-    for (; round < 20; round++) {
+    for (; round < KILLS; round++) {
       const session = await LspSession.start({ cliPath, dataDir });
       const replay = replayEpisodes(session, episodes.slice((round * 7) % 40), { noise: 0, seed: round, typingChunk: 3, root: join(dataDir, '..', 'repo', String(round)) }).catch(() => null);
       await new Promise((resolve) => setTimeout(resolve, 30 + ((round * 37) % 200)));
@@ -63,7 +68,7 @@ describe('malformed input', () => {
       fc.record({ command: fc.oneof(fc.constant('gapo.suggestion.accepted'), fc.string()), arguments: fc.anything() }, { requiredKeys: [] }),
       fc.record({ version: fc.anything(), format: fc.string(), out: fc.constant(join(dataDir, 'no', 'such', 'dir', 'x')), path: fc.string() }, { requiredKeys: [] }),
     );
-    const messages = fc.sample(fc.tuple(fc.constantFrom(...methods), params, fc.boolean()), { numRuns: 3000, seed: 42 });
+    const messages = fc.sample(fc.tuple(fc.constantFrom(...methods), params, fc.boolean()), { numRuns: MESSAGES, seed: 42 });
     const pending: Promise<unknown>[] = [];
     for (const [method, p, isRequest] of messages) {
       if (method === TrainNowRequest.method || method === ExportRequest.method) continue; // valid ones do real work; their errors are tested elsewhere
