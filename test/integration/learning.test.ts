@@ -41,7 +41,7 @@ describe('learning through the language server', () => {
   it('captures every replayed episode over LSP', async () => {
     const stats = await replayEpisodes(session, [...fixtures, ...fixtures.map((e) => ({ ...e, path: `copy/${e.path}` }))], { noise: 0, seed: 1, typingChunk: 8, root: join(work, 'repo') });
     assert.equal(stats.episodes, 8);
-    await session.until(() => session.episodes.length >= 8, 5000, 'eight episodes');
+    await session.until(() => session.episodes.length >= 8, 'eight episodes');
     const status = await session.request(StatusRequest);
     assert.ok(status.episodes.total >= 8);
     assert.equal(status.episodes.untrained, status.episodes.total);

@@ -207,7 +207,7 @@ describe('privacy: secrets typed in an editor session are never stored', () => {
     for (const path of ['src/client.ts', 'aws/credentials', 'config/app.yaml', 'docker-compose.yml', '.npmrc', 'settings.json', 'scripts/deploy.sh', 'src/payments.ts', 'src/notify.py', 'src/auth.ts', 'src/db.ts', 'src/Conn.cs', 'src/hub.py', 'src/suggest.js']) {
       await session.save(uri(path));
     }
-    await session.until(() => session.outcomes.some((o) => o.kind === 'survival'), 10_000, 'the survival check');
+    await session.until(() => session.outcomes.some((o) => o.kind === 'survival'), 'the survival check');
 
     const jsonl = join(work, 'export', 'episodes.jsonl');
     const parquet = join(work, 'export', 'episodes.parquet');

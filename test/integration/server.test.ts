@@ -80,8 +80,8 @@ describe('language server over stdio', () => {
     assert.deepEqual(await session.accept(uri, items[0]), { accepted: true });
     assert.equal(session.text(uri), SUGGESTED_REGION);
     await session.save(uri);
-    await session.until(() => session.episodes.some((e) => e.suggestionId === id), 5000, 'the suggestion episode');
-    await session.until(() => session.outcomes.filter((o) => o.suggestionId === id && o.kind === 'survival').length === 2, 5000, 'two survival checks');
+    await session.until(() => session.episodes.some((e) => e.suggestionId === id), 'the suggestion episode');
+    await session.until(() => session.outcomes.filter((o) => o.suggestionId === id && o.kind === 'survival').length === 2, 'two survival checks');
 
     const store = Store.open(join(work, 'data', 'gapo.db'));
     try {
@@ -109,7 +109,7 @@ describe('language server over stdio', () => {
     await session.save(uri, TextDocumentSaveReason.AfterDelay);
     assert.deepEqual(await session.accept(uri, item), { accepted: true });
     await session.save(uri, TextDocumentSaveReason.Manual);
-    await session.until(() => session.episodes.some((e) => e.suggestionId === id), 5000, 'the suggestion episode');
+    await session.until(() => session.episodes.some((e) => e.suggestionId === id), 'the suggestion episode');
     const store = Store.open(join(work, 'data', 'gapo.db'));
     try {
       assert.deepEqual(store.outcomes(id).map((o) => o.kind).filter((k) => k !== 'survival'), ['accepted']);
@@ -127,7 +127,7 @@ describe('language server over stdio', () => {
     await session.type(uri, start + 'const total = ad'.length, 'd(1, 2);\n', 4);
     const before = session.episodes.length;
     await session.save(uri, TextDocumentSaveReason.Manual);
-    await session.until(() => session.episodes.length > before, 5000, 'the edit episode');
+    await session.until(() => session.episodes.length > before, 'the edit episode');
     const store = Store.open(join(work, 'data', 'gapo.db'));
     try {
       const targets = store.episodes({ path: autosavePath }).filter((e) => e.suggestionId === null).map((e) => e.target);
@@ -147,10 +147,10 @@ describe('language server over stdio', () => {
     // (the region unchanged); then Tab's accept arrives.
     await session.edit(uri, DOCUMENT.length, DOCUMENT.length, '\n');
     await session.save(uri, TextDocumentSaveReason.Manual);
-    await session.until(() => session.episodes.some((e) => e.suggestionId === id), 5000, 'the first episode');
+    await session.until(() => session.episodes.some((e) => e.suggestionId === id), 'the first episode');
     assert.deepEqual(await session.accept(uri, item), { accepted: true });
     await session.save(uri, TextDocumentSaveReason.Manual);
-    await session.until(() => session.episodes.filter((e) => e.suggestionId === id).length === 2, 5000, 'the episode written again');
+    await session.until(() => session.episodes.filter((e) => e.suggestionId === id).length === 2, 'the episode written again');
     const store = Store.open(join(work, 'data', 'gapo.db'));
     try {
       assert.deepEqual(store.outcomes(id).map((o) => o.kind).filter((k) => k !== 'survival'), ['ignored', 'accepted']);
@@ -172,7 +172,7 @@ describe('language server over stdio', () => {
       const [item] = await first.inlineCompletion(uri, CURSOR);
       id = item.command!.arguments![0] as string;
       assert.deepEqual(await first.accept(uri, item), { accepted: true });
-      await first.until(() => first.outcomes.some((o) => o.suggestionId === id && o.kind === 'survival'), 5000, 'the first check');
+      await first.until(() => first.outcomes.some((o) => o.suggestionId === id && o.kind === 'survival'), 'the first check');
     } finally {
       await first.kill('SIGKILL');
     }
@@ -180,7 +180,7 @@ describe('language server over stdio', () => {
     const second = await start();
     try {
       await second.open(uri, SUGGESTED_REGION, 'javascript');
-      await second.until(() => second.outcomes.some((o) => o.suggestionId === id && o.kind === 'survival'), 10_000, 'the resumed check');
+      await second.until(() => second.outcomes.some((o) => o.suggestionId === id && o.kind === 'survival'), 'the resumed check');
       const store = Store.open(join(dataDir, 'gapo.db'));
       try {
         assert.deepEqual(store.outcomes(id).map((o) => [o.kind, o.afterS, o.share]), [['accepted', null, null], ['survival', 0.3, 1], ['survival', 4, 1]]);
@@ -200,7 +200,7 @@ describe('language server over stdio', () => {
     assert.equal(item.insertText, 'a + b;');
     const id = item.command!.arguments![0] as string;
     await session.type(uri, CURSOR, 'b');
-    await session.until(() => session.outcomes.some((o) => o.suggestionId === id), 5000, 'an outcome');
+    await session.until(() => session.outcomes.some((o) => o.suggestionId === id), 'an outcome');
     assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === id).map((o) => o.kind), ['typed_over']);
   });
 
@@ -210,8 +210,11 @@ describe('language server over stdio', () => {
     const [item] = await session.inlineCompletion(uri, CURSOR);
     const id = item.command!.arguments![0] as string;
     await session.type(uri, CURSOR, 'a + ');
-    await session.request(StatusRequest);
-    assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === id), []);
+    // Tab on what is left of the ghost text: the editor inserts it, then runs the accept command.
+    await session.edit(uri, CURSOR + 4, CURSOR + 4, 'b;');
+    assert.deepEqual(await session.connection.sendRequest('workspace/executeCommand', { command: item.command!.command, arguments: [id] }), { accepted: true });
+    await session.until(() => session.outcomes.some((o) => o.suggestionId === id), 'the outcome');
+    assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === id && o.kind !== 'survival').map((o) => o.kind), ['accepted'], 'typing along did not type it over');
   });
 
   it('cancels an older request when a newer one arrives, and honours $/cancelRequest', async () => {
@@ -247,7 +250,7 @@ describe('language server over stdio', () => {
     assert.equal(status.modelState, 'ready');
     assert.equal(status.adapterVersion, 0);
     assert.ok(status.suggestions.shown >= 3);
-    assert.equal(status.suggestions.accepted, 4);
+    assert.equal(status.suggestions.accepted, 5);
     assert.equal(status.suggestions.typedOver, 1);
     assert.ok(status.episodes.total >= 2);
     assert.equal(status.training.state, 'idle');

@@ -10,6 +10,9 @@ import { repoRoot } from '../helpers/paths';
 import { join } from 'node:path';
 import { readEpisodes } from '../../server/src/edits/episode';
 
+// A fixed seed: a property test that finds a failure finds it on every run.
+fc.configureGlobal({ seed: 20261128 });
+
 function recordingSink() {
   const edits: string[] = [];
   const episodes: { region: string; target: string; suggestionId: string | null; history: string[] }[] = [];

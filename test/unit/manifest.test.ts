@@ -13,11 +13,13 @@ describe('extension manifest', () => {
   it('contributes exactly the commands the extension registers', () => {
     const contributed = manifest.contributes.commands.map((c: { command: string }) => c.command).sort();
     const registered = [...source.matchAll(/command\('(gapo\.[A-Za-z]+)'/g)].map((m) => m[1]).sort();
+    assert.ok(contributed.length >= 7, 'the manifest contributes the commands');
     assert.deepEqual(registered, contributed);
   });
 
   it('declares every setting the extension reads', () => {
     const read = [...source.matchAll(/config\.get<[^>]+>\('([^']+)'/g)].map((m) => `gapo.${m[1]}`);
+    assert.ok(read.length >= 5, `the pattern finds the settings read (${read.length})`);
     for (const key of read) assert.ok(key in manifest.contributes.configuration.properties, `${key} is read but not declared`);
   });
 });

@@ -92,6 +92,7 @@ describe('sentence BLEU', () => {
 
 describe('every metric', () => {
   it('stays in [0, 1] and gives 1 for identical text', () => {
+    assert.deepEqual(Object.keys(metrics).sort(), ['bleu', 'edem', 'edit', 'em'], 'the registry holds every metric');
     for (const [name, metric] of Object.entries(metrics)) {
       // (BLEU reaches 1 only from 4 tokens on, see above.)
       for (const text of ['', 'fn main ( ) {}\n', 'a\r\nb c d', '😀 𝔘 日本 ok']) {

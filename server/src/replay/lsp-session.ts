@@ -174,8 +174,11 @@ export class LspSession {
     }
   }
 
-  /** Waits until `predicate` holds, checking after every message (or every 20 ms). */
-  async until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  /**
+   * Waits until `predicate` holds, checking every 20 ms. The time limit only guards against a
+   * hang (a loaded machine may be slow, and a wait must not fail for that): a minute.
+   */
+  async until(predicate: () => boolean, what = 'condition', timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
