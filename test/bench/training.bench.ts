@@ -34,7 +34,7 @@ export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 
   const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads });
   const { config } = engine;
   const adapter = LoraAdapter.create(config, { rank: 16, alpha: 32, seed: 1 });
-  const trainer = await PolicyTrainer.create({ config, layout: engine.weightLayout, sessionOptions: engine.options }, adapter, {
+  const trainer = await PolicyTrainer.create({ config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
     microBatchSize: microBatch,
     optimizer: { ...defaultAdamW, learningRate: 1e-5 },
   });

@@ -25,7 +25,7 @@ export async function makeTaughtModel(lessons: Lesson[], maxTokens: number, cach
   const weights = ModelWeights.open(modelDir, engine.config);
   const values = new Map(weights.specs.map((s) => [s.name, weights.read(s.name)]));
   const trainer = await CrossEntropyTrainer.create(
-    { config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options },
+    { config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions },
     { kind: 'full', weights: values },
     { microBatchSize: lessons.length, optimizer: { ...defaultAdamW, learningRate: 3e-3, weightDecay: 0 } },
   );

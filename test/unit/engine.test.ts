@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { emptyCache, Engine } from '../../server/src/model/engine';
+import { Engine } from '../../server/src/model/engine';
+import { emptyCache } from '../../server/src/model/kv-cache';
 import { logSoftmax, ReferenceModel } from '../helpers/reference-model';
 import { makeModel, tempDir, testConfigs } from '../helpers/models';
 

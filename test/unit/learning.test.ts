@@ -23,7 +23,7 @@ describe('GAPO learning', () => {
     it(`raises the mean reward on a synthetic task (seed ${seed})`, async (t) => {
       const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias', { seed }), cacheDir, threads: 1 });
       const adapter = LoraAdapter.create(engine.config, { rank: 8, alpha: 16, seed });
-      const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options }, adapter, {
+      const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
         optimizer: { ...defaultAdamW, learningRate: 2e-2, warmupSteps: 2 },
         microBatchSize: 16,
       });
@@ -53,7 +53,7 @@ describe('the rollout the user saw', () => {
   it('joins its group as one of the G, with its outcome bonus on top of its reward', async () => {
     const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias', { seed: 5 }), cacheDir, threads: 1 });
     const adapter = LoraAdapter.create(engine.config, { rank: 4, alpha: 8, seed: 5 });
-    const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options }, adapter, { microBatchSize: 8 });
+    const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, { microBatchSize: 8 });
     const result = await rolloutAndUpdate(engine, trainer, [{ id: 'p', prompt: 'fn ', groundTruth: 'abc', shown: { completion: 'abc', bonus: 0.75 } }], {
       group: 4,
       maxTokens: 4,
@@ -73,7 +73,7 @@ describe('the rollout the user saw', () => {
     // 64 positions, a 200-byte prompt, 4 sampled tokens and a 30-byte shown completion: the
     // prompt is cut so that prompt + shown completion fit, as serving cuts its prompts.
     const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias', { seed: 6 }, { max_position_embeddings: 64 }), cacheDir, threads: 1 });
-    const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options }, LoraAdapter.create(engine.config, { rank: 4, alpha: 8, seed: 6 }), { microBatchSize: 8 });
+    const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, LoraAdapter.create(engine.config, { rank: 4, alpha: 8, seed: 6 }), { microBatchSize: 8 });
     const shown = 'x'.repeat(30);
     const result = await rolloutAndUpdate(engine, trainer, [{ id: 'long', prompt: 'p'.repeat(200), groundTruth: shown, shown: { completion: shown, bonus: 0 } }], {
       group: 3,

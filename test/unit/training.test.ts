@@ -16,7 +16,7 @@ const cacheDir = tempDir('cache');
 const random = seededRandom(99);
 
 function contextOf(engine: Engine): TrainerContext {
-  return { config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options };
+  return { config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions };
 }
 
 /** A LoRA adapter with non-zero B, so every parameter has a gradient. */

@@ -1,6 +1,7 @@
 // Options every model command shares, and turning them into a loaded engine.
 
-import { Engine, ExecutionProvider } from '../model/engine';
+import { Engine } from '../model/engine';
+import type { ExecutionProvider } from '../model/sessions';
 import { CommandIO, UsageError } from './command';
 
 export const engineOptionSpecs = {

@@ -82,7 +82,7 @@ ${engineOptionsUsage}`,
       const adapter = values.adapter && existsSync(values.adapter)
         ? engine.currentAdapter!.clone()
         : LoraAdapter.create(engine.config, { rank: positiveInteger('--rank', values.rank), alpha: positiveNumber('--alpha', values.alpha), seed });
-      const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.options }, adapter, {
+      const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
         optimizer: { ...defaultAdamW, learningRate: positiveNumber('--lr', values.lr), warmupSteps: Math.floor(nonNegativeNumber('--warmup', values.warmup)) },
         epochs: positiveInteger('--epochs', values.epochs),
         microBatchSize: positiveInteger('--micro-batch', values['micro-batch']),

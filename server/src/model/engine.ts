@@ -5,20 +5,17 @@
 // `session.run` is synchronous in onnxruntime-node, so the language server never calls this
 // class directly: it runs inside a worker thread (engine-worker.ts, client in engine-client.ts).
 
-import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import * as ort from './ort';
-import { writeFileAtomic } from '../util/atomic-write';
+import { seededRandom } from '../edits/text';
 import { ModelConfig, readModelConfig } from './config';
+import { causalMask, emptyCache, type KvCache, positionIds, selectRows, truncateCache } from './kv-cache';
 import { buildDecoderGraph, buildScorerGraph, DECODER_INPUTS, pastKey, pastValue, presentKey, presentValue } from './llama';
 import { LoraAdapter } from './lora';
+import * as ort from './ort';
 import { logSoftmaxAt, sampleToken } from './sampling';
+import { createSession, type ExecutionProvider, SHARED_WEIGHTS_SESSION, writeGraph } from './sessions';
 import { TextTokenizer } from './tokenizer';
 import { defaultCacheRoot, ModelWeights, prepareWeightCache, WeightLayout } from './weights';
-import { seededRandom } from '../edits/text';
-
-export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface EngineOptions {
   modelDir: string;
@@ -30,14 +27,6 @@ export interface EngineOptions {
   /** A PEFT LoRA adapter directory to apply from the start. */
   adapterDir?: string;
   log?: (message: string) => void;
-}
-
-/** Keys and values of every layer, each [batch, kv heads, length, head dim]. */
-export interface KvCache {
-  batch: number;
-  length: number;
-  keys: Float32Array[];
-  values: Float32Array[];
 }
 
 export interface GenerateOptions {
@@ -94,19 +83,6 @@ export interface EngineInfo {
 
 export class EngineError extends Error {}
 
-/**
- * For graphs that run now and then on shapes that change each run (scoring, training): no
- * pre-packing (a training backward uses each weight in a second layout, which doubled the
- * packed copies: on the 0.5B shape 4.4 GB more, and no faster), and no arena or memory
- * pattern, so the memory of a run goes back when it ends. The weights are then read from the
- * mapped cache file, shared by every such session.
- */
-export const LEAN_SESSION: ort.InferenceSession.SessionOptions = {
-  enableCpuMemArena: false,
-  enableMemPattern: false,
-  extra: { session: { disable_prepacking: '1' } },
-};
-
 /** Budget for the scorer's [scored tokens, vocab] float logits in one run. */
 const SCORER_LOGIT_BYTES = 512 * 1024 * 1024;
 /** And for the tokens it runs through the layers at once (activations grow with them). */
@@ -128,7 +104,8 @@ export class Engine {
     readonly info: EngineInfo,
     private readonly decoder: ort.InferenceSession,
     private readonly layout: WeightLayout,
-    private readonly sessionOptions: ort.InferenceSession.SessionOptions,
+    /** ONNX Runtime's options for this model's sessions (threads, provider): the trainer's use them too. */
+    readonly sessionOptions: ort.InferenceSession.SessionOptions,
   ) {
     this.baseFeeds = LoraAdapter.zero(config).feeds();
     this.adapterFeeds = this.baseFeeds;
@@ -171,10 +148,6 @@ export class Engine {
   /** The weight cache these graphs read (the trainer builds its graphs on it too). */
   get weightLayout(): WeightLayout {
     return this.layout;
-  }
-
-  get options(): ort.InferenceSession.SessionOptions {
-    return this.sessionOptions;
   }
 
   /** Applies an adapter (null: the base model) from the next request on, without reloading. */
@@ -387,7 +360,7 @@ export class Engine {
   private async scorerSession(): Promise<ort.InferenceSession> {
     if (!this.scorer) {
       const path = writeGraph(this.layout, 'scorer', buildScorerGraph(this.config, this.layout).toBytes());
-      this.scorer = await ort.InferenceSession.create(path, { ...this.sessionOptions, ...LEAN_SESSION });
+      this.scorer = await ort.InferenceSession.create(path, { ...this.sessionOptions, ...SHARED_WEIGHTS_SESSION });
     }
     return this.scorer;
   }
@@ -403,38 +376,6 @@ export class Engine {
   }
 }
 
-async function createSession(
-  graphPath: string,
-  base: ort.InferenceSession.SessionOptions,
-  provider: ExecutionProvider,
-  log: (message: string) => void,
-): Promise<{ session: ort.InferenceSession; provider: ExecutionProvider; sessionOptions: ort.InferenceSession.SessionOptions }> {
-  if (provider === 'cuda') {
-    const sessionOptions = { ...base, executionProviders: ['cuda', 'cpu'] };
-    try {
-      return { session: await ort.InferenceSession.create(graphPath, sessionOptions), provider: 'cuda', sessionOptions };
-    } catch (error) {
-      log(
-        `CUDA execution provider unavailable, falling back to CPU: ${firstLine((error as Error).message)}. ` +
-          'Install its libraries with ONNXRUNTIME_NODE_INSTALL=cuda12 (see README).',
-      );
-    }
-  }
-  const sessionOptions = { ...base, executionProviders: ['cpu'] };
-  return { session: await ort.InferenceSession.create(graphPath, sessionOptions), provider: 'cpu', sessionOptions };
-}
-
-function writeGraph(layout: WeightLayout, name: string, bytes: Uint8Array): string {
-  mkdirSync(layout.dir, { recursive: true });
-  const path = join(layout.dir, `${name}.onnx`);
-  writeFileAtomic(path, bytes);
-  return path;
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0];
-}
-
 function firstStop(text: string, stops: string[]): number {
   let first = -1;
   for (const stop of stops) {
@@ -442,54 +383,4 @@ function firstStop(text: string, stops: string[]): number {
     if (at >= 0 && (first < 0 || at < first)) first = at;
   }
   return first;
-}
-
-export function emptyCache(config: ModelConfig, batch: number): KvCache {
-  return {
-    batch,
-    length: 0,
-    keys: Array.from({ length: config.numLayers }, () => new Float32Array(0)),
-    values: Array.from({ length: config.numLayers }, () => new Float32Array(0)),
-  };
-}
-
-/** The cache's rows in the given order (rows may repeat: tiling one prompt to G samples). */
-export function selectRows(cache: KvCache, rows: number[]): KvCache {
-  const rowSize = cache.batch === 0 ? 0 : cache.keys[0].length / cache.batch;
-  const pick = (tensor: Float32Array) => {
-    const out = new Float32Array(rows.length * rowSize);
-    rows.forEach((row, i) => out.set(tensor.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
-    return out;
-  };
-  return { batch: rows.length, length: cache.length, keys: cache.keys.map(pick), values: cache.values.map(pick) };
-}
-
-/** The first `length` positions of a cache: [batch, heads, length, dim] → [batch, heads, kept, dim]. */
-export function truncateCache(cache: KvCache, length: number, headDim: number): KvCache {
-  const cut = (tensor: Float32Array) => {
-    const blocks = tensor.length / (cache.length * headDim); // batch · heads
-    const out = new Float32Array(blocks * length * headDim);
-    for (let b = 0; b < blocks; b++) {
-      const from = b * cache.length * headDim;
-      out.set(tensor.subarray(from, from + length * headDim), b * length * headDim);
-    }
-    return out;
-  };
-  return { batch: cache.batch, length, keys: cache.keys.map(cut), values: cache.values.map(cut) };
-}
-
-function positionIds(batch: number, seq: number, offset: number): BigInt64Array {
-  const out = new BigInt64Array(batch * seq);
-  for (let b = 0; b < batch; b++) for (let s = 0; s < seq; s++) out[b * seq + s] = BigInt(offset + s);
-  return out;
-}
-
-/** [batch, 1, seq, past + seq]: query s (absolute past + s) sees keys 0..past + s. */
-export function causalMask(batch: number, seq: number, past: number): Uint8Array {
-  const total = past + seq;
-  const out = new Uint8Array(batch * seq * total);
-  for (let b = 0; b < batch; b++) {
-    for (let s = 0; s < seq; s++) out.fill(1, (b * seq + s) * total, (b * seq + s) * total + past + s + 1);
-  }
-  return out;
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as ort from '../model/ort';
 import { writeFileAtomic } from '../util/atomic-write';
 import { ModelConfig } from '../model/config';
-import { LEAN_SESSION } from '../model/engine';
+import { SHARED_WEIGHTS_SESSION } from '../model/sessions';
 import { DECODER_INPUTS } from '../model/llama';
 import { LoraAdapter } from '../model/lora';
 import { WeightLayout } from '../model/weights';
@@ -68,7 +68,7 @@ async function createGradientSession(context: TrainerContext, graph: TrainingGra
   // Beside the weight cache: the graph refers to weights.bin by a relative path.
   const path = join(context.layout.dir, file);
   writeFileAtomic(path, graph.graph.toBytes());
-  return ort.InferenceSession.create(path, { ...context.sessionOptions, ...LEAN_SESSION });
+  return ort.InferenceSession.create(path, { ...context.sessionOptions, ...SHARED_WEIGHTS_SESSION });
 }
 
 /**
