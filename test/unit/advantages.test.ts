@@ -182,3 +182,30 @@ describe('group statistics', () => {
 function mean(values: number[]): number {
   return values.reduce((s, v) => s + v, 0) / values.length;
 }
+
+describe('advantages away from zero', () => {
+  it('scales GAPO around a Q that is not zero, with ε in the denominator', () => {
+    // Sorted [0, 0.25, 0.5, 2], τ = 0.5: the densest pair is [0, 0.25] (first on ties), Q = 0.125.
+    const rewards = [2, 0, 0.5, 0.25];
+    const q = 0.125;
+    const spread = Math.sqrt(rewards.reduce((s, r) => s + (r - q) ** 2, 0) / 3);
+    const [advantages] = computeAdvantages([rewards], 'gapo', { tau: 0.5, epsilon: 0.5 });
+    advantages.forEach((a, i) => closeTo(a, (rewards[i] - q) / (spread + 0.5)));
+    const [grpo] = computeAdvantages([[0, 1]], 'grpo', { epsilon: 0.5 });
+    closeTo(grpo[1], 0.5 / (Math.SQRT1_2 + 0.5));
+  });
+
+  it('checks its options and names the prompt of a bad reward', () => {
+    assert.throws(() => computeAdvantages([[1, 2]], 'gapo', { q: 'mode' as 'mean' }), /q must be "median" or "mean", got mode/);
+    assert.throws(() => computeAdvantages([[1, 2]], 'gapo', { epsilon: -1 }), /epsilon must be >= 0, got -1/);
+    assert.throws(() => computeAdvantages([[1, NaN]], 'gapo', {}, ['p7']), /prompt p7: reward 1 is not a finite number \(NaN\)/);
+    assert.throws(() => computeAdvantages(['x' as unknown as number[]], 'gapo', {}, ['p8']), /prompt p8: rewards must be an array/);
+    assert.throws(() => groupStats([1, Infinity]), /prompt group: reward 1/);
+  });
+
+  it('reports the unbiased std of a group, and 0 for a group of one', () => {
+    assert.equal(groupStats([1, 2, 3]).std, 1);
+    closeTo(groupStats([0, 1]).std, Math.SQRT1_2);
+    assert.equal(groupStats([0.5]).std, 0);
+  });
+});

@@ -103,3 +103,19 @@ describe('every metric', () => {
     }
   });
 });
+
+describe('edge cases of the metrics', () => {
+  it('gives BLEU 0 for a prediction against an empty target, and keeps n-grams apart by their spaces', () => {
+    assert.equal(sentenceBleu('a b c d', ''), 0);
+    // Bigrams "ab c" and "a bc" differ; joined without the space they would match.
+    const expected = Math.exp((Math.log(2 / 4) + Math.log(1 / 3) + Math.log(0.1 / 2) + Math.log(0.1 / 1)) / 4);
+    assert.ok(Math.abs(sentenceBleu('ab c d e', 'a bc d e') - expected) < 1e-12);
+  });
+
+  it('counts characters when only one side has a surrogate pair, and refuses texts with over 65535 distinct characters', () => {
+    assert.equal(editSimilarity('a😀', 'ab'), 0.5);
+    assert.equal(editSimilarity('ab', 'a😀'), 0.5);
+    const many = Array.from({ length: 70_000 }, (_, i) => String.fromCodePoint(0x10000 + i)).join('');
+    assert.throws(() => editSimilarity(many, 'x😀'), /too many distinct characters to compare/);
+  });
+});

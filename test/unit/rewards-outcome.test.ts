@@ -18,6 +18,8 @@ describe('outcome bonus', () => {
   it('names the verdict', () => {
     assert.deepEqual(verdictOf([outcome('ignored'), outcome('accepted')]), { verdict: 'accepted', survival: null });
     assert.deepEqual(verdictOf([outcome('typed_over')]), { verdict: 'typed_over', survival: null });
+    assert.deepEqual(verdictOf([outcome('ignored')]), { verdict: 'ignored', survival: null });
+    assert.equal(outcomeBonus([outcome('ignored')]), 0);
     assert.deepEqual(verdictOf([]), { verdict: 'pending', survival: null });
   });
 });
