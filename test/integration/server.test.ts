@@ -8,7 +8,7 @@ import { CancellationTokenSource, TextDocumentSaveReason, TextDocumentSyncKind }
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
 import { Store } from '../../server/src/store/store';
-import { StatusRequest } from '../../server/src/protocol';
+import { ExportRequest, ForgetRequest, StatusRequest } from '../../server/src/protocol';
 import { cliPath } from '../helpers/paths';
 import { tempDir } from '../helpers/models';
 import { makeTaughtModel } from '../helpers/taught-model';
@@ -32,6 +32,7 @@ describe('language server over stdio', () => {
   const autosavePath = join(work, 'autosave.js');
   const latePath = join(work, 'late.js');
   const restartPath = join(work, 'restart.js');
+  const forgetPath = join(work, 'forget.js');
   const replayPaths = [join(work, 'replay', 'kept.js'), join(work, 'replay', 'flipped.js')];
   const cacheDir = tempDir('server-cache');
   let session: LspSession;
@@ -40,7 +41,7 @@ describe('language server over stdio', () => {
 
   before(async () => {
     modelDir = await makeTaughtModel(
-      [acceptPath, typeOverPath, cancelPath, autosavePath, latePath, restartPath, ...replayPaths].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
+      [acceptPath, typeOverPath, cancelPath, autosavePath, latePath, restartPath, forgetPath, ...replayPaths].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
       MAX_TOKENS,
       cacheDir,
     );
@@ -193,6 +194,33 @@ describe('language server over stdio', () => {
     }
   });
 
+  it('stops the survival checks of forgotten data: no outcome of a deleted suggestion, no error', async () => {
+    const uri = pathToFileURL(forgetPath).href;
+    await session.open(uri, DOCUMENT, 'javascript');
+    const [item] = await session.inlineCompletion(uri, CURSOR);
+    const id = item.command!.arguments![0] as string;
+    assert.deepEqual(await session.accept(uri, item), { accepted: true });
+    const forgotten = await session.request(ForgetRequest, { uri });
+    assert.equal(forgotten.suggestions, 1);
+    // Its checks were due 0.2 s and 0.4 s after the accept; the accept test sees them arrive.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await session.request(StatusRequest);
+    assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === id && o.kind === 'survival'), []);
+    assert.ok(!log.some((line) => /FOREIGN KEY|uncaught|unhandled/.test(line)), log.join('\n'));
+  });
+
+  it("never captures the server's own data folder, nor a file it exported", async () => {
+    const before = (await session.request(StatusRequest)).openDocuments;
+    const own = join(work, 'data', 'collected-data.jsonl');
+    await session.open(pathToFileURL(own).href, '{"id": "x"}\n', 'json');
+    const out = join(work, 'exported.jsonl');
+    await session.request(ExportRequest, { format: 'jsonl', out });
+    await session.open(pathToFileURL(out).href, '{"id": "y"}\n', 'json');
+    assert.equal((await session.request(StatusRequest)).openDocuments, before);
+    assert.ok(log.some((line) => line.includes(`not capturing ${own}: excluded`)));
+    assert.ok(log.some((line) => line.includes(`not capturing ${out}: excluded`)));
+  });
+
   it('marks a suggestion typed over when the user writes something else', async () => {
     const uri = pathToFileURL(typeOverPath).href;
     await session.open(uri, DOCUMENT, 'javascript');
@@ -258,7 +286,7 @@ describe('language server over stdio', () => {
 
   it('answers an unknown request with an error and keeps serving', async () => {
     await assert.rejects(session.connection.sendRequest('gapo/noSuchRequest', {}), /Unhandled method/);
-    assert.equal((await session.request(StatusRequest)).openDocuments, 5);
+    assert.equal((await session.request(StatusRequest)).openDocuments, 6);
     assert.ok(session.alive);
   });
 });
