@@ -198,6 +198,7 @@ describe('advantages away from zero', () => {
   it('checks its options and names the prompt of a bad reward', () => {
     assert.throws(() => computeAdvantages([[1, 2]], 'gapo', { q: 'mode' as 'mean' }), /q must be "median" or "mean", got mode/);
     assert.throws(() => computeAdvantages([[1, 2]], 'gapo', { epsilon: -1 }), /epsilon must be >= 0, got -1/);
+    assert.deepEqual(computeAdvantages([[0, 2]], 'drgrpo', { epsilon: 0 }), [[-1, 1]], 'ε = 0 is allowed');
     assert.throws(() => computeAdvantages([[1, NaN]], 'gapo', {}, ['p7']), /prompt p7: reward 1 is not a finite number \(NaN\)/);
     assert.throws(() => computeAdvantages(['x' as unknown as number[]], 'gapo', {}, ['p8']), /prompt p8: rewards must be an array/);
     assert.throws(() => groupStats([1, Infinity]), /prompt group: reward 1/);

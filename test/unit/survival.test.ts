@@ -78,4 +78,45 @@ describe('survival checks', () => {
     assert.equal(store.addOutcome('no-such-suggestion', 'survival', 0, 30, 1), false);
     store.close();
   });
+
+  it('measures a closed document against its last text, and drops a check whose file cannot be read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gapo-survival-'));
+    const closedUri = pathToFileURL(join(dir, 'closed.ts')).href; // never written to disk
+    const folderUri = pathToFileURL(dir).href; // a folder: reading it fails, not with ENOENT
+    const open = new Map([[closedUri, 'const a = keep();\n']]);
+    const { store, checks, recorded, suggestion, until } = setUp(open);
+    suggestion('closed', closedUri);
+    suggestion('folder', folderUri);
+    checks.start('closed', closedUri, 'keep()', { start: 10, end: 16 }, [0.02]);
+    checks.closed(closedUri, 'const a = keep();\n');
+    open.delete(closedUri);
+    checks.start('folder', folderUri, 'x', { start: 0, end: 1 }, [0.01]);
+    await until(1);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.deepEqual(recorded, [['closed', 0.02, 1]], 'measured on the last text seen, not as a deleted file');
+    assert.equal(store.pendingSurvivalChecks().length, 0, 'the unreadable one is dropped, not left pending');
+    assert.deepEqual(store.outcomes('folder'), []);
+    store.close();
+  });
+
+  it('forgets only the documents it is told to, and writes back spans of one document or all', async () => {
+    const open = new Map([['file:///w/a.ts', 'aaaa'], ['file:///w/b.ts', 'bbbb']]);
+    const { store, checks, recorded, suggestion, until } = setUp(open);
+    suggestion('a', 'file:///w/a.ts');
+    suggestion('b', 'file:///w/b.ts');
+    checks.start('a', 'file:///w/a.ts', 'aa', { start: 2, end: 4 }, [0.03]);
+    checks.start('b', 'file:///w/b.ts', 'bb', { start: 2, end: 4 }, [0.03, 60]);
+    checks.mapChange('file:///w/a.ts', 0, 0, 1);
+    checks.mapChange('file:///w/b.ts', 0, 0, 2);
+    checks.persistSpans('file:///w/b.ts');
+    const spans = () => Object.fromEntries(store.pendingSurvivalChecks().map((c) => [`${c.suggestionId}@${c.afterS}`, c.span.start]));
+    assert.deepEqual(spans(), { 'a@0.03': 2, 'b@0.03': 4, 'b@60': 4 }, "only b's spans written");
+    checks.forget((uri) => uri === 'file:///w/a.ts');
+    await until(1);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.deepEqual(recorded.map((r) => r[0]), ['b'], "a's checks stopped, b's ran");
+    checks.dispose();
+    assert.deepEqual(spans(), { 'a@0.03': 2, 'b@60': 4 }, 'dispose leaves the rows of checks not run for the next start');
+    store.close();
+  });
 });
