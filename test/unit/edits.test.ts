@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type Episode, EpisodeError, parseEpisode, readEpisodes } from '../../server/src/edits/episode';
-import { CURSOR, editCompletion, editPrompt, extractRegion, REGION_END, REGION_START, trimContext } from '../../server/src/edits/prompt';
+import { CURSOR, defaultPromptLimits, editCompletion, editPrompt, extractRegion, REGION_END, REGION_START, trimContext } from '../../server/src/edits/prompt';
+import { episodesFromChange, languageOf, unifiedDiff } from '../../server/src/capture/edit-episodes';
 import { commonPrefixLength, commonSuffixLength, mapRange, seededRandom, shuffled, splitLines } from '../../server/src/edits/text';
 
 const episode: Episode = {
@@ -140,3 +141,62 @@ describe('text helpers', () => {
     assert.deepEqual(empty, { start: 5, end: 6 });
   });
 });
+
+describe('the wire format models are trained on', () => {
+  it('keeps its markers and default limits', () => {
+    assert.deepEqual([REGION_START, REGION_END, CURSOR], ['<|editable_region_start|>', '<|editable_region_end|>', '<|user_cursor_is_here|>']);
+    assert.deepEqual(defaultPromptLimits, { contextLines: 40, historyDiffs: 6 });
+  });
+
+  it('draws mulberry32\'s numbers, so seeded runs reproduce across versions', () => {
+    const random = seededRandom(1);
+    assert.equal(random(), 0.6270739405881613);
+    assert.equal(random(), 0.002735721180215478);
+    assert.equal(commonPrefixLength('abc', 'abc'), 3);
+  });
+});
+
+describe('episodes from a change', () => {
+  const lines = (n: number, tag = 'l') => Array.from({ length: n }, (_, i) => `${tag}${i}\n`).join('');
+
+  it('writes one unified diff of every hunk, headers included', () => {
+    const before = lines(20);
+    const after = before.replace('l2\n', 'L2\n').replace('l15\n', 'L15\n');
+    assert.equal(unifiedDiff('a.ts', before, after), '--- a/a.ts\n+++ b/a.ts\n@@ -3,1 +3,1 @@\n-l2\n+L2\n--- a/a.ts\n+++ b/a.ts\n@@ -16,1 +16,1 @@\n-l15\n+L15\n');
+  });
+
+  it('places a pure insertion and, after it, a pure deletion at the right lines', () => {
+    const before = lines(30);
+    const after = before.replace('l5\n', 'l5\nnew\n').replace('l20\n', '');
+    const [insertion, deletion] = episodesFromChange(before, after, { path: 'a.ts', language: 'typescript', source: 't', history: [] });
+    assert.deepEqual([insertion.region, insertion.target], ['l4\nl5\nl6\nl7\n', 'l4\nl5\nnew\nl6\nl7\n']);
+    assert.ok(insertion.prefix.endsWith('l3\n') && insertion.suffix.startsWith('l8\n'), 'the excerpt meets the region at the hunk');
+    // The deletion's region is read with the insertion applied: l20 is one line further down.
+    assert.ok(deletion.region.includes('l20\n') && !deletion.target.includes('l20\n'));
+    assert.ok(deletion.prefix.endsWith('l17\n'), JSON.stringify(deletion.prefix.slice(-12)));
+    assert.ok(deletion.prefix.startsWith('l0\nl1\nl2\nl3\nl4\nl5\nnew\n'), 'earlier hunks are applied in the excerpt');
+    assert.ok(deletion.suffix.startsWith('l23\n'), JSON.stringify(deletion.suffix.slice(0, 12)));
+  });
+
+  it('mixes the salt into the ids: the same edit made twice is two episodes', () => {
+    const source = { path: 'a.ts', language: 'typescript', source: 'lsp', history: [] };
+    const id = (salt?: string) => episodesFromChange('a\n', 'b\n', { ...source, salt })[0].id;
+    assert.notEqual(id('1'), id('2'));
+    assert.equal(id('1'), id('1'));
+    assert.notEqual(id(), id('1'));
+    assert.match(id(), /^[0-9a-f]{16}$/);
+  });
+
+  it('names the language of a path as VS Code would', () => {
+    const expected: Record<string, string> = {
+      'a.ts': 'typescript', 'a.tsx': 'typescriptreact', 'a.mts': 'typescript', 'a.cts': 'typescript',
+      'a.js': 'javascript', 'a.jsx': 'javascriptreact', 'a.mjs': 'javascript', 'a.cjs': 'javascript',
+      'a.py': 'python', 'a.rs': 'rust', 'a.go': 'go', 'a.java': 'java', 'a.c': 'c', 'a.h': 'c', 'a.cc': 'cpp', 'a.cpp': 'cpp', 'a.hpp': 'cpp',
+      'a.cs': 'csharp', 'a.rb': 'ruby', 'a.php': 'php', 'a.swift': 'swift', 'a.kt': 'kotlin', 'a.scala': 'scala', 'a.sh': 'shellscript',
+      'a.json': 'json', 'a.md': 'markdown', 'a.yml': 'yaml', 'a.yaml': 'yaml', 'a.toml': 'toml', 'a.css': 'css', 'a.html': 'html', 'a.sql': 'sql',
+      'src/x.y/A.TS': 'typescript', 'Makefile': 'plaintext', 'a.unknown': 'plaintext',
+    };
+    for (const [path, language] of Object.entries(expected)) assert.equal(languageOf(path), language, path);
+  });
+});
+

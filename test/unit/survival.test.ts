@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { SurvivalChecks } from '../../server/src/capture/survival';
+import { SurvivalChecks, survivingShare } from '../../server/src/capture/survival';
 import { Store } from '../../server/src/store/store';
 
 function setUp(openTexts: Map<string, string>) {
@@ -63,7 +63,7 @@ describe('survival checks', () => {
     // As a restarted server finds them: one overdue, one due shortly.
     store.addSurvivalChecks([
       { suggestionId: 'kept', uri: kept, text: 'add(1, 2)', span: { start: 14, end: 23 }, afterS: 30, due: now - 1000 },
-      { suggestionId: 'gone', uri: gone, text: 'x', span: { start: 0, end: 1 }, afterS: 30, due: now + 20 },
+      { suggestionId: 'gone', uri: gone, text: 'St', span: { start: 0, end: 2 }, afterS: 30, due: now + 20 },
     ]);
     checks.resume(store.pendingSurvivalChecks());
     await until(2);
@@ -71,6 +71,11 @@ describe('survival checks', () => {
     assert.equal(store.pendingSurvivalChecks().length, 0);
     assert.deepEqual(store.outcomes('kept').map((o) => o.share), [1]);
     store.close();
+  });
+
+  it('counts an empty accepted text as kept', () => {
+    assert.equal(survivingShare('', 'anything'), 1);
+    assert.equal(survivingShare('abcd', 'ab'), 0.5);
   });
 
   it('drops the outcome of a suggestion forgotten meanwhile', () => {

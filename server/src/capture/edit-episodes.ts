@@ -14,7 +14,7 @@ export const HISTORY_LIMIT = 6;
 
 /** A unified diff of the change, `context` lines around each hunk ('' when nothing changed). */
 export function unifiedDiff(path: string, before: string, after: string, context = 0): string {
-  const patch = structuredPatch(path, path, before, after, '', '', { context });
+  const patch = structuredPatch(path, path, before, after, undefined, undefined, { context });
   return patch.hunks.map((hunk) => formatHunk(path, hunk)).join('');
 }
 
@@ -36,7 +36,7 @@ export interface ChangeSource {
 
 /** Episodes for the change from `before` to `after`, top to bottom. */
 export function episodesFromChange(before: string, after: string, from: ChangeSource): Episode[] {
-  const patch = structuredPatch(from.path, from.path, before, after, '', '', { context: CONTEXT_LINES });
+  const patch = structuredPatch(from.path, from.path, before, after, undefined, undefined, { context: CONTEXT_LINES });
   const afterLines = splitLines(after);
   let current = splitLines(before);
   const history = [...from.history];

@@ -56,6 +56,7 @@ export function seededRandom(seed: number): () => number {
 /** Shuffles a copy with a seeded Fisher–Yates. */
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
+  // Stryker disable next-line EqualityOperator: equivalent, a last step at 0 swaps the first item with itself
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [out[i], out[j]] = [out[j], out[i]];
