@@ -79,6 +79,9 @@ describe('which files are captured', () => {
     assert.equal(reason('/w/a.ts', 'é'.repeat(501)), 'too large', '1002 bytes in 501 characters');
     assert.equal(filter.contentReason('€'.repeat(334)), 'too large', '1002 bytes in 334 characters');
     assert.equal(filter.contentReason('€'.repeat(333)), null);
+    assert.equal(filter.changeReason('x'.repeat(1001), ['x']), 'too large', 'the size of the whole text, after every change');
+    assert.equal(filter.changeReason('x'.repeat(999) + '\0', ['\0']), 'binary', 'binary text pasted in');
+    assert.equal(filter.changeReason('\0' + 'x'.repeat(10), ['x']), null, 'only what came in is scanned');
   });
 
   it('recognises binary text by a NUL or many replacement characters near the start', () => {

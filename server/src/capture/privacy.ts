@@ -63,7 +63,16 @@ export class PrivacyFilter {
     return this.isExcluded(slashed) || this.folders.some((folder) => path === folder || path.startsWith(folder + '/') || path.startsWith(folder + '\\'));
   }
 
-  /** Why a document's current text must not be captured (checked on every change), or null. */
+  /**
+   * Why a document must no longer be captured after a change, or null: too large now, or
+   * binary text came in. Only the inserted text is scanned, so a keystroke costs no 8 kB scan.
+   */
+  changeReason(text: string, inserted: readonly string[]): 'too large' | 'binary' | null {
+    if (text.length * 3 > this.options.maxFileBytes && Buffer.byteLength(text) > this.options.maxFileBytes) return 'too large';
+    return inserted.some(looksBinary) ? 'binary' : null;
+  }
+
+  /** Why a document's text must not be captured, or null. */
   contentReason(text: string): 'too large' | 'binary' | null {
     // A UTF-16 unit is at most 3 bytes in UTF-8: most texts need no byte count at all.
     // Stryker disable next-line EqualityOperator,ConditionalExpression: equivalent, the fast path only skips a count that would agree

@@ -25,7 +25,7 @@ export function followDocuments(connection: Connection, server: () => ServerStat
     capture.applyChanges(contentChanges, version ?? capture.version + 1);
     // The limits hold on every change: a paste that makes the file huge or binary stops the
     // capture, and what was not yet stored goes unstored.
-    const reason = state.privacy.contentReason(capture.text);
+    const reason = state.privacy.changeReason(capture.text, contentChanges.map((c) => c.text));
     if (reason) {
       capture.discard();
       state.captures.delete(uri);
