@@ -178,6 +178,16 @@ describe('episodes from a change', () => {
     assert.ok(deletion.suffix.startsWith('l23\n'), JSON.stringify(deletion.suffix.slice(0, 12)));
   });
 
+  it('makes an episode of a new file and of a file emptied (jsdiff numbers an empty side from 0 or 1)', () => {
+    const source = { path: 'a.ts', language: 'typescript', source: 't', history: [] };
+    const [created] = episodesFromChange('', 'a\nb\n', source);
+    assert.deepEqual([created.prefix, created.region, created.target, created.suffix], ['', '', 'a\nb\n', '']);
+    const [emptied] = episodesFromChange('a\nb\n', '', source);
+    assert.deepEqual([emptied.prefix, emptied.region, emptied.target, emptied.suffix], ['', 'a\nb\n', '', '']);
+    const [tail] = episodesFromChange('a\nb\nc\nd\ne\nf\n', 'a\nb\nc\nd\ne\nf\ng\n', source);
+    assert.deepEqual([tail.region, tail.target, tail.suffix], ['e\nf\n', 'e\nf\ng\n', '']);
+  });
+
   it('mixes the salt into the ids: the same edit made twice is two episodes', () => {
     const source = { path: 'a.ts', language: 'typescript', source: 'lsp', history: [] };
     const id = (salt?: string) => episodesFromChange('a\n', 'b\n', { ...source, salt })[0].id;
