@@ -131,3 +131,20 @@ describe('export', () => {
     assert.equal(rows[1].extra_info.source, 'git:ky@abc');
   });
 });
+
+describe('scrubbing fragments of secrets', () => {
+  it('finds and rewrites rows with thousands of probes, in every text column', () => {
+    const store = Store.open(':memory:');
+    const secret = 'ghp_abcdefghijklmnopqrstuvwxyz0123456789';
+    store.addEdit(1, 'file:///w/a.ts', '/w/a.ts', `+const t = "${secret.slice(0, 20)}";\n`);
+    store.addEpisode({ ...episode('s', 5), prefix: `x = "${secret.slice(0, 16)}"\n`, history: [`+${secret.slice(4, 24)}\n`] });
+    const scrub = (text: string) => text.replace(/ghp_[a-z0-9]*|[a-z]{8,}[0-9]*/g, '[REDACTED]');
+    const probes = [...Array.from({ length: 3000 }, (_, i) => `p${i}robe`), secret.slice(0, 8), secret.slice(4, 12)];
+    assert.equal(store.scrub(scrub, probes), 2);
+    assert.ok(!store.episodes()[0].prefix.includes('abcdefgh'));
+    assert.ok(!store.episodes()[0].history[0].includes('abcdefgh'));
+    assert.ok(!store.recentEdits('/w/a.ts', 5)[0].includes('abcdefgh'));
+    store.close();
+  });
+});
+

@@ -262,9 +262,10 @@ export class Store {
     let changed = 0;
     this.db.transaction(() => {
       for (const { table, key, columns } of STORED_TEXT) {
-        // SQLite allows 32766 parameters; a few hundred probes per query are plenty.
-        for (let i = 0; i < probes.length; i += 200) {
-          const chunk = probes.slice(i, i + 200);
+        // SQLite nests a chain of ORs as deep as it is long, and refuses a depth over 1000.
+        const perQuery = Math.floor(500 / columns.length);
+        for (let i = 0; i < probes.length; i += perQuery) {
+          const chunk = probes.slice(i, i + perQuery);
           const where = columns.map((c) => chunk.map(() => `instr(${c.name}, ?) > 0`).join(' OR ')).join(' OR ');
           const args = columns.flatMap(() => chunk);
           const rows = this.db.prepare(`SELECT ${key}, ${columns.map((c) => c.name).join(', ')}${table === 'episodes' ? ', cursor' : ''} FROM ${table} WHERE ${where}`).all(...args) as Record<string, any>[];
