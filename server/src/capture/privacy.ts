@@ -38,12 +38,12 @@ export type SkipReason = 'excluded' | 'too large' | 'binary' | 'not a file';
 
 export class PrivacyFilter {
   private readonly isExcluded: (path: string) => boolean;
-  private readonly folders: string[];
+  private readonly folders: string[] = [];
 
   constructor(readonly options: PrivacyOptions) {
     // dot: a key under ~/.ssh/ is excluded too; nocase: .ENV is .env on macOS and Windows.
     this.isExcluded = picomatch([...defaultExcludeGlobs, ...options.exclude], { dot: true, nocase: true });
-    this.folders = (options.excludeFolders ?? []).map((f) => f.replace(/[\\/]+$/, ''));
+    for (const folder of options.excludeFolders ?? []) this.excludeFolder(folder);
   }
 
   /** Why a document must not be captured, or null when it may be. */
@@ -68,17 +68,19 @@ export class PrivacyFilter {
    * binary text came in. Only the inserted text is scanned, so a keystroke costs no 8 kB scan.
    */
   changeReason(text: string, inserted: readonly string[]): 'too large' | 'binary' | null {
-    if (text.length * 3 > this.options.maxFileBytes && Buffer.byteLength(text) > this.options.maxFileBytes) return 'too large';
+    if (this.tooLarge(text)) return 'too large';
     return inserted.some(looksBinary) ? 'binary' : null;
   }
 
   /** Why a document's text must not be captured, or null. */
   contentReason(text: string): 'too large' | 'binary' | null {
+    return this.changeReason(text, [text]);
+  }
+
+  private tooLarge(text: string): boolean {
     // A UTF-16 unit is at most 3 bytes in UTF-8: most texts need no byte count at all.
     // Stryker disable next-line EqualityOperator,ConditionalExpression: equivalent, the fast path only skips a count that would agree
-    if (text.length * 3 > this.options.maxFileBytes && Buffer.byteLength(text) > this.options.maxFileBytes) return 'too large';
-    if (looksBinary(text)) return 'binary';
-    return null;
+    return text.length * 3 > this.options.maxFileBytes && Buffer.byteLength(text) > this.options.maxFileBytes;
   }
 }
 

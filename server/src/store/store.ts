@@ -64,9 +64,9 @@ export interface StepRecord {
 const json = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
 
 /** Every column that holds text the user wrote (JSON columns hold it in their strings). */
-const STORED_TEXT: { table: string; key: string; columns: { name: string; json?: boolean }[] }[] = [
+const STORED_TEXT: { table: string; key: string; columns: { name: string; json?: boolean }[]; hasCursor?: boolean }[] = [
   { table: 'edits', key: 'id', columns: [{ name: 'diff' }] },
-  { table: 'episodes', key: 'id', columns: [{ name: 'history', json: true }, { name: 'prefix' }, { name: 'region' }, { name: 'suffix' }, { name: 'target' }] },
+  { table: 'episodes', key: 'id', columns: [{ name: 'history', json: true }, { name: 'prefix' }, { name: 'region' }, { name: 'suffix' }, { name: 'target' }], hasCursor: true },
   { table: 'suggestions', key: 'id', columns: [{ name: 'rewritten' }, { name: 'insert_text' }] },
 ];
 
@@ -261,19 +261,22 @@ export class Store {
     const scrubJson = (text: string) => JSON.stringify(scrubStrings(JSON.parse(text), scrub));
     let changed = 0;
     this.db.transaction(() => {
-      for (const { table, key, columns } of STORED_TEXT) {
+      for (const { table, key, columns, hasCursor } of STORED_TEXT) {
+        const names = columns.map((c) => c.name);
+        const written = hasCursor ? [...names, 'cursor'] : names;
+        const update = this.db.prepare(`UPDATE ${table} SET ${written.map((n) => `${n} = ?`).join(', ')} WHERE ${key} = ?`);
         // SQLite nests a chain of ORs as deep as it is long, and refuses a depth over 1000.
         const perQuery = Math.floor(500 / columns.length);
         for (let i = 0; i < probes.length; i += perQuery) {
           const chunk = probes.slice(i, i + perQuery);
-          const where = columns.map((c) => chunk.map(() => `instr(${c.name}, ?) > 0`).join(' OR ')).join(' OR ');
-          const args = columns.flatMap(() => chunk);
-          const rows = this.db.prepare(`SELECT ${key}, ${columns.map((c) => c.name).join(', ')}${table === 'episodes' ? ', cursor' : ''} FROM ${table} WHERE ${where}`).all(...args) as Record<string, any>[];
+          const where = names.map((n) => chunk.map(() => `instr(${n}, ?) > 0`).join(' OR ')).join(' OR ');
+          const rows = this.db.prepare(`SELECT ${key}, ${written.join(', ')} FROM ${table} WHERE ${where}`).all(...names.flatMap(() => chunk)) as Record<string, any>[];
           for (const row of rows) {
             const values = columns.map((c) => (c.json ? scrubJson(row[c.name]) : scrub(row[c.name])));
-            if (values.every((v, j) => v === row[columns[j].name])) continue;
-            const extra = table === 'episodes' ? [Math.min(scrub(row.region.slice(0, row.cursor)).length, values[columns.findIndex((c) => c.name === 'region')].length)] : [];
-            this.db.prepare(`UPDATE ${table} SET ${columns.map((c) => `${c.name} = ?`).join(', ')}${table === 'episodes' ? ', cursor = ?' : ''} WHERE ${key} = ?`).run(...values, ...extra, row[key]);
+            if (values.every((v, j) => v === row[names[j]])) continue;
+            // The cursor stays on the same character of the scrubbed region.
+            const cursor = hasCursor ? [Math.min(scrub(row.region.slice(0, row.cursor)).length, scrub(row.region).length)] : [];
+            update.run(...values, ...cursor, row[key]);
             changed++;
           }
         }
