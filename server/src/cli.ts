@@ -3,6 +3,8 @@
 import './no-telemetry'; // first: before anything can load ONNX Runtime
 import { advantagesCommand } from './commands/advantages';
 import { Command, CommandIO, UsageError } from './commands/command';
+import { corpusCommand } from './commands/corpus';
+import { tokenizerCommand } from './commands/tokenizer';
 import { evalCommand } from './commands/eval';
 import { exportCommand } from './commands/export';
 import { generateCommand } from './commands/generate';
@@ -14,7 +16,7 @@ import { serveCommand } from './commands/serve';
 import { trainCommand } from './commands/train';
 import { version } from './version';
 
-const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand];
+const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, corpusCommand, tokenizerCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
