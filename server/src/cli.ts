@@ -5,6 +5,8 @@ import { advantagesCommand } from './commands/advantages';
 import { Command, CommandIO, UsageError } from './commands/command';
 import { corpusCommand } from './commands/corpus';
 import { tokenizerCommand } from './commands/tokenizer';
+import { pretrainCommand } from './commands/pretrain';
+import { sftCommand } from './commands/sft';
 import { evalCommand } from './commands/eval';
 import { exportCommand } from './commands/export';
 import { generateCommand } from './commands/generate';
@@ -16,7 +18,7 @@ import { serveCommand } from './commands/serve';
 import { trainCommand } from './commands/train';
 import { version } from './version';
 
-const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, corpusCommand, tokenizerCommand];
+const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, corpusCommand, tokenizerCommand, pretrainCommand, sftCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

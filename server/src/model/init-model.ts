@@ -6,25 +6,33 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { expectedWeights, ModelConfig, toHuggingFaceConfig } from './config';
 import { StorageDType, writeSafetensors } from './safetensors';
-import { BYTE_TOKENIZER_SPECIALS, byteTokenizerFiles } from './tokenizer';
+import { BYTE_TOKENIZER_SPECIALS, byteTokenizerFiles, TextTokenizer } from './tokenizer';
 import { seededRandom } from '../edits/text';
 
-export type TokenizerKind = 'bytes' | 'qwen';
+/** bytes, Qwen2.5's, or the tokenizer files of a folder (a trained BPE). */
+export type TokenizerKind = 'bytes' | 'qwen' | { dir: string };
 
 export interface InitModelOptions {
   seed?: number;
   tokenizer?: TokenizerKind;
   dtype?: StorageDType;
+  /**
+   * 'test' (default): large random weights and norms, so tests see every weight's effect.
+   * 'training': GPT-2's initialisation to train from (std 0.02, norms at one, residual
+   * projections scaled down by √(2 · layers)).
+   */
+  init?: 'test' | 'training';
 }
 
 export function initModel(config: ModelConfig, outDir: string, options: InitModelOptions = {}): void {
   const tokenizer = options.tokenizer ?? 'bytes';
-  const minimumVocab = tokenizer === 'bytes' ? 256 + BYTE_TOKENIZER_SPECIALS.length : QWEN_VOCAB;
+  const trained = typeof tokenizer === 'object' ? TextTokenizer.load(tokenizer.dir) : null;
+  const minimumVocab = tokenizer === 'bytes' ? 256 + BYTE_TOKENIZER_SPECIALS.length : trained ? trained.vocabSize : QWEN_VOCAB;
   if (config.vocabSize < minimumVocab) {
-    throw new RangeError(`vocab_size ${config.vocabSize} is smaller than the ${tokenizer} tokenizer's ${minimumVocab} tokens`);
+    throw new RangeError(`vocab_size ${config.vocabSize} is smaller than the tokenizer's ${minimumVocab} tokens`);
   }
   mkdirSync(outDir, { recursive: true });
-  const eos = tokenizer === 'bytes' ? 256 : 151643;
+  const eos = tokenizer === 'bytes' ? 256 : trained ? trained.eosIds[0] : 151643;
   const hfConfig = toHuggingFaceConfig({ ...config, eosTokenIds: config.eosTokenIds.length ? config.eosTokenIds : [eos] });
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(hfConfig, null, 2) + '\n');
 
@@ -35,7 +43,12 @@ export function initModel(config: ModelConfig, outDir: string, options: InitMode
     const data = new Float32Array(count);
     // Scales that keep activations of order one, so tests see every weight's effect.
     const isNorm = spec.name.endsWith('norm.weight');
-    const std = isNorm || spec.name.endsWith('.bias') ? 0.1 : 1 / Math.sqrt(spec.shape[1]);
+    const isBias = spec.name.endsWith('.bias');
+    let std: number;
+    if (options.init === 'training') {
+      const residual = /\.(o_proj|down_proj)\.weight$/.test(spec.name);
+      std = isNorm || isBias ? 0 : residual ? 0.02 / Math.sqrt(2 * config.numLayers) : 0.02;
+    } else std = isNorm || isBias ? 0.1 : 1 / Math.sqrt(spec.shape[1]);
     for (let i = 0; i < count; i++) data[i] = (isNorm ? 1 : 0) + std * normal();
     return { name: spec.name, shape: spec.shape, data };
   });
@@ -46,7 +59,7 @@ export function initModel(config: ModelConfig, outDir: string, options: InitMode
     writeFileSync(join(outDir, 'tokenizer.json'), JSON.stringify(files.tokenizer));
     writeFileSync(join(outDir, 'tokenizer_config.json'), JSON.stringify(files.config, null, 2) + '\n');
   } else {
-    const dir = qwenTokenizerDir();
+    const dir = typeof tokenizer === 'object' ? tokenizer.dir : qwenTokenizerDir();
     copyFileSync(join(dir, 'tokenizer.json'), join(outDir, 'tokenizer.json'));
     copyFileSync(join(dir, 'tokenizer_config.json'), join(outDir, 'tokenizer_config.json'));
   }

@@ -29,4 +29,25 @@ export const presets: Record<string, Record<string, unknown>> = {
     max_position_embeddings: 32768,
     tie_word_embeddings: true,
   },
+  // Shapes timed for the default model (gapo pretrain --shape): a Llama with an 8k BPE
+  // vocabulary, tied embeddings and 1024 positions.
+  'code-3m': codeShape(192, 512, 4, 3, 1),
+  'code-6m': codeShape(256, 704, 6, 4, 2),
+  'code-12m': codeShape(384, 1024, 6, 6, 2),
 };
+
+function codeShape(hidden: number, intermediate: number, layers: number, heads: number, kvHeads: number): Record<string, unknown> {
+  return {
+    architectures: ['LlamaForCausalLM'],
+    vocab_size: 8192,
+    hidden_size: hidden,
+    intermediate_size: intermediate,
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    num_key_value_heads: kvHeads,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    max_position_embeddings: 1024,
+    tie_word_embeddings: true,
+  };
+}

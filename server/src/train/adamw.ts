@@ -11,6 +11,9 @@ export interface AdamWOptions {
   maxGradNorm: number;
   /** Steps over which the learning rate ramps up linearly from lr / warmupSteps. */
   warmupSteps: number;
+  /** With decaySteps > 0, after warm-up the rate follows a cosine down to minLearningRate at step decaySteps (pretraining). */
+  decaySteps?: number;
+  minLearningRate?: number;
 }
 
 export const defaultAdamW: AdamWOptions = {
@@ -40,8 +43,26 @@ export class AdamW {
 
   /** The learning rate the next step will use. */
   currentLearningRate(): number {
-    const { learningRate, warmupSteps } = this.options;
-    return warmupSteps > 0 ? learningRate * Math.min(1, (this.step + 1) / warmupSteps) : learningRate;
+    const { learningRate, warmupSteps, decaySteps = 0, minLearningRate = 0 } = this.options;
+    if (warmupSteps > 0 && this.step < warmupSteps) return (learningRate * (this.step + 1)) / warmupSteps;
+    if (decaySteps <= warmupSteps) return learningRate;
+    const progress = Math.min(1, (this.step - warmupSteps) / (decaySteps - warmupSteps));
+    return minLearningRate + 0.5 * (learningRate - minLearningRate) * (1 + Math.cos(Math.PI * progress));
+  }
+
+  /** The moments, for a checkpoint to resume from. */
+  get moments(): { m: Float32Array[]; v: Float32Array[] } {
+    return { m: this.m, v: this.v };
+  }
+
+  /** Continues from a checkpoint's moments and step count. */
+  restore(step: number, m: Float32Array[], v: Float32Array[]): void {
+    if (m.length !== this.m.length || v.length !== this.v.length || m.some((t, k) => t.length !== this.m[k].length) || v.some((t, k) => t.length !== this.v[k].length)) {
+      throw new RangeError('the optimizer state does not match the parameters');
+    }
+    m.forEach((t, k) => this.m[k].set(t));
+    v.forEach((t, k) => this.v[k].set(t));
+    this.step = step;
   }
 
   /** Applies one update in place; returns the gradient norm before clipping. */

@@ -333,6 +333,11 @@ export class CrossEntropyTrainer {
     return this.parameterNames;
   }
 
+  /** The optimizer, for checkpoints (its moments and step) and its learning rate. */
+  get optimizerState(): AdamW {
+    return this.optimizer;
+  }
+
   private feedsFor(): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = { ...this.fixedFeeds };
     for (const name of this.parameterNames) feeds[name] = new ort.Tensor('float32', this.parameters.get(name)!, this.shapes.get(name)!);

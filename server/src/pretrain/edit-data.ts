@@ -1,0 +1,201 @@
+// Edit tuning data: the real training episodes in the prompt format, mixed with episodes made
+// from corpus files that teach what an editor asks for most:
+// - finish the line being typed: the region with its cursor line cut at a random point;
+// - carry a recent edit further: a rename in the history, the remaining occurrences in the region;
+// - leave alone: regions where nothing should change, so the model learns to propose nothing.
+// Example k is a pure function of (seed, k), so a step's batch never depends on what came before.
+
+import { unifiedDiff } from '../capture/edit-episodes';
+import type { Episode } from '../edits/episode';
+import { editCompletion, editPrompt, type PromptLimits, trimContext } from '../edits/prompt';
+import { seededRandom, splitLines } from '../edits/text';
+import type { TextTokenizer } from '../model/tokenizer';
+import type { TrainingSequence } from '../train/trainer';
+import type { CorpusFile } from './corpus';
+import type { TrainingData } from './training-run';
+
+export type ExampleKind = 'episode' | 'finish-line' | 'rename' | 'unchanged';
+
+/** Shares of each kind in the mix (they need not add up to one). */
+export const defaultMix: Record<ExampleKind, number> = { episode: 0.4, 'finish-line': 0.3, rename: 0.15, unchanged: 0.15 };
+
+/** Lines on each side of the cursor line in the editable region, as the language server cuts it. */
+const REGION_RADIUS = 2;
+/** Lines of file kept around the region before the prompt limits cut them. */
+const EXCERPT = 40;
+
+type Random = () => number;
+const pick = <T>(items: readonly T[], random: Random): T => items[Math.floor(random() * items.length)];
+const between = (low: number, high: number, random: Random) => low + Math.floor(random() * (high - low + 1));
+
+/** An episode around line `cursorLine` of `lines`, the region being lines cursorLine ± 2. */
+function around(file: CorpusFile, lines: string[], cursorLine: number, region: string, cursor: number, target: string, history: string[]): Episode {
+  const first = Math.max(0, cursorLine - REGION_RADIUS);
+  const end = Math.min(lines.length, cursorLine + REGION_RADIUS + 1);
+  return {
+    id: '',
+    language: 'plaintext',
+    path: file.path,
+    history,
+    prefix: lines.slice(Math.max(0, first - EXCERPT), first).join(''),
+    region,
+    suffix: lines.slice(end, end + EXCERPT).join(''),
+    cursor,
+    target,
+  };
+}
+
+function codeLines(file: CorpusFile): string[] {
+  const lines = splitLines(file.text);
+  if (lines.length && !lines[lines.length - 1].endsWith('\n')) lines[lines.length - 1] += '\n';
+  return lines;
+}
+
+/** The user is typing line i: it holds only its start; the rest of the file is there. */
+export function finishLineExample(file: CorpusFile, random: Random): Episode | null {
+  const lines = codeLines(file);
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const i = Math.floor(random() * lines.length);
+    const line = lines[i].slice(0, -1);
+    const indent = line.length - line.trimStart().length;
+    if (line.trim().length < 6) continue;
+    // Cut at a word boundary half the time (where the replay asks), anywhere otherwise.
+    const boundaries = [...line.matchAll(/\b/g)].map((m) => m.index!).filter((at) => at > indent && at < line.length);
+    const cut = boundaries.length && random() < 0.5 ? pick(boundaries, random) : between(indent + 1, line.length - 1, random);
+    const first = Math.max(0, i - REGION_RADIUS);
+    const end = Math.min(lines.length, i + REGION_RADIUS + 1);
+    const target = lines.slice(first, end).join('');
+    const before = lines.slice(first, i).join('');
+    const region = before + line.slice(0, cut) + '\n' + lines.slice(i + 1, end).join('');
+    return around(file, lines, i, region, before.length + cut, target, []);
+  }
+  return null;
+}
+
+const IDENTIFIER = /\b[A-Za-z_][A-Za-z0-9_]{2,}\b/g;
+const KEYWORDS = new Set('const let var function return class import export from this self def elif else if for while with async await new typeof null true false None True False none not and or in is pass yield lambda try catch finally except raise throw'.split(' '));
+
+/** A new name for `name`, as people rename: a suffix, a prefix, or a sibling word. */
+function renamed(name: string, random: Random): string {
+  const words = ['value', 'item', 'result', 'count', 'options', 'config', 'data', 'list', 'entry', 'node', 'key', 'index', 'name', 'path', 'text'];
+  const word = pick(words, random);
+  const capital = word[0].toUpperCase() + word.slice(1);
+  const snake = name.includes('_') || name === name.toLowerCase();
+  switch (between(0, 2, random)) {
+    case 0:
+      return snake ? `${name}_${word}` : `${name}${capital}`;
+    case 1:
+      return snake ? `${word}_${name}` : `${word}${name[0].toUpperCase()}${name.slice(1)}`;
+    default:
+      return word === name ? `${word}s` : word;
+  }
+}
+
+/**
+ * The user renamed one occurrence of an identifier above the region (it is in the history);
+ * the region still has the old name, and the target renames it there too.
+ */
+export function renameExample(file: CorpusFile, random: Random): Episode | null {
+  const lines = codeLines(file);
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const i = between(3, Math.max(3, lines.length - 3), random);
+    if (i >= lines.length) return null;
+    const first = Math.max(0, i - REGION_RADIUS);
+    const end = Math.min(lines.length, i + REGION_RADIUS + 1);
+    const region = lines.slice(first, end).join('');
+    const names = [...new Set([...region.matchAll(IDENTIFIER)].map((m) => m[0]))].filter((n) => !KEYWORDS.has(n));
+    if (names.length === 0) continue;
+    const name = pick(names, random);
+    const word = new RegExp(`\\b${name}\\b`, 'g');
+    // The edited occurrence: the nearest line above the region that has the name.
+    const has = new RegExp(`\\b${name}\\b`);
+    let edited = first - 1;
+    while (edited >= Math.max(0, first - 20) && !has.test(lines[edited])) edited--;
+    if (edited < Math.max(0, first - 20)) continue;
+    const next = renamed(name, random);
+    const before = lines.join('');
+    const after = [...lines.slice(0, edited), lines[edited].replace(word, next), ...lines.slice(edited + 1)];
+    const history = [unifiedDiff(file.path, before, after.join(''))];
+    const target = region.replace(word, next);
+    const episode = around(file, after, i, region, between(0, region.length, random), target, history);
+    return episode;
+  }
+  return null;
+}
+
+/** A region where nothing should change: the answer is the region as it is. */
+export function unchangedExample(file: CorpusFile, random: Random): Episode | null {
+  const lines = codeLines(file);
+  if (lines.length < 3) return null;
+  const i = Math.floor(random() * lines.length);
+  const first = Math.max(0, i - REGION_RADIUS);
+  const region = lines.slice(first, Math.min(lines.length, i + REGION_RADIUS + 1)).join('');
+  if (!region.trim()) return null;
+  // The cursor at a line's end, where a user pauses after finishing it.
+  const ends = [...region.matchAll(/\n/g)].map((m) => m.index!);
+  return around(file, lines, i, region, pick(ends, random), region, []);
+}
+
+export interface EditDataOptions {
+  batchSize: number;
+  seed: number;
+  mix: Record<ExampleKind, number>;
+  /** The prompt limits are drawn per example in these ranges, so the model reads any of them. */
+  contextLines: [number, number];
+  historyDiffs: [number, number];
+  maxPromptTokens: number;
+  maxCompletionTokens: number;
+  heldOutSequences: number;
+}
+
+export const defaultEditDataOptions: Omit<EditDataOptions, 'batchSize' | 'seed'> = {
+  mix: defaultMix,
+  contextLines: [4, 16],
+  historyDiffs: [0, 3],
+  maxPromptTokens: 640,
+  maxCompletionTokens: 192,
+  heldOutSequences: 32,
+};
+
+/** Prompt and answer tokens of an episode, or null when the answer is too long to learn whole. */
+export function editSequence(episode: Episode, limits: PromptLimits, tokenizer: TextTokenizer, options: Pick<EditDataOptions, 'maxPromptTokens' | 'maxCompletionTokens'>): TrainingSequence | null {
+  const completion = tokenizer.encode(editCompletion(episode));
+  if (completion.length > options.maxCompletionTokens) return null;
+  let prompt = tokenizer.encode(editPrompt(trimContext(episode, limits)));
+  // Cut from the start, as the engine does: the region and the cursor are at the end.
+  if (prompt.length > options.maxPromptTokens) prompt = prompt.slice(prompt.length - options.maxPromptTokens);
+  return { ids: [...prompt, ...completion], promptLength: prompt.length };
+}
+
+export function editTuningData(episodes: Episode[], files: CorpusFile[], heldOut: { episodes: Episode[]; files: CorpusFile[] }, tokenizer: TextTokenizer, options: EditDataOptions): TrainingData & { example(k: number): { kind: ExampleKind; episode: Episode } } {
+  const kinds = Object.keys(options.mix) as ExampleKind[];
+  const total = kinds.reduce((sum, k) => sum + options.mix[k], 0);
+  const make = (k: number, source: { episodes: Episode[]; files: CorpusFile[] }, seed: number): { kind: ExampleKind; episode: Episode } => {
+    const random = seededRandom(seed * 2654435761 + k);
+    for (;;) {
+      let r = random() * total;
+      const kind = kinds.find((kind) => (r -= options.mix[kind]) < 0) ?? kinds[kinds.length - 1];
+      let episode: Episode | null = null;
+      if (kind === 'episode') episode = source.episodes.length ? pick(source.episodes, random) : null;
+      else {
+        const file = pick(source.files, random);
+        episode = kind === 'finish-line' ? finishLineExample(file, random) : kind === 'rename' ? renameExample(file, random) : unchangedExample(file, random);
+      }
+      if (episode) return { kind, episode };
+    }
+  };
+  const sequence = (k: number, source: { episodes: Episode[]; files: CorpusFile[] }, seed: number): TrainingSequence => {
+    for (let attempt = 0; ; attempt++) {
+      const random = seededRandom(seed * 7919 + k * 31 + attempt);
+      const { episode } = make(k * 64 + attempt, source, seed);
+      const limits = { contextLines: between(...options.contextLines, random), historyDiffs: between(...options.historyDiffs, random) };
+      const s = editSequence(episode, limits, tokenizer, options);
+      if (s) return s;
+    }
+  };
+  return {
+    example: (k) => make(k, { episodes, files }, options.seed),
+    batch: (step) => Array.from({ length: options.batchSize }, (_, i) => sequence(step * options.batchSize + i, { episodes, files }, options.seed)),
+    heldOut: Array.from({ length: options.heldOutSequences }, (_, i) => sequence(i, heldOut, options.seed + 1)),
+  };
+}
