@@ -7,6 +7,7 @@ import { corpusCommand } from './commands/corpus';
 import { tokenizerCommand } from './commands/tokenizer';
 import { pretrainCommand } from './commands/pretrain';
 import { sftCommand } from './commands/sft';
+import { shipModelCommand } from './commands/ship-model';
 import { evalCommand } from './commands/eval';
 import { exportCommand } from './commands/export';
 import { generateCommand } from './commands/generate';
@@ -18,7 +19,7 @@ import { serveCommand } from './commands/serve';
 import { trainCommand } from './commands/train';
 import { version } from './version';
 
-const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, corpusCommand, tokenizerCommand, pretrainCommand, sftCommand];
+const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, corpusCommand, tokenizerCommand, pretrainCommand, sftCommand, shipModelCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,5 +1,6 @@
 // Options every model command shares, and turning them into a loaded engine.
 
+import { bundledModelDir } from '../model/default-model';
 import { Engine } from '../model/engine';
 import type { ExecutionProvider } from '../model/sessions';
 import { CommandIO, UsageError } from './command';
@@ -12,19 +13,21 @@ export const engineOptionSpecs = {
   adapter: { type: 'string' },
 } as const;
 
-export const engineOptionsUsage = `  --model DIR       a Hugging Face model directory (config.json, *.safetensors, tokenizer.json)
+export const engineOptionsUsage = `  --model DIR       a Hugging Face model directory (config.json, *.safetensors, tokenizer.json);
+                    default: the bundled model (models/default)
   --cache DIR       where converted weights are kept (default ~/.cache/gapo-assistant/weights)
   --provider P      cpu (default) or cuda (falls back to cpu, with a message, when unavailable)
   --threads N       ONNX Runtime threads (default: all cores)
   --adapter DIR     apply a LoRA adapter (PEFT layout) to the model`;
 
 export async function loadEngine(values: { model?: string; cache?: string; provider?: string; threads?: string; adapter?: string }, io: CommandIO): Promise<Engine> {
-  if (!values.model) throw new UsageError('missing --model DIR');
+  const modelDir = values.model ?? bundledModelDir();
+  if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
   if (values.provider !== 'cpu' && values.provider !== 'cuda') throw new UsageError(`--provider must be cpu or cuda, got ${values.provider}`);
   const threads = values.threads === undefined ? undefined : positiveInteger('--threads', values.threads);
   try {
     return await Engine.load({
-      modelDir: values.model,
+      modelDir,
       cacheDir: values.cache,
       provider: values.provider as ExecutionProvider,
       threads,

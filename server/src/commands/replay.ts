@@ -1,12 +1,17 @@
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RunResult } from '../learn/learner';
 import { LspSession } from '../replay/lsp-session';
 import { episodesFromGit } from '../replay/git-episodes';
 import { replayEpisodes } from '../replay/replay';
+import { replayTyping, type TypingStats } from '../replay/typing';
+import { defaultPromptLimits } from '../edits/prompt';
 import type { EvalResult } from '../rl/evaluate';
 import { StatusRequest, TrainNowRequest } from '../protocol';
 import { defaultDataDir } from '../lsp/options';
+import { bundledModelDir } from '../model/default-model';
 import { Command, UsageError } from './command';
 import { nonNegativeNumber, positiveInteger } from './engine-options';
 import { ProgressBar } from './progress';
@@ -15,9 +20,10 @@ import { readEpisodes } from '../edits/episode';
 export const replayCommand: Command = {
   name: 'replay',
   summary: 'drive the language server as a simulated user through recorded or git-history edits',
-  usage: `gapo replay (--episodes FILE.jsonl | --git REPO) --model DIR [--data DIR] [--train] [--noise P]
-                  [--limit N] [--max-commits 500] [--steps N] [--group G] [--context-lines 40]
-                  [--history-diffs 6] [--seed 0] [--json]
+  usage: `gapo replay (--episodes FILE.jsonl | --git REPO) [--model DIR] [--data DIR] [--train] [--noise P]
+                  [--limit N] [--max-commits 500] [--steps N] [--group G] [--context-lines N]
+                  [--history-diffs N] [--seed 0] [--json]
+       gapo replay --typing --episodes FILE.jsonl [--model DIR] [--adapter DIR] [--limit N] [--json]
 
 Starts \`gapo serve --stdio\` and, for each episode oldest first, opens the file, asks for a
 suggestion at the cursor, accepts it when it writes exactly the user's edit and types over it
@@ -27,6 +33,14 @@ episodes from the repository's history (each commit's hunks as successive edits)
 --train it then asks the server to train (gapo/trainNow) and prints exact match and edit
 similarity on the held-out episodes (the most recent ones) before and after.
 
+--typing measures the characters the assistant saves: for each episode (the first N with
+--limit) the simulated user types the edit from region to target, following a character
+diff (deletions at once), asks for a suggestion at each word boundary and accepts it (Tab:
+the edit, then its command) when it leaves less to type and nothing more to delete. With
+--json it prints {"episodes", "charsTotal", "charsSaved", "requests", "shown", "accepted",
+"latencyP50Ms", "latencyP95Ms"}. Its data folder is a temporary one unless --data is given.
+Without --model, the bundled default model.
+
   --data DIR      the server's data folder (default ${defaultDataDir()})
   --limit N       replay only the N most recent episodes
   --steps N       GAPO steps of the training run (default 4)
@@ -34,6 +48,7 @@ similarity on the held-out episodes (the most recent ones) before and after.
                   make suggestions and training cheaper)
   --history-diffs N  recent edits (unified diffs) in prompts (default 6)
   --group G       rollouts per prompt (default 8)
+  --adapter DIR   with --typing: serve with this LoRA adapter (PEFT layout)
   --cache DIR     where converted weights are kept`,
 
   async run(args, io) {
@@ -43,6 +58,8 @@ similarity on the held-out episodes (the most recent ones) before and after.
         episodes: { type: 'string' },
         git: { type: 'string' },
         model: { type: 'string' },
+        adapter: { type: 'string' },
+        typing: { type: 'boolean', default: false },
         data: { type: 'string' },
         cache: { type: 'string' },
         train: { type: 'boolean', default: false },
@@ -50,8 +67,8 @@ similarity on the held-out episodes (the most recent ones) before and after.
         limit: { type: 'string' },
         'max-commits': { type: 'string', default: '500' },
         steps: { type: 'string', default: '4' },
-        'context-lines': { type: 'string', default: '40' },
-        'history-diffs': { type: 'string', default: '6' },
+        'context-lines': { type: 'string', default: String(defaultPromptLimits.contextLines) },
+        'history-diffs': { type: 'string', default: String(defaultPromptLimits.historyDiffs) },
         group: { type: 'string', default: '8' },
         seed: { type: 'string', default: '0' },
         json: { type: 'boolean', default: false },
@@ -60,7 +77,10 @@ similarity on the held-out episodes (the most recent ones) before and after.
       strict: true,
     });
     if (!values.episodes === !values.git) throw new UsageError('give one of --episodes FILE.jsonl or --git REPO');
-    if (!values.model) throw new UsageError('missing --model DIR (gapo init-model --preset tiny --out DIR makes one)');
+    const modelDir = values.model ?? bundledModelDir();
+    if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
+    if (values.typing && !values.episodes) throw new UsageError('--typing needs --episodes FILE.jsonl');
+    if (values.adapter && !values.typing) throw new UsageError('--adapter goes with --typing');
     const noise = nonNegativeNumber('--noise', values.noise);
     if (noise > 1) throw new UsageError(`--noise must be between 0 and 1, got ${values.noise}`);
     let episodes;
@@ -69,17 +89,21 @@ similarity on the held-out episodes (the most recent ones) before and after.
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    if (values.limit) episodes = episodes.slice(-positiveInteger('--limit', values.limit));
+    if (values.limit) {
+      const limit = positiveInteger('--limit', values.limit);
+      // Typing measures on the first N; the learning replay keeps the most recent N.
+      episodes = values.typing ? episodes.slice(0, limit) : episodes.slice(-limit);
+    }
     if (episodes.length === 0) throw new UsageError('no episodes to replay');
 
-    const dataDir = resolve(values.data ?? defaultDataDir());
+    const dataDir = resolve(values.data ?? (values.typing ? mkdtempSync(join(tmpdir(), 'gapo-typing-')) : defaultDataDir()));
     // Where the replayed files seem to live: the repository itself, as its user would edit it
     // (never inside the data folder, whose files the server does not capture).
     const root = resolve(values.git ?? dirname(values.episodes!));
     const session = await LspSession.start({
       cliPath: process.argv[1],
       dataDir,
-      modelDir: resolve(values.model),
+      modelDir: resolve(modelDir),
       cacheDir: values.cache,
       // Settling happens on save; background training would race the replay.
       initializationOptions: {
@@ -89,6 +113,7 @@ similarity on the held-out episodes (the most recent ones) before and after.
           historyDiffs: Math.floor(nonNegativeNumber('--history-diffs', values['history-diffs'])),
         },
         training: { background: false, steps: positiveInteger('--steps', values.steps), group: positiveInteger('--group', values.group) },
+        ...(values.adapter ? { adapterDir: resolve(values.adapter) } : {}),
       },
       log: (line) => {
         if (values.verbose || /error|failed|corrupt|cannot/i.test(line)) io.stderr(`server: ${line}\n`);
@@ -102,6 +127,13 @@ similarity on the held-out episodes (the most recent ones) before and after.
       }
       io.stderr(`replaying ${episodes.length} episodes through the language server (data in ${dataDir})\n`);
       const progress = new ProgressBar(episodes.length, io.stderr);
+      if (values.typing) {
+        const typing = await replayTyping(session, episodes, { root, onEpisode: (done) => progress.update(done, '') });
+        progress.done();
+        if (values.json) io.stdout(JSON.stringify(typing) + '\n');
+        else io.stdout(describeTyping(typing));
+        return 0;
+      }
       const stats = await replayEpisodes(session, episodes, {
         noise,
         seed: Math.floor(nonNegativeNumber('--seed', values.seed)),
@@ -133,6 +165,16 @@ similarity on the held-out episodes (the most recent ones) before and after.
     }
   },
 };
+
+function describeTyping(t: TypingStats): string {
+  const pct = (a: number, b: number) => `${b ? ((100 * a) / b).toFixed(1) : '0.0'}%`;
+  return (
+    `episodes: ${t.episodes}; characters the edits insert: ${t.charsTotal}\n` +
+    `saved by accepted suggestions: ${t.charsSaved} (${pct(t.charsSaved, t.charsTotal)})\n` +
+    `suggestions: ${t.requests} asked, ${t.shown} shown, ${t.accepted} accepted (${pct(t.accepted, t.shown)} of shown)\n` +
+    `latency through the server: p50 ${t.latencyP50Ms} ms, p95 ${t.latencyP95Ms} ms\n`
+  );
+}
 
 function describeTraining(run: RunResult): string {
   const live = run.live as EvalResult;

@@ -102,7 +102,7 @@ ${engineOptionsUsage}`,
         reward,
       });
       for await (const summary of run) {
-        adapter.save(out, values.model!);
+        adapter.save(out, engine.info.modelDir);
         const { groups, ...metrics } = summary;
         if (values.json) io.stdout(JSON.stringify({ ...metrics, groups: groups.map(({ id, rewards, mean, q }) => ({ id, rewards, mean, q })) }) + '\n');
         const text = `step ${summary.step}: reward ${summary.reward.toFixed(3)} loss ${summary.loss.toFixed(4)} grad ${summary.gradNorm.toFixed(3)} clip ${(100 * (summary.clipLow ?? 0)).toFixed(1)}%/${(100 * (summary.clipHigh ?? 0)).toFixed(1)}% entropy ${(summary.entropy ?? 0).toFixed(2)} (${summary.rolloutS.toFixed(1)}s rollout, ${summary.updateS.toFixed(1)}s update)${summary.skipped ? ` SKIPPED ${summary.skipped} (non-finite)` : ''}`;

@@ -1,18 +1,20 @@
 // The server's options: from the command line (`gapo serve`) and the client's
 // initializationOptions, over the defaults. The CLI's data folder default lives here too.
 
-import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type CaptureOptions, defaultCaptureOptions } from '../capture/document-capture';
 import { defaultMaxFileBytes } from '../capture/privacy';
 import { defaultPromptLimits, type PromptLimits } from '../edits/prompt';
 import { defaultTrainingSettings, type TrainingSettings } from '../learn/training-job';
+import { bundledModelDir } from '../model/default-model';
 
 export interface ServerOptions {
   dataDir: string;
   /** A model directory; null when none is given and none is bundled: capture only. */
   modelDir: string | null;
+  /** Serve this LoRA adapter instead of the store's live version (to measure an adapter through the server). */
+  adapterDir: string | null;
   cacheDir?: string;
   capture: CaptureOptions & { exclude: string[]; maxFileBytes: number; excludeFolders?: string[] };
   suggest: { enabled: boolean; maxTokens: number };
@@ -26,16 +28,11 @@ export function defaultDataDir(): string {
   return join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'gapo-assistant');
 }
 
-/** The model shipped with the extension, if this build carries one. */
-export function bundledModelDir(): string | null {
-  const dir = join(__dirname, '..', 'models', 'default');
-  return existsSync(join(dir, 'config.json')) ? dir : null;
-}
-
 export function resolveOptions(cli: CommandLineOptions, init: Record<string, any> = {}): ServerOptions {
   return {
     dataDir: resolve(cli.dataDir ?? init.dataDir ?? defaultDataDir()),
     modelDir: cli.modelDir ?? init.modelDir ?? bundledModelDir(),
+    adapterDir: init.adapterDir ?? null,
     cacheDir: cli.cacheDir ?? init.cacheDir,
     capture: { ...defaultCaptureOptions, exclude: [], maxFileBytes: defaultMaxFileBytes, ...(init.capture ?? {}) },
     suggest: { enabled: true, maxTokens: 128, ...(init.suggest ?? {}) },

@@ -95,7 +95,7 @@ export class ServerState {
       live = store.adapter(0);
     }
     const log = (message: string) => this.log(message);
-    EngineClient.start({ modelDir, cacheDir: options.cacheDir, adapterDir: live?.path ?? undefined, workerPath: join(__dirname, 'engine-worker.js'), log }).then(
+    EngineClient.start({ modelDir, cacheDir: options.cacheDir, adapterDir: options.adapterDir ?? live?.path ?? undefined, workerPath: join(__dirname, 'engine-worker.js'), log }).then(
       (client) => {
         this.engine = client;
         this.model = { state: 'ready', error: null };

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The default model's whole recipe, corpus to shipped files (models/default/README.md has
+# its figures). Run from the repository root after `npm ci && npm run build`; about two hours
+# on two cores. Every training phase checkpoints: run the script again to resume.
+set -euo pipefail
+work=${GAPO_RECIPE_DIR:-.gapo/recipe}
+episodes=${GAPO_EPISODES:-../shared/data/edits}
+gapo() { node dist/cli.js "$@"; }
+
+gapo corpus --out "$work/corpus" --episodes "$episodes"
+[ -f "$work/tokenizer/tokenizer.json" ] || gapo tokenizer --corpus "$work/corpus" --out "$work/tokenizer" --vocab 8192
+# code-3m: the shape that learned most per minute of this machine (models/default/README.md).
+gapo pretrain --corpus "$work/corpus" --tokenizer "$work/tokenizer" --shape code-3m --out "$work/pretrain" \
+  --steps 1300 --batch 8 --micro-batch 8 --seq 512 --lr 3e-3 --warmup 100 --eval-every 50 --checkpoint-every 50 \
+  --held-out-sequences 8 --minutes 75
+[ -f "$work/pretrain/model/model.safetensors" ] || { echo "pretraining stopped early: run again to resume"; exit 3; }
+gapo sft --model "$work/pretrain/model" --episodes "$episodes" --corpus "$work/corpus" --out "$work/sft" \
+  --steps 450 --batch 16 --micro-batch 4 --lr 1e-3 --warmup 30 --eval-every 25 --checkpoint-every 25 --minutes 45
+[ -f "$work/sft/model/model.safetensors" ] || { echo "edit tuning stopped early: run again to resume"; exit 3; }
+gapo ship-model --model "$work/sft/model" --corpus "$work/corpus" --curves "$work/pretrain/curve.json,$work/sft/curve.json" --out models/default

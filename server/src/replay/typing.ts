@@ -1,0 +1,120 @@
+// A simulated user typing each episode's edit through the language server, to measure the
+// share of characters the assistant writes (what Copilot reports as "share of code written by
+// the assistant"). The user follows a character diff from the region to the target: a
+// deletion happens at once, an insertion is typed a character at a time. At each word
+// boundary (the start of an insertion, or after a character that is not part of a word) the
+// user asks for a suggestion and accepts it, as an editor does on Tab, when applying it leaves
+// less to type and nothing more to delete; otherwise typing goes on over it.
+
+import { diffChars } from 'diff';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import type { InlineCompletionItem } from 'vscode-languageserver-protocol';
+import type { Episode } from '../edits/episode';
+import type { LspSession } from './lsp-session';
+
+export interface TypingStats {
+  episodes: number;
+  /** Characters the edits insert. */
+  charsTotal: number;
+  /** Of those, the ones that came from accepted suggestions. */
+  charsSaved: number;
+  /** Suggestion requests, and the ones that returned something to show. */
+  requests: number;
+  shown: number;
+  accepted: number;
+  latencyP50Ms: number;
+  latencyP95Ms: number;
+}
+
+export interface TypingOptions {
+  /** Where the replayed files seem to live (file: URIs under it; nothing is written there). */
+  root: string;
+  onEpisode?: (index: number, total: number) => void;
+}
+
+/** What is left to do from `text` to `wanted`: characters to insert and to delete. */
+export function remainingWork(text: string, wanted: string): { insert: number; delete: number } {
+  const work = { insert: 0, delete: 0 };
+  for (const part of diffChars(text, wanted)) {
+    if (part.added) work.insert += part.value.length;
+    else if (part.removed) work.delete += part.value.length;
+  }
+  return work;
+}
+
+/** The next thing the user does: delete a span, type one character, or nothing (done). */
+export function nextKeystroke(text: string, wanted: string): { kind: 'delete'; start: number; end: number } | { kind: 'type'; at: number; char: string } | null {
+  let at = 0;
+  for (const part of diffChars(text, wanted)) {
+    if (part.removed) return { kind: 'delete', start: at, end: at + part.value.length };
+    if (part.added) return { kind: 'type', at, char: part.value[0] };
+    at += part.value.length;
+  }
+  return null;
+}
+
+const WORD = /[\p{L}\p{N}_$]/u;
+
+/** A word boundary: where a user pauses and an editor asks for a suggestion. */
+export function atWordBoundary(text: string, at: number, startsRun: boolean): boolean {
+  return startsRun || at === 0 || !WORD.test(text[at - 1]);
+}
+
+export function applyItem(text: string, document: { offsetAt(p: { line: number; character: number }): number }, item: InlineCompletionItem): string {
+  const insertText = typeof item.insertText === 'string' ? item.insertText : item.insertText.value;
+  return text.slice(0, document.offsetAt(item.range!.start)) + insertText + text.slice(document.offsetAt(item.range!.end));
+}
+
+export async function replayTyping(session: LspSession, episodes: Episode[], options: TypingOptions): Promise<TypingStats> {
+  const stats: TypingStats = { episodes: 0, charsTotal: 0, charsSaved: 0, requests: 0, shown: 0, accepted: 0, latencyP50Ms: 0, latencyP95Ms: 0 };
+  const latencies: number[] = [];
+  for (const [index, episode] of episodes.entries()) {
+    const uri = pathToFileURL(join(options.root, episode.path)).href;
+    const wanted = episode.prefix + episode.target + episode.suffix;
+    await session.open(uri, episode.prefix + episode.region + episode.suffix, episode.language);
+    stats.charsTotal += remainingWork(session.text(uri), wanted).insert;
+    /** Where the last typed character went: the next one at the following offset continues its run. */
+    let lastTyped = -2;
+    for (;;) {
+      const text = session.text(uri);
+      const step = nextKeystroke(text, wanted);
+      if (!step) break;
+      if (step.kind === 'delete') {
+        await session.edit(uri, step.start, step.end, '');
+        lastTyped = -2;
+        continue;
+      }
+      if (atWordBoundary(text, step.at, step.at !== lastTyped + 1)) {
+        const started = performance.now();
+        const [item] = await session.inlineCompletion(uri, step.at);
+        latencies.push(performance.now() - started);
+        stats.requests++;
+        if (item) {
+          stats.shown++;
+          const before = remainingWork(text, wanted);
+          const after = remainingWork(applyItem(text, session.documents.get(uri)!, item), wanted);
+          if (after.insert < before.insert && after.delete <= before.delete) {
+            await session.accept(uri, item);
+            stats.accepted++;
+            stats.charsSaved += before.insert - after.insert;
+            lastTyped = -2; // the cursor moved: the next character starts a new run
+            continue;
+          }
+        }
+      }
+      await session.edit(uri, step.at, step.at, step.char);
+      lastTyped = step.at;
+    }
+    await session.save(uri);
+    await session.close(uri);
+    stats.episodes++;
+    options.onEpisode?.(index + 1, episodes.length);
+  }
+  latencies.sort((a, b) => a - b);
+  const quantile = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] : 0);
+  stats.latencyP50Ms = Math.round(quantile(0.5) * 10) / 10;
+  stats.latencyP95Ms = Math.round(quantile(0.95) * 10) / 10;
+  return stats;
+}
