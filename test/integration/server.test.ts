@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource, TextDocumentSaveReason, TextDocumentSyncKind } from 'vscode-languageserver-protocol';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
+import { replayTyping } from '../../server/src/replay/typing';
 import { Store } from '../../server/src/store/store';
 import { ExportRequest, ForgetRequest, StatusRequest } from '../../server/src/protocol';
 import { cliPath } from '../helpers/paths';
@@ -33,7 +34,7 @@ describe('language server over stdio', () => {
   const latePath = join(work, 'late.js');
   const restartPath = join(work, 'restart.js');
   const forgetPath = join(work, 'forget.js');
-  const replayPaths = [join(work, 'replay', 'kept.js'), join(work, 'replay', 'flipped.js')];
+  const replayPaths = [join(work, 'replay', 'kept.js'), join(work, 'replay', 'flipped.js'), join(work, 'typing', 'add.js')];
   const cacheDir = tempDir('server-cache');
   let session: LspSession;
   let modelDir: string;
@@ -282,6 +283,26 @@ describe('language server over stdio', () => {
     assert.equal(status.suggestions.typedOver, 1);
     assert.ok(status.episodes.total >= 2);
     assert.equal(status.training.state, 'idle');
+  });
+
+  it('measures the characters a typing user saves: a suggestion that writes what comes next is accepted', async () => {
+    const root = join(work, 'typing');
+    const add = { id: 'add', language: 'javascript', path: 'add.js', history: [], prefix: '', region: DOCUMENT, suffix: '', cursor: CURSOR, target: SUGGESTED_REGION };
+    const shownBefore = (await session.request(StatusRequest)).suggestions.shown;
+    const stats = await replayTyping(session, [add], { root });
+    assert.deepEqual({ ...stats, latencyP50Ms: 0, latencyP95Ms: 0 }, { episodes: 1, charsTotal: 'a + b;'.length, charsSaved: 'a + b;'.length, requests: 1, shown: 1, accepted: 1, latencyP50Ms: 0, latencyP95Ms: 0 });
+    assert.ok(stats.latencyP50Ms > 0 && stats.latencyP95Ms >= stats.latencyP50Ms);
+    assert.equal((await session.request(StatusRequest)).suggestions.shown, shownBefore + 1, 'the server saw the request');
+    const addId = session.episodes.find((e) => e.suggestionId && e.path.endsWith('add.js'))?.suggestionId;
+    await session.until(() => session.outcomes.some((o) => o.suggestionId === addId && o.kind === 'accepted'), 'the accept outcome');
+
+    // A different edit: whatever the model offers, the user ends with the target and is
+    // credited only with characters an accepted suggestion wrote.
+    const sub = { ...add, id: 'sub', path: 'sub.js', region: DOCUMENT.replace('add', 'sub'), target: SUGGESTED_REGION.replace('add', 'sub').replace('+', '-') };
+    const typed = await replayTyping(session, [sub], { root });
+    assert.equal(typed.charsTotal, 'a - b;'.length);
+    assert.ok(typed.charsSaved <= typed.charsTotal && typed.accepted <= typed.shown && typed.shown <= typed.requests);
+    assert.ok(typed.requests >= 4, `asks at each word boundary (${typed.requests})`);
   });
 
   it('answers an unknown request with an error and keeps serving', async () => {
