@@ -1,5 +1,6 @@
 // `npm run bench`: prints figures, asserts nothing. Each section is one file under test/bench/.
 // `npm run bench -- engine` runs one section; GAPO_BENCH_MODELS=tiny limits the training one.
+import { benchDefaultModel } from './default-model.bench';
 import { benchEngine, benchOneModel } from './engine.bench';
 import { benchRewards } from './rewards.bench';
 import { benchServer } from './server.bench';
@@ -10,6 +11,7 @@ const sections: Record<string, () => Promise<void> | void> = {
   engine: benchEngine,
   training: benchTraining,
   server: benchServer,
+  'default-model': benchDefaultModel,
 };
 
 async function main(): Promise<void> {

@@ -16,7 +16,7 @@ describe('gapo --help', () => {
   it('lists the commands, and every command has its own help', () => {
     const { code, stdout } = gapo(['--help']);
     assert.equal(code, 0);
-    for (const name of ['advantages', 'reward']) {
+    for (const name of ['advantages', 'reward', 'corpus', 'tokenizer', 'pretrain', 'sft', 'ship-model', 'replay']) {
       assert.match(stdout, new RegExp(`^  ${name} `, 'm'));
       const help = gapo([name, '--help']);
       assert.equal(help.code, 0);
@@ -121,7 +121,6 @@ describe('gapo init-model, generate and logprobs', () => {
   it('exits 2 with one line on a missing model, bad options or a bad input file', () => {
     for (const args of [
       ['generate', '--model', join(dir, 'missing'), '--prompt', 'x'],
-      ['generate', '--prompt', 'x'],
       ['generate', '--model', model, '--prompt', 'x', '--temperature', '-1'],
       ['generate', '--model', model, '--prompt', 'x', '--provider', 'tpu'],
       ['logprobs', '--model', model, '--text', 'only-one'],
@@ -131,6 +130,27 @@ describe('gapo init-model, generate and logprobs', () => {
     ]) {
       const result = gapo([...args, ...(args[0] === 'init-model' ? [] : cache)]);
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    }
+  });
+});
+
+describe('the default model\'s recipe commands', () => {
+  it('exit 2 with one line on missing or bad input', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gapo-cli-recipe-'));
+    for (const [args, message] of [
+      [['corpus'], /missing --out/],
+      [['tokenizer', '--corpus', join(dir, 'none'), '--out', dir], /missing|cannot read|ENOENT/],
+      [['tokenizer', '--corpus', dir, '--out', dir, '--vocab', '100'], /at least 264/],
+      [['pretrain', '--corpus', dir, '--tokenizer', dir, '--shape', 'huge', '--out', dir, '--steps', '1'], /unknown --shape huge/],
+      [['pretrain', '--corpus', dir, '--tokenizer', dir, '--shape', 'code-3m', '--out', dir], /missing --steps/],
+      [['sft', '--model', join(dir, 'none'), '--episodes', dir, '--corpus', dir, '--out', dir, '--steps', '1'], /no config.json/],
+      [['ship-model', '--out', dir], /missing --model/],
+      [['replay', '--typing', '--git', '.'], /--typing needs --episodes/],
+    ] as const) {
+      const result = gapo([...args]);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
       assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
     }
   });

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCorpus, findPythonLibs } from '../pretrain/corpus';
 import { writeCorpus } from '../pretrain/corpus-files';
-import { Command, UsageError } from './command';
+import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
 
 export const corpusCommand: Command = {
@@ -32,7 +32,7 @@ DIR/manifest.tsv (every file that went in) and DIR/summary.json.`,
     });
     if (!values.out) throw new UsageError('missing --out DIR');
     const episodeFiles = values.episodes
-      ? readdirSync(values.episodes)
+      ? asUsageError(() => readdirSync(values.episodes!))
           .filter((name) => name.endsWith('.train.jsonl'))
           .sort()
           .map((name) => join(values.episodes!, name))

@@ -9,7 +9,7 @@ import { END_OF_TEXT } from '../pretrain/bpe';
 import { readCorpusFiles } from '../pretrain/corpus-files';
 import { languageModelData, tokenStream } from '../pretrain/lm-data';
 import { runTraining } from '../pretrain/training-run';
-import { Command, UsageError } from './command';
+import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
 import { stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './training-options';
 
@@ -44,8 +44,8 @@ ${trainingRunUsage}`,
     const endOfText = tokenizer.tokenId(END_OF_TEXT);
     if (endOfText === undefined) throw new UsageError(`${values.tokenizer}: the tokenizer has no ${END_OF_TEXT} token`);
     io.stderr('pretrain: tokenizing the corpus\n');
-    const train = tokenStream(readCorpusFiles(join(values.corpus!, 'train.jsonl')), tokenizer, endOfText, join(out, 'train-tokens.bin'));
-    const heldOut = tokenStream(readCorpusFiles(join(values.corpus!, 'heldout.jsonl')), tokenizer, endOfText, join(out, 'heldout-tokens.bin'));
+    const train = tokenStream(asUsageError(() => readCorpusFiles(join(values.corpus!, 'train.jsonl'))), tokenizer, endOfText, join(out, 'train-tokens.bin'));
+    const heldOut = tokenStream(asUsageError(() => readCorpusFiles(join(values.corpus!, 'heldout.jsonl'))), tokenizer, endOfText, join(out, 'heldout-tokens.bin'));
     const options = trainingRunOptions(values, initDir, '3e-3');
     const batchSize = positiveInteger('--batch', values.batch!);
     const data = languageModelData(train, heldOut, { sequenceLength: positiveInteger('--seq', values.seq!), batchSize, heldOutSequences: positiveInteger('--held-out-sequences', values['held-out-sequences']!), seed: Number(values.seed) });

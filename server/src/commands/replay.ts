@@ -77,10 +77,10 @@ Without --model, the bundled default model.
       strict: true,
     });
     if (!values.episodes === !values.git) throw new UsageError('give one of --episodes FILE.jsonl or --git REPO');
-    const modelDir = values.model ?? bundledModelDir();
-    if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
     if (values.typing && !values.episodes) throw new UsageError('--typing needs --episodes FILE.jsonl');
     if (values.adapter && !values.typing) throw new UsageError('--adapter goes with --typing');
+    const modelDir = values.model ?? bundledModelDir();
+    if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
     const noise = nonNegativeNumber('--noise', values.noise);
     if (noise > 1) throw new UsageError(`--noise must be between 0 and 1, got ${values.noise}`);
     let episodes;

@@ -6,7 +6,7 @@ import { TextTokenizer } from '../model/tokenizer';
 import { readCorpusFiles } from '../pretrain/corpus-files';
 import { defaultEditDataOptions, editTuningData } from '../pretrain/edit-data';
 import { runTraining } from '../pretrain/training-run';
-import { Command, UsageError } from './command';
+import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
 import { stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './training-options';
 
@@ -31,14 +31,14 @@ ${trainingRunUsage}`,
     });
     for (const key of ['model', 'episodes', 'corpus', 'out', 'steps'] as const) if (!values[key]) throw new UsageError(`missing --${key}`);
     if (!existsSync(join(values.model!, 'config.json'))) throw new UsageError(`${values.model}: no config.json (a model directory is needed)`);
-    const files = readdirSync(values.episodes!).filter((name) => name.endsWith('.train.jsonl')).sort();
+    const files = asUsageError(() => readdirSync(values.episodes!)).filter((name) => name.endsWith('.train.jsonl')).sort();
     if (files.length === 0) throw new UsageError(`${values.episodes}: no *.train.jsonl files`);
     const train: Episode[] = [];
     const heldOut: Episode[] = [];
     for (const name of files) {
-      readEpisodes(join(values.episodes!, name)).forEach((episode, i) => (i % 50 === 49 ? heldOut : train).push(episode));
+      asUsageError(() => readEpisodes(join(values.episodes!, name))).forEach((episode, i) => (i % 50 === 49 ? heldOut : train).push(episode));
     }
-    const corpus = (name: string) => readCorpusFiles(join(values.corpus!, name)).filter((f) => /\.(m|c)?[jt]sx?$|\.py$/.test(f.path));
+    const corpus = (name: string) => asUsageError(() => readCorpusFiles(join(values.corpus!, name))).filter((f) => /\.(m|c)?[jt]sx?$|\.py$/.test(f.path));
     const tokenizer = TextTokenizer.load(values.model!);
     const batchSize = positiveInteger('--batch', values.batch!);
     const data = editTuningData(train, corpus('train.jsonl'), { episodes: heldOut, files: corpus('heldout.jsonl') }, tokenizer, { ...defaultEditDataOptions, batchSize, seed: Number(values.seed) });

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { TextTokenizer } from '../model/tokenizer';
 import { countWords, tokenizerFiles, trainBpe, vocabularySize } from '../pretrain/bpe';
 import { readCorpusFiles } from '../pretrain/corpus-files';
-import { Command, UsageError } from './command';
+import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
 
 export const tokenizerCommand: Command = {
@@ -27,7 +27,7 @@ tokenizer_config.json into --out and prints the bytes per token on DIR/heldout.j
     const vocab = positiveInteger('--vocab', values.vocab);
     const merges = vocab - vocabularySize(0);
     if (merges < 0) throw new UsageError(`--vocab must be at least ${vocabularySize(0)}`);
-    const words = countWords(readCorpusFiles(join(values.corpus, 'train.jsonl')).map((f) => f.text));
+    const words = countWords(asUsageError(() => readCorpusFiles(join(values.corpus!, 'train.jsonl'))).map((f) => f.text));
     const model = trainBpe(words, merges, 2, (done) => io.stderr(`tokenizer: ${done}/${merges} merges\n`));
     const files = tokenizerFiles(model);
     mkdirSync(values.out, { recursive: true });
@@ -36,7 +36,7 @@ tokenizer_config.json into --out and prints the bytes per token on DIR/heldout.j
     const tokenizer = TextTokenizer.load(values.out);
     let bytes = 0;
     let tokens = 0;
-    for (const file of readCorpusFiles(join(values.corpus, 'heldout.jsonl'))) {
+    for (const file of asUsageError(() => readCorpusFiles(join(values.corpus!, 'heldout.jsonl')))) {
       bytes += Buffer.byteLength(file.text);
       tokens += tokenizer.encode(file.text).length;
     }

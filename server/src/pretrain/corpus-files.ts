@@ -30,13 +30,26 @@ export function writeCorpus(corpus: Corpus, dir: string): CorpusSummary {
   return { train: size(corpus.train), heldOut: size(corpus.heldOut), sources: [...sources.values()].sort((a, b) => b.bytes - a.bytes), rejected: corpus.rejected };
 }
 
+export class CorpusError extends Error {}
+
 export function readCorpusFiles(file: string): CorpusFile[] {
-  return readFileSync(file, 'utf8')
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CorpusError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? error}); gapo corpus --out DIR makes a corpus`);
+  }
+  return text
     .split('\n')
     .filter((line) => line.trim())
     .map((line, i) => {
-      const value = JSON.parse(line) as CorpusFile;
-      if (typeof value.text !== 'string') throw new Error(`${file}:${i + 1}: a corpus line needs "text"`);
+      let value: CorpusFile;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        throw new CorpusError(`${file}:${i + 1}: not valid JSON`);
+      }
+      if (typeof value?.text !== 'string') throw new CorpusError(`${file}:${i + 1}: a corpus line needs "text"`);
       return value;
     });
 }
