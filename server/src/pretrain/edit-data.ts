@@ -51,7 +51,7 @@ function codeLines(file: CorpusFile): string[] {
   return lines;
 }
 
-/** The user is typing line i: it holds only its start; the rest of the file is there. */
+/** The user is typing line i: it holds only its start (maybe only indentation); the rest of the file is there. */
 export function finishLineExample(file: CorpusFile, random: Random): Episode | null {
   const lines = codeLines(file);
   for (let attempt = 0; attempt < 8; attempt++) {
@@ -59,9 +59,11 @@ export function finishLineExample(file: CorpusFile, random: Random): Episode | n
     const line = lines[i].slice(0, -1);
     const indent = line.length - line.trimStart().length;
     if (line.trim().length < 6) continue;
-    // Cut at a word boundary half the time (where the replay asks), anywhere otherwise.
+    // Cut at a word boundary (where editors ask) about half the time, anywhere in the text
+    // otherwise, and now and then in the indentation: the user just pressed Enter.
     const boundaries = [...line.matchAll(/\b/g)].map((m) => m.index!).filter((at) => at > indent && at < line.length);
-    const cut = boundaries.length && random() < 0.5 ? pick(boundaries, random) : between(indent + 1, line.length - 1, random);
+    const mode = random();
+    const cut = mode < 0.2 ? between(0, indent, random) : boundaries.length && mode < 0.65 ? pick(boundaries, random) : between(indent + 1, line.length - 1, random);
     const first = Math.max(0, i - REGION_RADIUS);
     const end = Math.min(lines.length, i + REGION_RADIUS + 1);
     const target = lines.slice(first, end).join('');
