@@ -4,6 +4,7 @@ import { benchDefaultModel } from './default-model.bench';
 import { benchEngine, benchOneModel } from './engine.bench';
 import { benchRewards } from './rewards.bench';
 import { benchServer } from './server.bench';
+import { benchShapes } from './shapes.bench';
 import { benchOneTrainingStep, benchTraining } from './training.bench';
 
 const sections: Record<string, () => Promise<void> | void> = {
@@ -12,6 +13,7 @@ const sections: Record<string, () => Promise<void> | void> = {
   training: benchTraining,
   server: benchServer,
   'default-model': benchDefaultModel,
+  shapes: benchShapes,
 };
 
 async function main(): Promise<void> {

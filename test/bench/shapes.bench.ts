@@ -1,0 +1,61 @@
+// The default model's shape, chosen by measurement: next-token training throughput of each
+// `code-*` preset with the project's own trainer (full-weight cross-entropy, 8 × 512-token
+// windows, as `gapo pretrain` runs it), alternating the shapes over three rounds.
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Engine } from '../../server/src/model/engine';
+import { initModel } from '../../server/src/model/init-model';
+import { parseModelConfig } from '../../server/src/model/config';
+import { presets } from '../../server/src/model/presets';
+import { ModelWeights } from '../../server/src/model/weights';
+import { defaultAdamW } from '../../server/src/train/adamw';
+import { CrossEntropyTrainer } from '../../server/src/train/trainer';
+import { seededRandom } from '../../server/src/edits/text';
+import { tempDir } from '../helpers/models';
+import { table } from './timing';
+
+const SHAPES = ['code-3m', 'code-6m', 'code-12m'];
+const BATCH = 8;
+const SEQUENCE = 512;
+
+export async function benchShapes(): Promise<void> {
+  const trainers = [];
+  for (const shape of SHAPES) {
+    const dir = tempDir(`shape-${shape}`);
+    const config = parseModelConfig(presets[shape], shape);
+    // A byte tokenizer stands in for the trained one: the vocabulary size is what costs.
+    initModel(config, dir, { seed: 1, init: 'training' });
+    const engine = await Engine.load({ modelDir: dir, cacheDir: join(dir, 'cache') });
+    const weights = ModelWeights.open(dir, engine.config);
+    const values = new Map(weights.specs.map((s) => [s.name, weights.read(s.name)]));
+    const parameters = [...values.values()].reduce((sum, v) => sum + v.length, 0);
+    const trainer = await CrossEntropyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, { kind: 'full', weights: values }, { microBatchSize: BATCH, optimizer: { ...defaultAdamW, learningRate: 1e-3 } });
+    await engine.dispose();
+    trainers.push({ shape, parameters, trainer, seconds: [] as number[] });
+  }
+  const random = seededRandom(1);
+  const batch = () => Array.from({ length: BATCH }, () => ({ ids: Array.from({ length: SEQUENCE }, () => Math.floor(random() * 8000)), promptLength: 1 }));
+  for (const t of trainers) await t.trainer.train(batch()); // warm-up
+  for (let round = 0; round < 3; round++) {
+    for (const t of trainers) {
+      const start = performance.now();
+      await t.trainer.train(batch());
+      t.seconds.push((performance.now() - start) / 1000);
+    }
+  }
+  table(
+    trainers.map((t) => {
+      const median = [...t.seconds].sort((a, b) => a - b)[1];
+      const tokensPerSecond = (BATCH * (SEQUENCE - 1)) / median;
+      return {
+        shape: t.shape,
+        parameters: `${(t.parameters / 1e6).toFixed(2)}M`,
+        'step s': median.toFixed(2),
+        'tokens/s': Math.round(tokensPerSecond),
+        'tokens in 2 h': `${((tokensPerSecond * 7200) / 1e6).toFixed(1)}M`,
+        'tokens per parameter': ((tokensPerSecond * 7200) / t.parameters).toFixed(1),
+      };
+    }),
+  );
+  console.log(`\nfull-weight training steps of ${BATCH} × ${SEQUENCE} tokens (median of 3, shapes alternating); Chinchilla's compute-optimal budget is about 20 tokens per parameter`);
+}

@@ -1,0 +1,61 @@
+// The bundled default model (models/default): shipped in the standard layout within its size
+// budget, the default of the CLI and the language server, and a model that suggests.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CURSOR, REGION_END, REGION_START } from '../../server/src/edits/prompt';
+import { readModelConfig } from '../../server/src/model/config';
+import { isPermissive } from '../../server/src/pretrain/corpus';
+import { readSafetensorsHeader } from '../../server/src/model/safetensors';
+import { TextTokenizer } from '../../server/src/model/tokenizer';
+import { StatusRequest } from '../../server/src/protocol';
+import { LspSession } from '../../server/src/replay/lsp-session';
+import { tempDir } from '../helpers/models';
+import { cliPath, repoRoot } from '../helpers/paths';
+
+const modelDir = join(repoRoot, 'models', 'default');
+
+describe('the bundled default model', () => {
+  it('ships in the Hugging Face layout, in F16, within 32 MB, with its recipe and licences', () => {
+    const config = readModelConfig(modelDir);
+    const weights = readSafetensorsHeader(join(modelDir, 'model.safetensors'));
+    assert.ok(weights.tensors.every((t) => t.dtype === 'F16'));
+    assert.ok(statSync(join(modelDir, 'model.safetensors')).size < 32 * 1024 * 1024);
+    const tokenizer = TextTokenizer.load(modelDir, config.eosTokenIds);
+    assert.equal(tokenizer.vocabSize, config.vocabSize);
+    for (const marker of [REGION_START, REGION_END, CURSOR]) assert.equal(tokenizer.encode(marker).length, 1, marker);
+    const readme = readFileSync(join(modelDir, 'README.md'), 'utf8');
+    assert.match(readme, /scripts\/make-default-model\.sh/);
+    const sources = readFileSync(join(modelDir, 'corpus-sources.tsv'), 'utf8').trim().split('\n').slice(1);
+    assert.ok(sources.length > 50);
+    for (const line of sources) assert.ok(isPermissive(line.split('\t')[1]), line);
+  });
+
+  it('is what the CLI uses without --model', () => {
+    const result = spawnSync(process.execPath, [cliPath, 'eval', '--episodes', join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'), '--limit', '3', '--json', '--cache', tempDir('default-cache')], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /models\/default/);
+    assert.equal(JSON.parse(result.stdout).n, 3);
+  });
+
+  describe('served with no model configured', () => {
+    const work = tempDir('default-model');
+    let session: LspSession;
+
+    before(async () => {
+      session = await LspSession.start({ cliPath, dataDir: join(work, 'data'), cacheDir: join(work, 'cache'), initializationOptions: { capture: { settleMs: 60_000 }, training: { background: false } } });
+      await session.waitForModel();
+    });
+
+    after(async () => {
+      await session?.stop();
+    });
+
+    it('loads the bundled model', async () => {
+      assert.equal((await session.request(StatusRequest)).model, modelDir);
+    });
+  });
+});
