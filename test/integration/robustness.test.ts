@@ -29,7 +29,7 @@ describe('a killed server', () => {
     const acknowledged = new Set<string>();
     let round = 0;
     for (; round < KILLS; round++) {
-      const session = await LspSession.start({ cliPath, dataDir });
+      const session = await LspSession.start({ cliPath, dataDir, modelDir: null });
       const replay = replayEpisodes(session, episodes.slice((round * 7) % 40), { noise: 0, seed: round, typingChunk: 3, root: join(dataDir, '..', 'repo', String(round)) }).catch(() => null);
       await new Promise((resolve) => setTimeout(resolve, 30 + ((round * 37) % 200)));
       // Acknowledged: the server said so after the commit, before the kill.
@@ -53,7 +53,7 @@ describe('a killed server', () => {
 describe('malformed input', () => {
   it('never kills the server: thousands of random and malformed messages', async () => {
     const dataDir = join(tempDir('fuzz'), 'data');
-    const session = await LspSession.start({ cliPath, dataDir });
+    const session = await LspSession.start({ cliPath, dataDir, modelDir: null });
     const uri = pathToFileURL(join(dataDir, '..', 'x.ts')).href;
     await session.open(uri, 'const a = 1;\n');
     const methods = [
@@ -89,7 +89,7 @@ describe('malformed input', () => {
   it('skips huge and binary documents with a log line, and keeps serving', async () => {
     const dataDir = join(tempDir('huge'), 'data');
     const log: string[] = [];
-    const session = await LspSession.start({ cliPath, dataDir, log: (line) => log.push(line) });
+    const session = await LspSession.start({ cliPath, dataDir, modelDir: null, log: (line) => log.push(line) });
     const huge = pathToFileURL(join(dataDir, '..', 'w', 'huge.js')).href;
     const binary = pathToFileURL(join(dataDir, '..', 'w', 'blob.ts')).href;
     const secret = pathToFileURL(join(dataDir, '..', 'w', '.env')).href;
@@ -119,7 +119,7 @@ describe('a database from a newer version', () => {
     db.pragma('user_version = 999');
     db.close();
     const before = readFileSync(join(dataDir, 'gapo.db'));
-    await assert.rejects(LspSession.start({ cliPath, dataDir }), /cannot open its data: .*newer GAPO Assistant \(schema 999/);
+    await assert.rejects(LspSession.start({ cliPath, dataDir, modelDir: null }), /cannot open its data: .*newer GAPO Assistant \(schema 999/);
     assert.deepEqual(readFileSync(join(dataDir, 'gapo.db')), before);
   });
 });

@@ -11,7 +11,7 @@ import { bundledModelDir } from '../model/default-model';
 
 export interface ServerOptions {
   dataDir: string;
-  /** A model directory; null when none is given and none is bundled: capture only. */
+  /** A model directory; null: capture only (asked for, or no model given and none bundled). */
   modelDir: string | null;
   /** Serve this LoRA adapter instead of the store's live version (to measure an adapter through the server). */
   adapterDir: string | null;
@@ -22,6 +22,7 @@ export interface ServerOptions {
   training: TrainingSettings & { background: boolean };
 }
 
+/** modelDir undefined: not given (the client's choice, else the bundled model); null: none. */
 export type CommandLineOptions = Partial<Pick<ServerOptions, 'dataDir' | 'modelDir' | 'cacheDir'>>;
 
 export function defaultDataDir(): string {
@@ -31,7 +32,7 @@ export function defaultDataDir(): string {
 export function resolveOptions(cli: CommandLineOptions, init: Record<string, any> = {}): ServerOptions {
   return {
     dataDir: resolve(cli.dataDir ?? init.dataDir ?? defaultDataDir()),
-    modelDir: cli.modelDir ?? init.modelDir ?? bundledModelDir(),
+    modelDir: cli.modelDir !== undefined ? cli.modelDir : init.modelDir !== undefined ? init.modelDir : bundledModelDir(),
     adapterDir: init.adapterDir ?? null,
     cacheDir: cli.cacheDir ?? init.cacheDir,
     capture: { ...defaultCaptureOptions, exclude: [], maxFileBytes: defaultMaxFileBytes, ...(init.capture ?? {}) },

@@ -37,7 +37,8 @@ export interface SessionOptions {
   /** The `gapo` CLI to run (dist/cli.js). */
   cliPath: string;
   dataDir: string;
-  modelDir?: string;
+  /** A model; null: capture only (--no-model); left out: the bundled default model. */
+  modelDir?: string | null;
   cacheDir?: string;
   initializationOptions?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
@@ -66,6 +67,7 @@ export class LspSession {
   static async start(options: SessionOptions): Promise<LspSession> {
     const args = [options.cliPath, 'serve', '--stdio', '--data', options.dataDir];
     if (options.modelDir) args.push('--model', options.modelDir);
+    else if (options.modelDir === null) args.push('--no-model');
     if (options.cacheDir) args.push('--cache', options.cacheDir);
     const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, ...args];
     const child = spawn(command, commandArgs, { stdio: 'pipe', env: options.env ?? process.env });

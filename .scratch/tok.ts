@@ -1,0 +1,10 @@
+import { TextTokenizer } from '../server/src/model/tokenizer';
+import { readCorpusFiles } from '../server/src/pretrain/corpus-files';
+const t = TextTokenizer.load('.gapo/recipe/tokenizer');
+let bad = 0;
+for (const f of readCorpusFiles('.gapo/recipe/corpus/heldout.jsonl')) if (t.decode(t.encode(f.text)) !== f.text) bad++;
+console.log('roundtrip failures', bad);
+const s = "function foo(a, b) {\n    if (a === 42) {\n        return b.map((x) => x + 1);\n    }\n}\n<|editable_region_start|>\nx<|user_cursor_is_here|>y<|editable_region_end|>";
+const ids = t.encode(s);
+console.log(ids.length, s.length, ids.map((i) => JSON.stringify(t.decode([i]))).join(' '));
+console.log(t.eosIds, t.tokenId('<|editable_region_end|>'));
