@@ -11,7 +11,7 @@ import { languageModelData, tokenStream } from '../pretrain/lm-data';
 import { runTraining } from '../pretrain/training-run';
 import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
-import { stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './training-options';
+import { reportRun, stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './training-options';
 
 export const pretrainCommand: Command = {
   name: 'pretrain',
@@ -53,9 +53,7 @@ ${trainingRunUsage}`,
     const { bar, onStep } = stepProgress(options.steps, io);
     const report = await runTraining(data, options, (line) => bar.line(line), onStep);
     bar.done();
-    const last = report.state.curve[report.state.curve.length - 1];
-    if (values.json) io.stdout(JSON.stringify({ finished: report.finished, model: report.modelDir, ...last }) + '\n');
-    else io.stdout(report.finished ? `model: ${report.modelDir} (held-out loss ${last.heldOutLoss.toFixed(3)})\n` : `checkpoint: ${join(out, 'checkpoint')} (step ${report.state.step}); run again to resume\n`);
+    reportRun(report, out, values.json!, io);
     return 0;
   },
 };

@@ -8,7 +8,7 @@ import { defaultEditDataOptions, editTuningData } from '../pretrain/edit-data';
 import { runTraining } from '../pretrain/training-run';
 import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
-import { stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './training-options';
+import { reportRun, stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './training-options';
 
 export const sftCommand: Command = {
   name: 'sft',
@@ -47,9 +47,7 @@ ${trainingRunUsage}`,
     const { bar, onStep } = stepProgress(options.steps, io);
     const report = await runTraining(data, options, (line) => bar.line(line), onStep);
     bar.done();
-    const last = report.state.curve[report.state.curve.length - 1];
-    if (values.json) io.stdout(JSON.stringify({ finished: report.finished, model: report.modelDir, ...last }) + '\n');
-    else io.stdout(report.finished ? `model: ${report.modelDir} (held-out loss ${last.heldOutLoss.toFixed(3)})\n` : `checkpoint: ${join(values.out!, 'checkpoint')} (step ${report.state.step}); run again to resume\n`);
+    reportRun(report, values.out!, values.json!, io);
     return 0;
   },
 };

@@ -4,7 +4,8 @@
 import { CommandIO } from './command';
 import { positiveInteger, positiveNumber } from './engine-options';
 import { ProgressBar } from './progress';
-import { TrainingRunOptions } from '../pretrain/training-run';
+import { join } from 'node:path';
+import type { RunReport, TrainingRunOptions } from '../pretrain/training-run';
 
 export const trainingRunSpecs = {
   out: { type: 'string' },
@@ -56,4 +57,12 @@ export function trainingRunOptions(values: Values, modelDir: string, defaultLr: 
 export function stepProgress(steps: number, io: CommandIO): { bar: ProgressBar; onStep: (step: number, loss: number) => void } {
   const bar = new ProgressBar(steps, io.stderr);
   return { bar, onStep: (step, loss) => bar.update(step, `loss ${loss.toFixed(3)}`) };
+}
+
+/** The run's last point as JSON, or where its model or checkpoint is. */
+export function reportRun(report: RunReport, outDir: string, json: boolean, io: CommandIO): void {
+  const last = report.state.curve[report.state.curve.length - 1];
+  if (json) io.stdout(JSON.stringify({ finished: report.finished, model: report.modelDir, ...last }) + '\n');
+  else if (report.finished) io.stdout(`model: ${report.modelDir} (held-out loss ${last.heldOutLoss.toFixed(3)})\n`);
+  else io.stdout(`checkpoint: ${join(outDir, 'checkpoint')} (step ${report.state.step}); run the same command again to resume\n`);
 }

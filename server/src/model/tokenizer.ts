@@ -59,7 +59,7 @@ function readJson(file: string, required: boolean): Record<string, unknown> | nu
 }
 
 /** GPT-2's reversible map from bytes to printable characters, used by byte-level BPE. */
-function bytesToUnicode(): string[] {
+export function bytesToUnicode(): string[] {
   const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
   const chars: string[] = [];
   let next = 256;

@@ -6,6 +6,7 @@
 // result does not depend on the order of the text.
 
 import { CURSOR, REGION_END, REGION_START } from '../edits/prompt';
+import { bytesToUnicode } from '../model/tokenizer';
 
 /**
  * Qwen2's pattern without its case-insensitive English contractions (code has few, and
@@ -18,15 +19,6 @@ export const END_OF_TEXT = '<|endoftext|>';
 export const SPECIAL_TOKENS = [END_OF_TEXT, '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|file_sep|>'];
 /** The prompt markers: one token each, kept when decoding (generation stops on REGION_END). */
 export const MARKER_TOKENS = [REGION_START, REGION_END, CURSOR];
-
-/** GPT-2's reversible map from bytes to printable characters. */
-export function byteLevelAlphabet(): string[] {
-  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  const chars: string[] = [];
-  let next = 256;
-  for (let b = 0; b < 256; b++) chars.push(String.fromCharCode(printable(b) ? b : next++));
-  return chars;
-}
 
 export interface BpeModel {
   /** Token strings in the byte-level alphabet, by id: 256 bytes, then one per merge. */
@@ -96,7 +88,7 @@ const pairKey = (a: number, b: number) => a * PAIR + b;
  * `onProgress` hears the number of merges made so far.
  */
 export function trainBpe(wordCounts: Map<string, number>, mergeCount: number, minCount = 2, onProgress?: (merges: number) => void): BpeModel {
-  const alphabet = byteLevelAlphabet();
+  const alphabet = bytesToUnicode();
   const encoder = new TextEncoder();
   const words: number[][] = [];
   const freqs: number[] = [];
