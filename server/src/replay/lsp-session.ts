@@ -135,12 +135,16 @@ export class LspSession {
     return Array.isArray(result) ? result : result.items;
   }
 
+  /** The document's text as it would be after accepting `item`. */
+  textAfter(uri: string, item: InlineCompletionItem): string {
+    const { start, end, insertText } = this.itemEdit(uri, item);
+    const text = this.text(uri);
+    return text.slice(0, start) + insertText + text.slice(end);
+  }
+
   /** What an editor does on Tab: apply the item, then run its command. */
   async accept(uri: string, item: InlineCompletionItem): Promise<unknown> {
-    const document = this.document(uri);
-    const insertText = typeof item.insertText === 'string' ? item.insertText : item.insertText.value;
-    const start = document.offsetAt(item.range!.start);
-    const end = document.offsetAt(item.range!.end);
+    const { start, end, insertText } = this.itemEdit(uri, item);
     await this.edit(uri, start, end, insertText);
     if (!item.command) return null;
     return this.connection.sendRequest(ExecuteCommandRequest.type, { command: item.command.command, arguments: item.command.arguments });
@@ -216,6 +220,12 @@ export class LspSession {
     // Release our ends of its pipes at once: a dead server must not keep this process alive.
     for (const stream of [this.process.stdin, this.process.stdout, this.process.stderr]) stream?.destroy();
     return this.exited;
+  }
+
+  private itemEdit(uri: string, item: InlineCompletionItem): { start: number; end: number; insertText: string } {
+    const document = this.document(uri);
+    const insertText = typeof item.insertText === 'string' ? item.insertText : item.insertText.value;
+    return { start: document.offsetAt(item.range!.start), end: document.offsetAt(item.range!.end), insertText };
   }
 
   private document(uri: string): TextDocument {

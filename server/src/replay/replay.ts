@@ -5,7 +5,6 @@
 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { InlineCompletionItem } from 'vscode-languageserver-protocol';
 import type { LspSession } from './lsp-session';
 import { commonPrefixLength, commonSuffixLength, seededRandom } from '../edits/text';
 import type { Episode } from '../edits/episode';
@@ -44,7 +43,7 @@ export async function replayEpisodes(session: LspSession, episodes: Episode[], o
     const [item] = await session.inlineCompletion(uri, start + episode.cursor);
     if (item) {
       stats.suggestions++;
-      const right = applyItem(session, uri, item) === wanted;
+      const right = session.textAfter(uri, item) === wanted;
       if (right) stats.exact++;
       const accept = random() < options.noise ? !right : right;
       if (accept) {
@@ -59,13 +58,6 @@ export async function replayEpisodes(session: LspSession, episodes: Episode[], o
     options.onEpisode?.(index + 1, episodes.length);
   }
   return stats;
-}
-
-function applyItem(session: LspSession, uri: string, item: InlineCompletionItem): string {
-  const document = session.documents.get(uri)!;
-  const text = document.getText();
-  const insertText = typeof item.insertText === 'string' ? item.insertText : item.insertText.value;
-  return text.slice(0, document.offsetAt(item.range!.start)) + insertText + text.slice(document.offsetAt(item.range!.end));
 }
 
 /** Edits the document into `wanted`: one deletion of what differs, then typing the rest. */

@@ -10,7 +10,6 @@ import { diffChars } from 'diff';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { InlineCompletionItem } from 'vscode-languageserver-protocol';
 import type { Episode } from '../edits/episode';
 import type { LspSession } from './lsp-session';
 
@@ -62,11 +61,6 @@ export function atWordBoundary(text: string, at: number, startsRun: boolean): bo
   return startsRun || at === 0 || !WORD.test(text[at - 1]);
 }
 
-export function applyItem(text: string, document: { offsetAt(p: { line: number; character: number }): number }, item: InlineCompletionItem): string {
-  const insertText = typeof item.insertText === 'string' ? item.insertText : item.insertText.value;
-  return text.slice(0, document.offsetAt(item.range!.start)) + insertText + text.slice(document.offsetAt(item.range!.end));
-}
-
 export async function replayTyping(session: LspSession, episodes: Episode[], options: TypingOptions): Promise<TypingStats> {
   const stats: TypingStats = { episodes: 0, charsTotal: 0, charsSaved: 0, requests: 0, shown: 0, accepted: 0, latencyP50Ms: 0, latencyP95Ms: 0 };
   const latencies: number[] = [];
@@ -94,7 +88,7 @@ export async function replayTyping(session: LspSession, episodes: Episode[], opt
         if (item) {
           stats.shown++;
           const before = remainingWork(text, wanted);
-          const after = remainingWork(applyItem(text, session.documents.get(uri)!, item), wanted);
+          const after = remainingWork(session.textAfter(uri, item), wanted);
           if (after.insert < before.insert && after.delete <= before.delete) {
             await session.accept(uri, item);
             stats.accepted++;
