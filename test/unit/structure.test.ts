@@ -53,6 +53,14 @@ describe('structure', () => {
     }
   });
 
+  it('keeps the default model\'s recipe (pretrain/) apart from the server: no LSP, store, RL or learner code', () => {
+    const files = folderFiles('pretrain');
+    assert.ok(files.length >= 6);
+    for (const file of files) {
+      for (const i of projectImports(file)) assert.ok(['pretrain', 'edits', 'model', 'train', 'capture'].includes(i.folder), `${file} imports ${i.spec}`);
+    }
+  });
+
   it('loads ONNX Runtime only through model/ort.ts, which switches its telemetry off first', () => {
     const importers = all.filter((f) => f !== 'test/unit/structure.test.ts' && /from 'onnxruntime-node'|require\('onnxruntime-node'\)/.test(text(f)));
     assert.deepEqual(importers, ['server/src/model/ort.ts']);
