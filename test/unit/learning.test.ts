@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Engine } from '../../server/src/model/engine';
 import { LoraAdapter } from '../../server/src/model/lora';
+import { evaluateEpisodes } from '../../server/src/rl/evaluate';
 import { rolloutAndUpdate } from '../../server/src/rl/rollout';
 import { defaultAdamW } from '../../server/src/train/adamw';
 import { PolicyTrainer } from '../../server/src/train/trainer';
@@ -85,5 +86,25 @@ describe('the rollout the user saw', () => {
     assert.equal(result.groups[0].samples[2], shown);
     assert.ok(result.metrics.every((m) => !m.skipped));
     await engine.dispose();
+  });
+});
+
+describe('held-out evaluation', () => {
+  it('scores a rewrite the model does not finish as the region unchanged, as the editor shows nothing', async () => {
+    const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias', { seed: 4 }), cacheDir, threads: 1 });
+    try {
+      const episodes = [
+        { id: 'a', language: 'javascript', path: 'a.js', history: [], prefix: '', region: 'let a = 1;\n', suffix: '', cursor: 0, target: 'let a = 1;\n' },
+        { id: 'b', language: 'javascript', path: 'b.js', history: [], prefix: '', region: 'let b = 1;\n', suffix: '', cursor: 0, target: 'let b = 2;\n' },
+      ];
+      // One token is never the end marker's whole text: no rewrite finishes.
+      const result = await evaluateEpisodes(engine, episodes, 1);
+      assert.equal(result.finished, 0);
+      assert.equal(result.exact_match, result.baseline.exact_match);
+      assert.equal(result.edit_similarity, result.baseline.edit_similarity);
+      assert.equal(result.baseline.exact_match, 0.5);
+    } finally {
+      await engine.dispose();
+    }
   });
 });

@@ -11,8 +11,9 @@ export const evalCommand: Command = {
   usage: `gapo eval --model DIR [--adapter DIR] --episodes FILE.jsonl [--limit N] [--max-tokens 256] [--json]
 
 Rewrites each episode's editable region greedily and compares it with what the author wrote,
-beside the baseline that leaves the region unchanged. With --json prints
-{"n", "exact_match", "edit_similarity", "baseline": {"exact_match", "edit_similarity"}}.
+beside the baseline that leaves the region unchanged. A rewrite the model does not close
+with the end marker counts as unchanged (the editor would show nothing). With --json prints
+{"n", "exact_match", "edit_similarity", "finished", "baseline": {"exact_match", "edit_similarity"}}.
 
 ${engineOptionsUsage}`,
 
@@ -40,7 +41,7 @@ ${engineOptionsUsage}`,
         const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
         io.stdout(
           `episodes: ${result.n}\n` +
-            `model:     exact match ${pct(result.exact_match)}, edit similarity ${pct(result.edit_similarity)}\n` +
+            `model:     exact match ${pct(result.exact_match)}, edit similarity ${pct(result.edit_similarity)} (${pct(result.finished)} of rewrites finished)\n` +
             `unchanged: exact match ${pct(result.baseline.exact_match)}, edit similarity ${pct(result.baseline.edit_similarity)}\n`,
         );
       }
