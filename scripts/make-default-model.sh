@@ -15,6 +15,6 @@ gapo pretrain --corpus "$work/corpus" --tokenizer "$work/tokenizer" --shape code
   --held-out-sequences 8 --minutes 75
 [ -f "$work/pretrain/model/model.safetensors" ] || { echo "pretraining stopped early: run again to resume"; exit 3; }
 gapo sft --model "$work/pretrain/model" --episodes "$episodes" --corpus "$work/corpus" --out "$work/sft" \
-  --steps 600 --batch 16 --micro-batch 4 --lr 1e-3 --warmup 30 --eval-every 25 --checkpoint-every 25 --minutes 55
+  --steps 900 --batch 16 --micro-batch 4 --lr 1e-3 --warmup 30 --eval-every 25 --checkpoint-every 25 --minutes 55
 [ -f "$work/sft/model/model.safetensors" ] || { echo "edit tuning stopped early: run again to resume"; exit 3; }
 gapo ship-model --model "$work/sft/model" --corpus "$work/corpus" --curves "$work/pretrain/curve.json,$work/sft/curve.json" --out models/default

@@ -8,6 +8,7 @@ import { tokenizerCommand } from './commands/tokenizer';
 import { pretrainCommand } from './commands/pretrain';
 import { sftCommand } from './commands/sft';
 import { shipModelCommand } from './commands/ship-model';
+import { perplexityCommand } from './commands/perplexity';
 import { evalCommand } from './commands/eval';
 import { exportCommand } from './commands/export';
 import { generateCommand } from './commands/generate';
@@ -19,7 +20,7 @@ import { serveCommand } from './commands/serve';
 import { trainCommand } from './commands/train';
 import { version } from './version';
 
-const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, corpusCommand, tokenizerCommand, pretrainCommand, sftCommand, shipModelCommand];
+const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, corpusCommand, tokenizerCommand, pretrainCommand, sftCommand, shipModelCommand, perplexityCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

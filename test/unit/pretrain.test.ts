@@ -15,6 +15,8 @@ import { countWords, END_OF_TEXT, tokenizerFiles, trainBpe } from '../../server/
 import { buildCorpus, isPermissive, rejectReason } from '../../server/src/pretrain/corpus';
 import { editTuningData, finishLineExample, renameExample, unchangedExample } from '../../server/src/pretrain/edit-data';
 import { languageModelData } from '../../server/src/pretrain/lm-data';
+import { heldOutPerplexity } from '../../server/src/pretrain/perplexity';
+import { Engine } from '../../server/src/model/engine';
 import { runTraining, TrainingRunOptions } from '../../server/src/pretrain/training-run';
 import { tempDir } from '../helpers/models';
 
@@ -235,5 +237,27 @@ describe('training runs', () => {
     assert.ok(rest.finished);
     assert.deepEqual(weightsOf(rest.modelDir!), weightsOf(whole.modelDir!));
     assert.deepEqual(rest.state.curve.map((p) => p.heldOutLoss), whole.state.curve.map((p) => p.heldOutLoss));
+  });
+});
+
+describe('held-out perplexity', () => {
+  it('scores every token but the first of each window, and reports bits per byte', async () => {
+    const engine = await Engine.load({ modelDir: byteTokenizerDir(), cacheDir: tempDir('ppl-cache'), threads: 1 });
+    try {
+      const text = 'héllo, world\n'.repeat(7); // 13 characters, 14 bytes a line: one token per byte
+      const result = await heldOutPerplexity(engine, [{ source: 'test', licence: 'MIT', path: 'a.txt', text }], 32);
+      const ids = engine.tokenizer.encode(text);
+      assert.equal(ids.length, 98);
+      // Windows start every 31 tokens (each overlaps the last by one): 0, 31, 62, 93.
+      assert.equal(result.tokens, 97);
+      assert.equal(result.bytes, 98);
+      const [whole] = await engine.score([{ ids, start: 1 }]);
+      const nats = -whole.logprobs.reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(result.loss - nats / 97) < 0.05, 'windows of 32 score about what the whole sequence does');
+      assert.ok(Math.abs(result.perplexity - Math.exp(result.loss)) < 1e-9);
+      assert.ok(Math.abs(result.bitsPerByte - (result.loss * 97) / Math.LN2 / 98) < 1e-9);
+    } finally {
+      await engine.dispose();
+    }
   });
 });
