@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { CURSOR, REGION_END, REGION_START } from '../../server/src/edits/prompt';
 import { readModelConfig } from '../../server/src/model/config';
@@ -54,8 +55,19 @@ describe('the bundled default model', () => {
       await session?.stop();
     });
 
-    it('loads the bundled model', async () => {
+    it('loads the bundled model and answers suggestion requests with it', async () => {
       assert.equal((await session.request(StatusRequest)).model, modelDir);
+      const uri = pathToFileURL(join(work, 'src', 'util.py')).href;
+      const text = 'def is_string(value):\n    return isinstance(value, str)\n\n\ndef is_number(value):\n    return \n';
+      await session.open(uri, text, 'python');
+      let shown = 0;
+      for (const offset of [text.length - 1, text.indexOf('(value):\n    return \n') + 1, 4]) {
+        const items = await session.inlineCompletion(uri, offset);
+        shown += items.length;
+        // What is shown applies to the document as it stands.
+        for (const item of items) assert.ok(session.textAfter(uri, item) !== text);
+      }
+      assert.equal((await session.request(StatusRequest)).suggestions.shown, shown, 'every item shown was recorded');
     });
   });
 });
