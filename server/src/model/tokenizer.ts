@@ -69,25 +69,38 @@ export function bytesToUnicode(): string[] {
 
 export const BYTE_TOKENIZER_SPECIALS = ['<|endoftext|>', '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>'];
 
+/** A byte-level BPE tokenizer.json: vocabulary, merges, added tokens and pre-tokenizer. */
+export function byteLevelBpeJson(model: { vocab: Record<string, number>; merges: string[]; added: { id: number; content: string; special: boolean }[]; preTokenizer?: Record<string, unknown> }): Record<string, unknown> {
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: model.added.map(({ id, content, special }) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special })),
+    normalizer: null,
+    pre_tokenizer: model.preTokenizer ? { type: 'Sequence', pretokenizers: [model.preTokenizer, byteLevel] } : byteLevel,
+    post_processor: null,
+    decoder: byteLevel,
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab: model.vocab, merges: model.merges },
+  };
+}
+
+/** What tokenizer_config.json says of a tokenizer whose end token is `endOfText`. */
+export function tokenizerConfig(endOfText: string): Record<string, unknown> {
+  return { eos_token: endOfText, pad_token: endOfText, bos_token: null, add_bos_token: false, model_max_length: 32768, tokenizer_class: 'PreTrainedTokenizerFast' };
+}
+
 /**
  * A byte-level tokenizer with one token per byte and no merges: any text round-trips, and the
  * vocabulary (260 tokens) keeps random test models small.
  */
 export function byteTokenizerFiles(): { tokenizer: Record<string, unknown>; config: Record<string, unknown> } {
-  const vocab = Object.fromEntries(bytesToUnicode().map((c, i) => [c, i]));
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false };
   return {
-    tokenizer: {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: BYTE_TOKENIZER_SPECIALS.map((content, i) => ({ id: 256 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-      normalizer: null,
-      pre_tokenizer: byteLevel,
-      post_processor: null,
-      decoder: byteLevel,
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
-    },
-    config: { eos_token: '<|endoftext|>', pad_token: '<|endoftext|>', bos_token: null, add_bos_token: false, model_max_length: 32768, tokenizer_class: 'PreTrainedTokenizerFast' },
+    tokenizer: byteLevelBpeJson({
+      vocab: Object.fromEntries(bytesToUnicode().map((c, i) => [c, i])),
+      merges: [],
+      added: BYTE_TOKENIZER_SPECIALS.map((content, i) => ({ id: 256 + i, content, special: true })),
+    }),
+    config: tokenizerConfig(BYTE_TOKENIZER_SPECIALS[0]),
   };
 }

@@ -6,7 +6,7 @@
 // result does not depend on the order of the text.
 
 import { CURSOR, REGION_END, REGION_START } from '../edits/prompt';
-import { bytesToUnicode } from '../model/tokenizer';
+import { byteLevelBpeJson, bytesToUnicode, tokenizerConfig } from '../model/tokenizer';
 
 /**
  * Qwen2's pattern without its case-insensitive English contractions (code has few, and
@@ -165,34 +165,15 @@ export function trainBpe(wordCounts: Map<string, number>, mergeCount: number, mi
 
 /** The tokenizer.json and tokenizer_config.json of a trained model. */
 export function tokenizerFiles(model: BpeModel): { tokenizer: Record<string, unknown>; config: Record<string, unknown> } {
-  const vocab: Record<string, number> = {};
-  model.tokens.forEach((token, id) => (vocab[token] = id));
   const added = [...SPECIAL_TOKENS.map((content) => ({ content, special: true })), ...MARKER_TOKENS.map((content) => ({ content, special: false }))];
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
   return {
-    tokenizer: {
-      version: '1.0',
-      truncation: null,
-      padding: null,
-      added_tokens: added.map(({ content, special }, i) => ({ id: model.tokens.length + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special })),
-      normalizer: null,
-      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: PRE_TOKENIZER_PATTERN }, behavior: 'Isolated', invert: false }, byteLevel] },
-      post_processor: null,
-      decoder: byteLevel,
-      model: {
-        type: 'BPE',
-        dropout: null,
-        unk_token: null,
-        continuing_subword_prefix: null,
-        end_of_word_suffix: null,
-        fuse_unk: false,
-        byte_fallback: false,
-        ignore_merges: false,
-        vocab,
-        merges: model.merges.map(([a, b]) => `${model.tokens[a]} ${model.tokens[b]}`),
-      },
-    },
-    config: { eos_token: END_OF_TEXT, pad_token: END_OF_TEXT, bos_token: null, add_bos_token: false, model_max_length: 32768, tokenizer_class: 'PreTrainedTokenizerFast' },
+    tokenizer: byteLevelBpeJson({
+      vocab: Object.fromEntries(model.tokens.map((token, id) => [token, id])),
+      merges: model.merges.map(([a, b]) => `${model.tokens[a]} ${model.tokens[b]}`),
+      added: added.map((token, i) => ({ id: model.tokens.length + i, ...token })),
+      preTokenizer: { type: 'Split', pattern: { Regex: PRE_TOKENIZER_PATTERN }, behavior: 'Isolated', invert: false },
+    }),
+    config: tokenizerConfig(END_OF_TEXT),
   };
 }
 
