@@ -42,6 +42,16 @@ describe('the bundled default model', () => {
     assert.equal(JSON.parse(result.stdout).n, 3);
   });
 
+  it('serves the adapter named in adapterDir instead of the store\'s live one', async () => {
+    const missing = join(tempDir('default-adapter'), 'no-such-adapter');
+    const session = await LspSession.start({ cliPath, dataDir: join(tempDir('default-adapter-data'), 'data'), cacheDir: tempDir('default-adapter-cache'), initializationOptions: { adapterDir: missing, training: { background: false } } });
+    try {
+      await assert.rejects(session.waitForModel(), new RegExp(`could not load the model: .*${missing}`));
+    } finally {
+      await session.stop();
+    }
+  });
+
   describe('served with no model configured', () => {
     const work = tempDir('default-model');
     let session: LspSession;

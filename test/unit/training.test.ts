@@ -232,6 +232,19 @@ describe('LoRA adapters', () => {
 });
 
 describe('AdamW', () => {
+  it('warms up linearly, then follows a cosine down to its floor at decaySteps, and stays there', () => {
+    const optimizer = new AdamW([new Float32Array(1)], { ...defaultAdamW, learningRate: 1, warmupSteps: 2, decaySteps: 10, minLearningRate: 0.1 });
+    const rates: number[] = [];
+    for (let step = 0; step < 12; step++) {
+      rates.push(optimizer.currentLearningRate());
+      optimizer.apply([new Float32Array([1])]);
+    }
+    assert.deepEqual(rates.slice(0, 3), [0.5, 1, 1]);
+    assert.ok(Math.abs(rates[6] - 0.55) < 1e-12, 'halfway down the cosine: the mean of peak and floor');
+    assert.ok(rates.slice(2, 11).every((r, i, all) => i === 0 || r < all[i - 1]), 'falls every step');
+    assert.ok(Math.abs(rates[10] - 0.1) < 1e-12 && Math.abs(rates[11] - 0.1) < 1e-12);
+  });
+
   it('takes the textbook first step, with decoupled weight decay', () => {
     const p = Float32Array.of(1, -2);
     const optimizer = new AdamW([p], { ...defaultAdamW, learningRate: 0.1, weightDecay: 0.01, maxGradNorm: 0 });

@@ -44,9 +44,9 @@ Without --model, the bundled default model.
   --data DIR      the server's data folder (default ${defaultDataDir()})
   --limit N       replay only the N most recent episodes
   --steps N       GAPO steps of the training run (default 4)
-  --context-lines N  lines of code before and after the region in prompts (default 40; fewer
-                  make suggestions and training cheaper)
-  --history-diffs N  recent edits (unified diffs) in prompts (default 6)
+  --context-lines N  lines of code before and after the region in prompts (default ${defaultPromptLimits.contextLines};
+                  fewer make suggestions and training cheaper)
+  --history-diffs N  recent edits (unified diffs) in prompts (default ${defaultPromptLimits.historyDiffs})
   --group G       rollouts per prompt (default 8)
   --adapter DIR   with --typing: serve with this LoRA adapter (PEFT layout)
   --cache DIR     where converted weights are kept`,

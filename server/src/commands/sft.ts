@@ -1,8 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Episode, readEpisodes } from '../edits/episode';
 import { TextTokenizer } from '../model/tokenizer';
+import { CODE_EXTENSIONS } from '../pretrain/corpus';
 import { readCorpusFiles } from '../pretrain/corpus-files';
 import { defaultEditDataOptions, editTuningData } from '../pretrain/edit-data';
 import { runTraining } from '../pretrain/training-run';
@@ -38,7 +39,7 @@ ${trainingRunUsage}`,
     for (const name of files) {
       asUsageError(() => readEpisodes(join(values.episodes!, name))).forEach((episode, i) => (i % 50 === 49 ? heldOut : train).push(episode));
     }
-    const corpus = (name: string) => asUsageError(() => readCorpusFiles(join(values.corpus!, name))).filter((f) => /\.(m|c)?[jt]sx?$|\.py$/.test(f.path));
+    const corpus = (name: string) => asUsageError(() => readCorpusFiles(join(values.corpus!, name))).filter((f) => CODE_EXTENSIONS.has(extname(f.path)));
     const tokenizer = TextTokenizer.load(values.model!);
     const batchSize = positiveInteger('--batch', values.batch!);
     const data = editTuningData(train, corpus('train.jsonl'), { episodes: heldOut, files: corpus('heldout.jsonl') }, tokenizer, { ...defaultEditDataOptions, batchSize, seed: Number(values.seed) });

@@ -6,7 +6,7 @@
 // result does not depend on the order of the text.
 
 import { CURSOR, REGION_END, REGION_START } from '../edits/prompt';
-import { byteLevelBpeJson, bytesToUnicode, tokenizerConfig } from '../model/tokenizer';
+import { BYTE_TOKENIZER_SPECIALS, byteLevelBpeJson, bytesToUnicode, tokenizerConfig } from '../model/tokenizer';
 
 /**
  * Qwen2's pattern without its case-insensitive English contractions (code has few, and
@@ -14,9 +14,9 @@ import { byteLevelBpeJson, bytesToUnicode, tokenizerConfig } from '../model/toke
  */
 export const PRE_TOKENIZER_PATTERN = String.raw`[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
 
-export const END_OF_TEXT = '<|endoftext|>';
-/** Control tokens: never produced by text, dropped when decoding. */
-export const SPECIAL_TOKENS = [END_OF_TEXT, '<|fim_prefix|>', '<|fim_middle|>', '<|fim_suffix|>', '<|file_sep|>'];
+export const END_OF_TEXT = BYTE_TOKENIZER_SPECIALS[0];
+/** Control tokens: never produced by text, dropped when decoding (the byte tokenizer's, and a file separator). */
+export const SPECIAL_TOKENS = [...BYTE_TOKENIZER_SPECIALS, '<|file_sep|>'];
 /** The prompt markers: one token each, kept when decoding (generation stops on REGION_END). */
 export const MARKER_TOKENS = [REGION_START, REGION_END, CURSOR];
 

@@ -48,7 +48,8 @@ export function packageLicence(manifest: Record<string, unknown>): string {
   return '';
 }
 
-const CODE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts', '.jsx', '.tsx', '.py']);
+/** The files read as code (npm and Python sources; the code examples of edit tuning). */
+export const CODE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts', '.jsx', '.tsx', '.py']);
 const MAX_FILE_BYTES = 256 * 1024;
 
 /** Why a file is not training text, or null when it is. */

@@ -196,7 +196,8 @@ export function editTuningData(episodes: Episode[], files: CorpusFile[], heldOut
     }
   };
   return {
-    example: (k) => make(k, { episodes, files }, options.seed),
+    // The first draw of sequence k (a draw whose answer is too long is redrawn).
+    example: (k) => make(k * 64, { episodes, files }, options.seed),
     batch: (step) => Array.from({ length: options.batchSize }, (_, i) => sequence(step * options.batchSize + i, { episodes, files }, options.seed)),
     heldOut: Array.from({ length: options.heldOutSequences }, (_, i) => sequence(i, heldOut, options.seed + 1)),
   };

@@ -10,7 +10,6 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { readModelConfig } from '../model/config';
 import { Engine } from '../model/engine';
 import { readSafetensorsHeader, readTensorAsFloat32, writeSafetensors } from '../model/safetensors';
 import { ModelWeights } from '../model/weights';
@@ -71,9 +70,8 @@ export async function runTraining(data: TrainingData, options: TrainingRunOption
   const checkpointDir = join(options.outDir, 'checkpoint');
   const resuming = existsSync(join(checkpointDir, 'state.json'));
   const startDir = resuming ? checkpointDir : options.modelDir;
-  const config = readModelConfig(startDir);
   const engine = await Engine.load({ modelDir: startDir, cacheDir: options.cacheDir ?? join(options.outDir, 'cache'), threads: options.threads });
-  const weights = ModelWeights.open(startDir, config);
+  const weights = ModelWeights.open(startDir, engine.config);
   const values = new Map(weights.specs.map((s) => [s.name, weights.read(s.name)]));
   const optimizer: AdamWOptions = {
     ...defaultAdamW,
@@ -143,7 +141,7 @@ export async function runTraining(data: TrainingData, options: TrainingRunOption
       const point = { step: state.step, trainLoss: lossSum / Math.max(1, lossSteps), heldOutLoss: await heldOutLoss(), tokens: state.tokens, seconds: Math.round(state.seconds) };
       state.curve.push(point);
       lossSum = lossSteps = 0;
-      log(`step ${point.step}/${options.steps}: train loss ${point.trainLoss!.toFixed(3)}, held-out loss ${point.heldOutLoss.toFixed(3)}, ${point.tokens} tokens, ${point.seconds} s`);
+      log(`step ${point.step}/${options.steps}: train loss ${point.trainLoss.toFixed(3)}, held-out loss ${point.heldOutLoss.toFixed(3)}, ${point.tokens} tokens, ${point.seconds} s`);
     }
     const outOfTime = options.minutes !== undefined && (performance.now() - started) / 60000 >= options.minutes;
     if (state.step % options.checkpointEvery === 0 || last || outOfTime) save(checkpointDir, true);
