@@ -54,8 +54,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     initializationOptions: {
       dataDir: context.globalStorageUri.fsPath,
       modelDir: config.get<string>('model.path') || undefined,
+      promptFormat: config.get<string>('model.promptFormat') || undefined,
       capture: { exclude: config.get<string[]>('capture.exclude', []), maxFileBytes: config.get<number>('capture.maxFileKilobytes', 1024) * 1024 },
-      suggest: { enabled: config.get<boolean>('suggest.enable', true) },
+      suggest: { enabled: config.get<boolean>('suggest.enable', true), ...minProbability(config.get<number | null>('suggest.minProbability', null)) },
       training: { background: config.get<boolean>('training.background', true), minNewEpisodes: config.get<number>('training.minNewEpisodes', 16) },
     },
   };
@@ -66,6 +67,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   await client.start();
   statusItem.text = '$(sparkle) GAPO';
   statusItem.tooltip = 'GAPO Assistant: running (click for status)';
+}
+
+/** The confidence gate when the user set one; otherwise the server's default. */
+function minProbability(value: number | null): { minProbability?: number } {
+  return typeof value === 'number' && value >= 0 && value <= 1 ? { minProbability: value } : {};
 }
 
 function running(): LanguageClient {

@@ -14,6 +14,7 @@ import { cliPath } from '../helpers/paths';
 import { tempDir } from '../helpers/models';
 import { makeTaughtModel } from '../helpers/taught-model';
 import { editCompletion, editPrompt } from '../../server/src/edits/prompt';
+import { fimFormat, QWEN_FIM_TOKENS } from '../../server/src/edits/prompt-format';
 
 const MAX_TOKENS = 96;
 const DOCUMENT = 'function add(a, b) {\n  return \n}\n';
@@ -309,5 +310,66 @@ describe('language server over stdio', () => {
     await assert.rejects(session.connection.sendRequest('gapo/noSuchRequest', {}), /Unhandled method/);
     assert.equal((await session.request(StatusRequest)).openDocuments, 6);
     assert.ok(session.alive);
+  });
+});
+
+describe('a fill-in-the-middle model through the language server', () => {
+  const work = tempDir('server-fim');
+  const cacheDir = tempDir('server-fim-cache');
+  const fim = fimFormat('fim-spm', { ...QWEN_FIM_TOKENS, fileSeparator: undefined });
+  let modelDir: string;
+  const start = (dataDir: string, suggest: Record<string, unknown>) =>
+    LspSession.start({
+      cliPath,
+      dataDir,
+      modelDir,
+      cacheDir,
+      // The taught model declares the edit format: the option makes the server speak FIM to it.
+      initializationOptions: { promptFormat: 'fim-spm', capture: { settleMs: 60_000 }, suggest: { maxTokens: 24, ...suggest }, training: { background: false } },
+    });
+
+  before(async () => {
+    // Taught to answer the FIM prompt of DOCUMENT at CURSOR with the insertion and the end token.
+    const episode = { history: [], path: 'add.js', prefix: '', region: DOCUMENT, suffix: '', cursor: CURSOR };
+    modelDir = await makeTaughtModel([{ prompt: fim.prompt(episode), completion: fim.completion({ ...episode, target: SUGGESTED_REGION })! }], 24, cacheDir);
+  });
+
+  it('shows the insertion as ghost text at the cursor; accepted, the episode holds the rewritten region', async () => {
+    const dataDir = join(work, 'data-open');
+    const session = await start(dataDir, { minProbability: 0 });
+    try {
+      await session.waitForModel();
+      const uri = pathToFileURL(join(work, 'add.js')).href;
+      await session.open(uri, DOCUMENT, 'javascript');
+      const [item] = await session.inlineCompletion(uri, CURSOR);
+      assert.equal(item.insertText, 'a + b;');
+      assert.deepEqual(item.range, { start: { line: 1, character: 9 }, end: { line: 1, character: 9 } });
+      const id = item.command!.arguments![0] as string;
+      await session.accept(uri, item);
+      await session.save(uri);
+      await session.until(() => session.episodes.some((e) => e.suggestionId === id), 'the suggestion episode');
+      const store = Store.open(join(dataDir, 'gapo.db'));
+      try {
+        const episode = store.episodes({}).find((e) => e.suggestionId === id)!;
+        assert.equal(episode.target, SUGGESTED_REGION);
+        assert.equal(store.shownSuggestion(id)?.rewritten, SUGGESTED_REGION, 'the shown answer is stored as the region it makes');
+      } finally {
+        store.close();
+      }
+    } finally {
+      await session.stop();
+    }
+  });
+
+  it('shows nothing the model is less sure of than the confidence gate', async () => {
+    const session = await start(join(work, 'data-gated'), { minProbability: 0.9999999 });
+    try {
+      await session.waitForModel();
+      const uri = pathToFileURL(join(work, 'gated.js')).href;
+      await session.open(uri, DOCUMENT, 'javascript');
+      assert.deepEqual(await session.inlineCompletion(uri, CURSOR), []);
+    } finally {
+      await session.stop();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { editFormat, fimFormat, QWEN_FIM_TOKENS } from '../../server/src/edits/prompt-format';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -188,10 +189,21 @@ describe('edit items', () => {
 
   it('show nothing unless the model closed the region with its end marker', () => {
     const context = { region: 'a\nreturn \nb\n', regionStart: 0, cursor: 9 };
-    assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'length' }), null, 'cut off: would delete "b"');
-    assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'eos' }), null, 'ended without the marker');
-    assert.equal(suggestionFor(context, { text: 'a\nreturn \nb\n', finishReason: 'stop' }), null, 'unchanged: the policy stays quiet');
-    assert.deepEqual(suggestionFor(context, { text: 'a\nreturn x;\nb\n', finishReason: 'stop' })?.item.insertText, 'x;');
+    assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'length' }, editFormat), null, 'cut off: would delete "b"');
+    assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'eos' }, editFormat), null, 'ended without the marker');
+    assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'unsure' }, editFormat), null, 'stopped by the confidence gate');
+    assert.equal(suggestionFor(context, { text: 'a\nreturn \nb\n', finishReason: 'stop' }, editFormat), null, 'unchanged: the policy stays quiet');
+    assert.deepEqual(suggestionFor(context, { text: 'a\nreturn x;\nb\n', finishReason: 'stop' }, editFormat)?.item.insertText, 'x;');
+  });
+
+  it('show a fill-in-the-middle answer as ghost text at the cursor, even when the gate or the limit cut it', () => {
+    const context = { region: 'a\nreturn \nb\n', regionStart: 100, cursor: 9 };
+    const fim = fimFormat('fim-spm', QWEN_FIM_TOKENS);
+    for (const finishReason of ['eos', 'unsure', 'length'] as const) {
+      assert.deepEqual(suggestionFor(context, { text: 'x;', finishReason }, fim), { item: { kind: 'insert', start: 109, end: 109, insertText: 'x;' }, rewritten: 'a\nreturn x;\nb\n' }, finishReason);
+    }
+    assert.equal(suggestionFor(context, { text: 'x;', finishReason: 'cancelled' }, fim), null, 'a cancelled request shows nothing');
+    assert.equal(suggestionFor(context, { text: '', finishReason: 'eos' }, fim), null, 'an empty answer: nothing to show');
   });
 
   it('make no item when the model leaves the region alone', () => {

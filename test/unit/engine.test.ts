@@ -123,6 +123,20 @@ describe('generation', () => {
     assert.equal(stopped.text, full.text.slice(0, full.text.indexOf(stop)));
   });
 
+  it('ends an answer before the first token less likely than the confidence gate', async () => {
+    const [full] = await engine.generate(prompt, { maxTokens: 12 });
+    const probabilities = full.logprobs.map(Math.exp);
+    // A gate between the least and the most likely token: the answer must end before the first token under it.
+    const gate = (Math.min(...probabilities) + Math.max(...probabilities)) / 2;
+    const firstUnsure = probabilities.findIndex((p) => p < gate);
+    assert.ok(firstUnsure >= 0);
+    const [gated] = await engine.generate(prompt, { maxTokens: 12, minProbability: gate });
+    assert.equal(gated.finishReason, 'unsure');
+    assert.deepEqual(gated.tokens, full.tokens.slice(0, firstUnsure));
+    const [open] = await engine.generate(prompt, { maxTokens: 12, minProbability: Math.min(...probabilities) / 2 });
+    assert.deepEqual(open.tokens, full.tokens, 'a gate under every token changes nothing');
+  });
+
   it('stops at EOS without emitting it', async () => {
     // Make EOS the greedy choice by prompting with what the model predicts after the prompt.
     const eosModel = makeModel('qwen2-tied-bias');

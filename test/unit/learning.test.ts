@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { Engine } from '../../server/src/model/engine';
 import { LoraAdapter } from '../../server/src/model/lora';
 import { evaluateEpisodes } from '../../server/src/rl/evaluate';
+import { gapoRun } from '../../server/src/rl/gapo-run';
 import { rolloutAndUpdate } from '../../server/src/rl/rollout';
 import { defaultAdamW } from '../../server/src/train/adamw';
 import { PolicyTrainer } from '../../server/src/train/trainer';
@@ -108,3 +109,39 @@ describe('held-out evaluation', () => {
     }
   });
 });
+
+describe('a GAPO run in a fill-in-the-middle format', () => {
+  it('prompts in the format, scores each answer as the region it makes, and trains on a shown insertion', async () => {
+    const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias', { seed: 6 }), cacheDir, threads: 1, promptFormat: 'fim-spm' });
+    const adapter = LoraAdapter.create(engine.config, { rank: 4, alpha: 8, seed: 6 });
+    const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, { microBatchSize: 8 });
+    const episode = { id: 'e1', language: 'javascript', path: 'a.js', history: [], prefix: 'let x;\n', region: 'f(\n', suffix: 'g();\n', cursor: 2, target: 'f(x)\n' };
+    const scored: string[] = [];
+    const run = gapoRun(engine, trainer, [{ episode, shown: { rewritten: 'f(x)\n', bonus: 0.5 } }], {
+      steps: 1,
+      promptsPerStep: 1,
+      group: 3,
+      estimator: 'gapo',
+      tau: 0.5,
+      maxTokens: 4,
+      temperature: 1,
+      seed: 2,
+      reward: (rewritten, target) => {
+        scored.push(rewritten);
+        return rewritten === target ? 1 : 0;
+      },
+    });
+    const [summary] = await collect(run);
+    assert.equal(scored.length, 3, 'G = 3: two rollouts and the shown answer');
+    for (const region of scored) assert.ok(region.startsWith('f(') && region.endsWith('\n'), `an insertion at the cursor: ${JSON.stringify(region)}`);
+    assert.equal(scored[2], 'f(x)\n', 'the shown insertion is scored as the region it made');
+    assert.equal(summary.groups[0].rewards[2], 1.5, 'its reward carries the outcome bonus');
+    await engine.dispose();
+  });
+});
+
+async function collect<T>(run: AsyncGenerator<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of run) out.push(item);
+  return out;
+}

@@ -13,7 +13,8 @@ import { readSafetensorsHeader, readTensorAsFloat32 } from '../../server/src/mod
 import { TextTokenizer } from '../../server/src/model/tokenizer';
 import { countWords, END_OF_TEXT, tokenizerFiles, trainBpe } from '../../server/src/pretrain/bpe';
 import { buildCorpus, isPermissive, rejectReason } from '../../server/src/pretrain/corpus';
-import { editTuningData, finishLineExample, renameExample, unchangedExample } from '../../server/src/pretrain/edit-data';
+import { editMix, editTuningData, finishLineExample, fimMix, renameExample, spanExample, typedEpisode, unchangedExample } from '../../server/src/pretrain/edit-data';
+import { editFormat, fimFormat, insertionAtCursor, QWEN_FIM_TOKENS } from '../../server/src/edits/prompt-format';
 import { languageModelData } from '../../server/src/pretrain/lm-data';
 import { heldOutPerplexity } from '../../server/src/pretrain/perplexity';
 import { Engine } from '../../server/src/model/engine';
@@ -152,6 +153,7 @@ describe('edit-tuning examples', () => {
     for (const seed of seeds) {
       const e = unchangedExample(file, seededRandom(seed))!;
       assert.equal(e.target, e.region);
+      assert.ok(CODE.includes(e.prefix + e.region + e.suffix), 'the file around the region is the file as it stands');
       assert.equal(e.region[e.cursor], '\n', 'the cursor rests at a line end');
     }
   });
@@ -162,7 +164,8 @@ describe('edit-tuning examples', () => {
     const data = editTuningData([episode], [file], { episodes: [episode], files: [file] }, tokenizer, {
       batchSize: 4,
       seed: 1,
-      mix: { episode: 1, 'finish-line': 1, rename: 1, unchanged: 1 },
+      format: editFormat,
+      mix: editMix,
       contextLines: [2, 6],
       historyDiffs: [0, 2],
       maxPromptTokens: 400,
@@ -177,6 +180,58 @@ describe('edit-tuning examples', () => {
     }
     const kinds = new Set(Array.from({ length: 60 }, (_, k) => data.example(k).kind));
     assert.deepEqual([...kinds].sort(), ['episode', 'finish-line', 'rename', 'unchanged']);
+  });
+
+  it('fills a span of new text: the rest of a line and up to two more, the lines around kept', () => {
+    const lineCounts = new Set<number>();
+    for (const seed of seeds) {
+      const e = spanExample(file, seededRandom(seed))!;
+      assert.ok(CODE.includes(e.prefix + e.target + e.suffix), 'the target is the file as it stands');
+      const middle = insertionAtCursor(e);
+      assert.ok(middle, 'the answer is an insertion at the cursor');
+      assert.ok(middle.endsWith('\n'), 'it ends at a line end');
+      lineCounts.add(middle.split('\n').length - 1);
+    }
+    assert.deepEqual([...lineCounts].sort(), [1, 2, 3]);
+  });
+
+  it('shows a real episode as the user types it: deletions done, the new text typed up to a word boundary', () => {
+    const episode = { id: '1', language: 'javascript', path: 'a.js', history: [], prefix: '', region: 'const a = old(1);\n', suffix: '', cursor: 0, target: 'const a = fresh(x, y);\n' };
+    const typedParts = new Set<string>();
+    for (const seed of seeds) {
+      const e = typedEpisode(episode, seededRandom(seed));
+      const rest = insertionAtCursor(e);
+      assert.ok(rest !== null && rest.length > 0, 'what is left is an insertion at the cursor');
+      assert.equal(e.region.slice(0, e.cursor) + rest + e.region.slice(e.cursor), episode.target);
+      const typed = e.region.slice(10, e.cursor);
+      assert.ok(typed === '' || /\W$/.test(typed), `typed ${JSON.stringify(typed)} stops after a word`);
+      typedParts.add(typed);
+    }
+    assert.ok(typedParts.has('') && typedParts.size >= 3, [...typedParts].join('|'));
+  });
+
+  it('teaches a fill-in-the-middle format only what it can say: insertions, ended by the end token', () => {
+    const tokenizer = TextTokenizer.load(byteTokenizerDir());
+    const replace = { id: '1', language: 'javascript', path: 'a.js', history: [], prefix: '', region: 'let a = 1;\n', suffix: '', cursor: 0, target: 'const a = 2;\n' };
+    const data = editTuningData([replace], [file], { episodes: [replace], files: [file] }, tokenizer, {
+      batchSize: 8,
+      seed: 1,
+      format: fimFormat('fim-spm', QWEN_FIM_TOKENS),
+      mix: fimMix,
+      contextLines: [2, 6],
+      historyDiffs: [0, 2],
+      maxPromptTokens: 400,
+      maxCompletionTokens: 200,
+      heldOutSequences: 2,
+    });
+    for (const s of data.batch(2)) {
+      const prompt = tokenizer.decode(s.ids.slice(0, s.promptLength));
+      assert.ok(prompt.includes('<|fim_suffix|>') === false, 'control tokens decode to nothing');
+      assert.equal(s.ids[s.ids.length - 1], tokenizer.tokenId(QWEN_FIM_TOKENS.end), 'the answer ends with the end token');
+      assert.ok(s.ids.slice(0, s.promptLength).includes(tokenizer.tokenId(QWEN_FIM_TOKENS.prefix)!), 'the prompt is in the FIM format');
+    }
+    const kinds = new Set(Array.from({ length: 80 }, (_, k) => data.example(k).kind));
+    assert.deepEqual([...kinds].sort(), ['episode', 'finish-line', 'span', 'unchanged'], 'no renames: a rename is no insertion');
   });
 });
 

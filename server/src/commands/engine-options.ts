@@ -11,6 +11,7 @@ export const engineOptionSpecs = {
   provider: { type: 'string', default: 'cpu' },
   threads: { type: 'string' },
   adapter: { type: 'string' },
+  'prompt-format': { type: 'string' },
 } as const;
 
 export const engineOptionsUsage = `  --model DIR       a Hugging Face model directory (config.json, *.safetensors, tokenizer.json);
@@ -18,9 +19,11 @@ export const engineOptionsUsage = `  --model DIR       a Hugging Face model dire
   --cache DIR       where converted weights are kept (default ~/.cache/gapo-assistant/weights)
   --provider P      cpu (default) or cuda (falls back to cpu, with a message, when unavailable)
   --threads N       ONNX Runtime threads (default: all cores)
-  --adapter DIR     apply a LoRA adapter (PEFT layout) to the model`;
+  --adapter DIR     apply a LoRA adapter (PEFT layout) to the model
+  --prompt-format F edit, fim-psm or fim-spm (default: what the model declares, else what its
+                    tokenizer suggests: fim-psm with FIM tokens, edit otherwise)`;
 
-export async function loadEngine(values: { model?: string; cache?: string; provider?: string; threads?: string; adapter?: string }, io: CommandIO): Promise<Engine> {
+export async function loadEngine(values: { model?: string; cache?: string; provider?: string; threads?: string; adapter?: string; 'prompt-format'?: string }, io: CommandIO): Promise<Engine> {
   const modelDir = values.model ?? bundledModelDir();
   if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
   if (values.provider !== 'cpu' && values.provider !== 'cuda') throw new UsageError(`--provider must be cpu or cuda, got ${values.provider}`);
@@ -32,6 +35,7 @@ export async function loadEngine(values: { model?: string; cache?: string; provi
       provider: values.provider as ExecutionProvider,
       threads,
       adapterDir: values.adapter,
+      promptFormat: values['prompt-format'],
       log: (message) => io.stderr(`${message}\n`),
     });
   } catch (error) {
@@ -55,5 +59,11 @@ export function positiveNumber(name: string, text: string): number {
 export function nonNegativeNumber(name: string, text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0) throw new UsageError(`${name} must be a number >= 0, got ${text}`);
+  return value;
+}
+
+export function probability(name: string, text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) throw new UsageError(`${name} must be a probability from 0 to 1, got ${text}`);
   return value;
 }

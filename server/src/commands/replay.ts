@@ -10,10 +10,10 @@ import { replayTyping, type TypingStats } from '../replay/typing';
 import { defaultPromptLimits } from '../edits/prompt';
 import type { EvalResult } from '../rl/evaluate';
 import { StatusRequest, TrainNowRequest } from '../protocol';
-import { defaultDataDir } from '../lsp/options';
+import { defaultDataDir, defaultSuggestOptions } from '../lsp/options';
 import { bundledModelDir } from '../model/default-model';
 import { Command, UsageError } from './command';
-import { nonNegativeNumber, positiveInteger } from './engine-options';
+import { nonNegativeNumber, positiveInteger, probability } from './engine-options';
 import { ProgressBar } from './progress';
 import { readEpisodes } from '../edits/episode';
 
@@ -22,8 +22,9 @@ export const replayCommand: Command = {
   summary: 'drive the language server as a simulated user through recorded or git-history edits',
   usage: `gapo replay (--episodes FILE.jsonl | --git REPO) [--model DIR] [--data DIR] [--train] [--noise P]
                   [--limit N] [--max-commits 500] [--steps N] [--group G] [--context-lines N]
-                  [--history-diffs N] [--seed 0] [--json]
-       gapo replay --typing --episodes FILE.jsonl [--model DIR] [--adapter DIR] [--limit N] [--json]
+                  [--history-diffs N] [--min-probability P] [--prompt-format F] [--seed 0] [--json]
+       gapo replay --typing --episodes FILE.jsonl [--model DIR] [--adapter DIR] [--limit N]
+                  [--min-probability P] [--prompt-format F] [--json]
 
 Starts \`gapo serve --stdio\` and, for each episode oldest first, opens the file, asks for a
 suggestion at the cursor, accepts it when it writes exactly the user's edit and types over it
@@ -48,6 +49,9 @@ Without --model, the bundled default model.
                   fewer make suggestions and training cheaper)
   --history-diffs N  recent edits (unified diffs) in prompts (default ${defaultPromptLimits.historyDiffs})
   --group G       rollouts per prompt (default 8)
+  --min-probability P  the suggestions' confidence gate: an answer ends before a token the model
+                  gives less than P (default ${defaultSuggestOptions.minProbability})
+  --prompt-format F  edit, fim-psm or fim-spm (default: the model's own)
   --adapter DIR   with --typing: serve with this LoRA adapter (PEFT layout)
   --cache DIR     where converted weights are kept`,
 
@@ -70,6 +74,8 @@ Without --model, the bundled default model.
         'context-lines': { type: 'string', default: String(defaultPromptLimits.contextLines) },
         'history-diffs': { type: 'string', default: String(defaultPromptLimits.historyDiffs) },
         group: { type: 'string', default: '8' },
+        'min-probability': { type: 'string', default: String(defaultSuggestOptions.minProbability) },
+        'prompt-format': { type: 'string' },
         seed: { type: 'string', default: '0' },
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
@@ -112,6 +118,8 @@ Without --model, the bundled default model.
           contextLines: positiveInteger('--context-lines', values['context-lines']),
           historyDiffs: Math.floor(nonNegativeNumber('--history-diffs', values['history-diffs'])),
         },
+        suggest: { minProbability: probability('--min-probability', values['min-probability']) },
+        ...(values['prompt-format'] ? { promptFormat: values['prompt-format'] } : {}),
         training: { background: false, steps: positiveInteger('--steps', values.steps), group: positiveInteger('--group', values.group) },
         ...(values.adapter ? { adapterDir: resolve(values.adapter) } : {}),
       },

@@ -14,7 +14,8 @@ requests (status, stats, trainNow, rollback, export, forget). Captured episodes,
 training runs and adapter versions live in DIR/gapo.db and DIR/adapters/ (default
 ${defaultDataDir()}). Without --model it serves the bundled default model; with --no-model
 it only captures (no suggestions, no training).
-The client's initializationOptions may set dataDir, modelDir, capture, suggest and training.
+The client's initializationOptions may set dataDir, modelDir, adapterDir, promptFormat, capture,
+prompt, suggest (enabled, maxTokens, minProbability) and training.
 
   --data DIR    where the store and adapters live
   --model DIR   a Hugging Face model directory (or one made by gapo init-model)

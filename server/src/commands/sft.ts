@@ -5,7 +5,10 @@ import { type Episode, readEpisodes } from '../edits/episode';
 import { TextTokenizer } from '../model/tokenizer';
 import { CODE_EXTENSIONS } from '../pretrain/corpus';
 import { readCorpusFiles } from '../pretrain/corpus-files';
-import { defaultEditDataOptions, editTuningData } from '../pretrain/edit-data';
+import { formatOf } from '../edits/prompt-format';
+import { readModelConfig } from '../model/config';
+import { modelPromptFormat } from '../model/engine';
+import { defaultEditDataOptions, editTuningData, mixFor } from '../pretrain/edit-data';
 import { runTraining } from '../pretrain/training-run';
 import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
@@ -14,20 +17,24 @@ import { reportRun, stepProgress, trainingRunOptions, trainingRunSpecs, training
 export const sftCommand: Command = {
   name: 'sft',
   summary: 'supervised tuning of a model on edit episodes in the prompt format (checkpoints, resume)',
-  usage: `gapo sft --model DIR --episodes DIR --corpus DIR --out DIR --steps N [options]
+  usage: `gapo sft --model DIR --episodes DIR --corpus DIR --out DIR --steps N [--format NAME] [options]
 
-Trains every weight of --model on the answers (the rewritten region and its end marker) of
-edit prompts: the *.train.jsonl episodes in --episodes (never *.test.jsonl; one in 50 is held
-out), mixed with episodes made from the corpus's code (from gapo corpus): finishing the line
-being typed, carrying a rename further, and regions to leave unchanged. The trained model is
-written to OUT/model; OUT/curve.json holds the training curve.
+Trains every weight of --model on the answers of edit prompts in a prompt format: the
+*.train.jsonl episodes in --episodes (never *.test.jsonl; one in 50 is held out), mixed with
+episodes made from the corpus's code (from gapo corpus): finishing the line being typed,
+carrying a rename further (edit format), filling a span of new lines (fill-in-the-middle),
+and regions to leave unchanged. The trained model is written to OUT/model, its config
+declaring the format; OUT/curve.json holds the training curve.
+
+  --format NAME     edit (rewrite the region; the default for a model that declares none),
+                    fim-spm or fim-psm (insert at the cursor; needs FIM tokens)
 
 ${trainingRunUsage}`,
 
   async run(args, io) {
     const { values } = parseArgs({
       args,
-      options: { ...trainingRunSpecs, model: { type: 'string' }, episodes: { type: 'string' }, corpus: { type: 'string' } },
+      options: { ...trainingRunSpecs, model: { type: 'string' }, episodes: { type: 'string' }, corpus: { type: 'string' }, format: { type: 'string' } },
       strict: true,
     });
     for (const key of ['model', 'episodes', 'corpus', 'out', 'steps'] as const) if (!values[key]) throw new UsageError(`missing --${key}`);
@@ -40,11 +47,19 @@ ${trainingRunUsage}`,
       asUsageError(() => readEpisodes(join(values.episodes!, name))).forEach((episode, i) => (i % 50 === 49 ? heldOut : train).push(episode));
     }
     const corpus = (name: string) => asUsageError(() => readCorpusFiles(join(values.corpus!, name))).filter((f) => CODE_EXTENSIONS.has(extname(f.path)));
-    const tokenizer = TextTokenizer.load(values.model!);
+    const config = asUsageError(() => readModelConfig(values.model!));
+    const tokenizer = TextTokenizer.load(values.model!, config.eosTokenIds);
+    const format = formatOf(asUsageError(() => modelPromptFormat(config, tokenizer, values.format)));
     const batchSize = positiveInteger('--batch', values.batch!);
-    const data = editTuningData(train, corpus('train.jsonl'), { episodes: heldOut, files: corpus('heldout.jsonl') }, tokenizer, { ...defaultEditDataOptions, batchSize, seed: Number(values.seed) });
-    const options = trainingRunOptions(values, values.model!, '1e-3');
-    io.stderr(`sft: ${train.length} episodes (${heldOut.length} held out) and corpus code; ${options.steps} steps of ${batchSize}\n`);
+    const data = editTuningData(train, corpus('train.jsonl'), { episodes: heldOut, files: corpus('heldout.jsonl') }, tokenizer, {
+      ...defaultEditDataOptions,
+      format,
+      mix: mixFor(format),
+      batchSize,
+      seed: Number(values.seed),
+    });
+    const options = { ...trainingRunOptions(values, values.model!, '1e-3'), promptFormat: format.name };
+    io.stderr(`sft: ${train.length} episodes (${heldOut.length} held out) and corpus code, ${format.name} prompts; ${options.steps} steps of ${batchSize}\n`);
     const { bar, onStep } = stepProgress(options.steps, io);
     const report = await runTraining(data, options, (line) => bar.line(line), onStep);
     bar.done();

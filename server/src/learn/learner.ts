@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { EvalResult } from '../rl/evaluate';
 import type { Store, StoredEpisode } from '../store/store';
 import { outcomeBonus } from '../rl/reward';
-import type { TrainingJob, TrainingMessage, TrainingSettings } from './training-job';
+import type { ServingChoices, TrainingJob, TrainingMessage, TrainingSettings } from './training-job';
 import type { PromptLimits } from '../edits/prompt';
 import type { SuggestionsFirst } from './suggestions-first';
 import type { RunPrompt } from '../rl/gapo-run';
@@ -21,6 +21,7 @@ export interface LearnerHost {
   cacheDir?: string;
   settings: TrainingSettings;
   prompt: PromptLimits;
+  serving: ServingChoices;
   /** The server's gate: its training worker waits while suggestions are in flight. */
   suggestionsFirst: SuggestionsFirst;
   workerPath: string;
@@ -104,6 +105,7 @@ export class Learner {
       heldOut,
       settings,
       prompt: this.host.prompt,
+      serving: this.host.serving,
       suggestionsFirst: this.host.suggestionsFirst.buffer,
     };
     this.host.log(`training run ${runId} (${trigger}): ${train.length} episodes, ${heldOut.length} held out, from adapter v${liveVersion}`);

@@ -56,6 +56,13 @@ export const defaultTrainingSettings: TrainingSettings = {
   seed: 0,
 };
 
+/** What serving chose that training and its eval gate must follow. */
+export interface ServingChoices {
+  /** The prompt format, over the model's own; undefined: the model's. */
+  promptFormat?: string;
+  minProbability: number;
+}
+
 export interface TrainingJob {
   modelDir: string;
   cacheDir?: string;
@@ -68,6 +75,8 @@ export interface TrainingJob {
   settings: TrainingSettings;
   /** The same limits the server's suggestions use, so training sees the prompts serving sends. */
   prompt: PromptLimits;
+  /** Serving's prompt format override and confidence gate: the eval gate judges what users would see. */
+  serving: ServingChoices;
   /** The buffer of the server's SuggestionsFirst: the worker waits while suggestions are in flight. */
   suggestionsFirst: SharedArrayBuffer;
 }

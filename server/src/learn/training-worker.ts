@@ -38,6 +38,7 @@ async function run(): Promise<void> {
     cacheDir: job.cacheDir,
     threads: s.threads,
     adapterDir: job.liveAdapterDir ?? undefined,
+    promptFormat: job.serving.promptFormat,
     log: (message) => post({ type: 'log', message }),
   });
   try {
@@ -45,7 +46,7 @@ async function run(): Promise<void> {
       evaluateEpisodes(engine, job.heldOut, s.maxTokens, (done) => {
         post({ type: 'phase', phase, done, total: job.heldOut.length });
         suggestionsFirst.waitForSuggestions();
-      }, job.prompt);
+      }, job.prompt, job.serving.minProbability);
     const live = await evaluate('evaluating live');
 
     const adapter = engine.currentAdapter?.clone() ?? LoraAdapter.create(engine.config, { rank: s.rank, alpha: s.alpha, seed: s.seed });

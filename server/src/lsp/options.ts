@@ -17,10 +17,17 @@ export interface ServerOptions {
   adapterDir: string | null;
   cacheDir?: string;
   capture: CaptureOptions & { exclude: string[]; maxFileBytes: number; excludeFolders?: string[] };
-  suggest: { enabled: boolean; maxTokens: number };
+  /** The prompt format to speak, over what the model declares (edits/prompt-format.ts); null: the model's. */
+  promptFormat: string | null;
+  suggest: { enabled: boolean; maxTokens: number; minProbability: number };
   prompt: PromptLimits;
   training: TrainingSettings & { background: boolean };
 }
+
+/**
+ * Suggestions stop at the first token the model gives less than even odds... (tuned below)
+ */
+export const defaultSuggestOptions = { enabled: true, maxTokens: 128, minProbability: 0 };
 
 /** modelDir undefined: not given (the client's choice, else the bundled model); null: none. */
 export type CommandLineOptions = Partial<Pick<ServerOptions, 'dataDir' | 'modelDir' | 'cacheDir'>>;
@@ -36,7 +43,8 @@ export function resolveOptions(cli: CommandLineOptions, init: Record<string, any
     adapterDir: init.adapterDir ?? null,
     cacheDir: cli.cacheDir ?? init.cacheDir,
     capture: { ...defaultCaptureOptions, exclude: [], maxFileBytes: defaultMaxFileBytes, ...(init.capture ?? {}) },
-    suggest: { enabled: true, maxTokens: 128, ...(init.suggest ?? {}) },
+    promptFormat: init.promptFormat ?? null,
+    suggest: { ...defaultSuggestOptions, ...(init.suggest ?? {}) },
     prompt: { ...defaultPromptLimits, ...(init.prompt ?? {}) },
     training: { ...defaultTrainingSettings, background: true, ...(init.training ?? {}) },
   };

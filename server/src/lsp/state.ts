@@ -95,7 +95,7 @@ export class ServerState {
       live = store.adapter(0);
     }
     const log = (message: string) => this.log(message);
-    EngineClient.start({ modelDir, cacheDir: options.cacheDir, adapterDir: options.adapterDir ?? live?.path ?? undefined, workerPath: join(__dirname, 'engine-worker.js'), log }).then(
+    EngineClient.start({ modelDir, cacheDir: options.cacheDir, adapterDir: options.adapterDir ?? live?.path ?? undefined, promptFormat: options.promptFormat ?? undefined, workerPath: join(__dirname, 'engine-worker.js'), log }).then(
       (client) => {
         this.engine = client;
         this.model = { state: 'ready', error: null };
@@ -105,6 +105,7 @@ export class ServerState {
           modelDir,
           cacheDir: options.cacheDir,
           prompt: options.prompt,
+          serving: { promptFormat: options.promptFormat ?? undefined, minProbability: options.suggest.minProbability },
           settings: { ...options.training, minNewEpisodes: options.training.background ? options.training.minNewEpisodes : Infinity },
           suggestionsFirst: this.suggestionsFirst,
           workerPath: join(__dirname, 'training-worker.js'),

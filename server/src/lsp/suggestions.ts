@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type Connection, type InlineCompletionItem, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
+import { formatOf, type PromptFormat } from '../edits/prompt-format';
 import { redactSecrets } from '../edits/redaction';
 import { ACCEPT_COMMAND } from '../protocol';
 import { suggest, type PipelineSettings } from '../suggest/pipeline';
@@ -27,7 +28,7 @@ export function serveSuggestions(connection: Connection, server: () => ServerSta
     if (token.isCancellationRequested) controller.abort();
     else token.onCancellationRequested(() => controller.abort());
     try {
-      const shown = await state.suggestionsFirst.serve(() => suggest(engine, capture, position, settings(state), controller.signal));
+      const shown = await state.suggestionsFirst.serve(() => suggest(engine, capture, position, settings(state, formatOf(engine.info.promptFormat)), controller.signal));
       if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
       // Nothing to show, or the document was closed and opened again meanwhile.
       if (!shown || state.captures.get(uri) !== capture) return null;
@@ -49,11 +50,13 @@ export function serveSuggestions(connection: Connection, server: () => ServerSta
   });
 }
 
-function settings(state: ServerState): PipelineSettings {
+function settings(state: ServerState, format: PromptFormat): PipelineSettings {
   const { store, secrets } = state;
   return {
+    format,
     prompt: state.options.prompt,
     maxTokens: state.options.suggest.maxTokens,
+    minProbability: state.options.suggest.minProbability,
     record: (capture, { item, rewritten }, latencyMs) => {
       const id = randomUUID();
       store.addSuggestion({

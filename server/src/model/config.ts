@@ -25,6 +25,8 @@ export interface ModelConfig {
   qkvBias: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /** The prompt format the project's tools trained the model in (`gapo_prompt_format`); unset for other models. */
+  promptFormat?: string;
 }
 
 export class ModelConfigError extends Error {}
@@ -97,6 +99,7 @@ export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfi
     qkvBias: architecture === 'Qwen2ForCausalLM' || c.attention_bias === true,
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : null,
     eosTokenIds: Array.isArray(eos) ? eos.filter((e): e is number => typeof e === 'number') : typeof eos === 'number' ? [eos] : [],
+    ...(typeof c.gapo_prompt_format === 'string' ? { promptFormat: c.gapo_prompt_format } : {}),
   };
 }
 
@@ -122,6 +125,7 @@ export function toHuggingFaceConfig(config: ModelConfig): Record<string, unknown
     eos_token_id: config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds,
     torch_dtype: 'float32',
     rope_scaling: null,
+    ...(config.promptFormat ? { gapo_prompt_format: config.promptFormat } : {}),
   };
 }
 

@@ -6,6 +6,7 @@
 // class directly: it runs inside a worker thread (engine-worker.ts, client in engine-client.ts).
 
 import { availableParallelism } from 'node:os';
+import { type PromptFormatSpec, promptFormatFor, promptFormatNamed } from '../edits/prompt-format';
 import { seededRandom } from '../edits/text';
 import { ModelConfig, readModelConfig } from './config';
 import { causalMask, emptyCache, type KvCache, positionIds, selectRows, truncateCache } from './kv-cache';
@@ -26,6 +27,8 @@ export interface EngineOptions {
   threads?: number;
   /** A PEFT LoRA adapter directory to apply from the start. */
   adapterDir?: string;
+  /** The prompt format to speak, over what the model declares (see edits/prompt-format.ts). */
+  promptFormat?: string;
   log?: (message: string) => void;
 }
 
@@ -39,11 +42,17 @@ export interface GenerateOptions {
   stop: string[];
   /** How many samples (G); they share the prompt's prefill. */
   samples: number;
+  /**
+   * Stop, without the token, where the chosen token's probability falls below this: the
+   * confidence gate of suggestions, so a small model shows what it is sure of and no more.
+   */
+  minProbability: number;
 }
 
-export const defaultGenerateOptions: GenerateOptions = { maxTokens: 64, temperature: 0, topP: 1, topK: 0, seed: 0, stop: [], samples: 1 };
+export const defaultGenerateOptions: GenerateOptions = { maxTokens: 64, temperature: 0, topP: 1, topK: 0, seed: 0, stop: [], samples: 1, minProbability: 0 };
 
-export type FinishReason = 'eos' | 'stop' | 'length' | 'cancelled';
+/** `unsure`: the next token fell below `minProbability`. */
+export type FinishReason = 'eos' | 'stop' | 'length' | 'unsure' | 'cancelled';
 
 export interface Generation {
   text: string;
@@ -79,6 +88,8 @@ export interface EngineInfo {
   hiddenSize: number;
   vocabSize: number;
   parameters: number;
+  /** How this model is prompted for an edit. */
+  promptFormat: PromptFormatSpec;
 }
 
 export class EngineError extends Error {}
@@ -138,8 +149,9 @@ export class Engine {
       hiddenSize: config.hiddenSize,
       vocabSize: config.vocabSize,
       parameters,
+      promptFormat: modelPromptFormat(config, tokenizer, options.promptFormat),
     };
-    log(`loaded ${config.architecture} (${(parameters / 1e6).toFixed(1)}M parameters) from ${options.modelDir} on ${provider}`);
+    log(`loaded ${config.architecture} (${(parameters / 1e6).toFixed(1)}M parameters, ${info.promptFormat.name} prompts) from ${options.modelDir} on ${provider}`);
     const engine = new Engine(config, tokenizer, info, session, layout, sessionOptions);
     if (options.adapterDir) engine.setAdapter(LoraAdapter.load(options.adapterDir, config));
     return engine;
@@ -193,8 +205,13 @@ export class Engine {
           result.eos = { token, logprob: logSoftmaxAt(logits[i], token) };
           return;
         }
+        const logprob = logSoftmaxAt(logits[i], token);
+        if (Math.exp(logprob) < o.minProbability) {
+          result.finishReason = 'unsure';
+          return;
+        }
         result.tokens.push(token);
-        result.logprobs.push(logSoftmaxAt(logits[i], token));
+        result.logprobs.push(logprob);
         result.text = this.tokenizer.decode(result.tokens);
         const stopAt = firstStop(result.text, o.stop);
         if (stopAt >= 0) {
@@ -374,6 +391,18 @@ export class Engine {
     const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= this.config.vocabSize);
     if (bad >= 0) throw new EngineError(`token id ${ids[bad]} at position ${bad} is outside the vocabulary (0..${this.config.vocabSize - 1})`);
   }
+}
+
+/** The format a model is prompted in: the override, else what its config and vocabulary declare. */
+export function modelPromptFormat(config: ModelConfig, tokenizer: TextTokenizer, override?: string): PromptFormatSpec {
+  const hasToken = (token: string) => tokenizer.tokenId(token) !== undefined;
+  let format;
+  try {
+    format = override ? promptFormatNamed(override, hasToken) : promptFormatFor(config.promptFormat, hasToken);
+  } catch (error) {
+    throw new EngineError((error as Error).message);
+  }
+  return { name: format.name, tokens: format.tokens };
 }
 
 function firstStop(text: string, stops: string[]): number {

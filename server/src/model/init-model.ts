@@ -33,7 +33,8 @@ export function initModel(config: ModelConfig, outDir: string, options: InitMode
   }
   mkdirSync(outDir, { recursive: true });
   const eos = tokenizer === 'bytes' ? 256 : trained ? trained.eosIds[0] : 151643;
-  const hfConfig = toHuggingFaceConfig({ ...config, eosTokenIds: config.eosTokenIds.length ? config.eosTokenIds : [eos] });
+  // A model the project makes is trained by the project's tools, in its edit format unless told otherwise.
+  const hfConfig = toHuggingFaceConfig({ ...config, eosTokenIds: config.eosTokenIds.length ? config.eosTokenIds : [eos], promptFormat: config.promptFormat ?? 'edit' });
   writeFileSync(join(outDir, 'config.json'), JSON.stringify(hfConfig, null, 2) + '\n');
 
   const random = seededRandom(options.seed ?? 0);

@@ -1,23 +1,33 @@
-// Edit tuning data: the real training episodes in the prompt format, mixed with episodes made
+// Edit tuning data: the real training episodes in a prompt format, mixed with episodes made
 // from corpus files that teach what an editor asks for most:
 // - finish the line being typed: the region with its cursor line cut at a random point;
 // - carry a recent edit further: a rename in the history, the remaining occurrences in the region;
+// - fill a span: the rest of a line and up to two more lines, as when typing new lines
+//   (fill-in-the-middle formats, whose answers are insertions);
 // - leave alone: regions where nothing should change, so the model learns to propose nothing.
-// Example k is a pure function of (seed, k), so a step's batch never depends on what came before.
+// For a fill-in-the-middle format a real episode is shown as the user types it (prompt-format's
+// asTyping), part way through its new text. Example k is a pure function of (seed, k), so a
+// step's batch never depends on what came before.
 
 import { unifiedDiff } from '../capture/edit-episodes';
 import type { Episode } from '../edits/episode';
-import { editCompletion, editPrompt, type PromptLimits, trimContext } from '../edits/prompt';
+import { type PromptLimits, trimContext } from '../edits/prompt';
+import { asTyping, insertionAtCursor, type PromptFormat } from '../edits/prompt-format';
 import { seededRandom, splitLines } from '../edits/text';
 import type { TextTokenizer } from '../model/tokenizer';
 import type { TrainingSequence } from '../train/trainer';
 import type { CorpusFile } from './corpus';
 import type { TrainingData } from './training-run';
 
-export type ExampleKind = 'episode' | 'finish-line' | 'rename' | 'unchanged';
+export type ExampleKind = 'episode' | 'finish-line' | 'rename' | 'span' | 'unchanged';
 
-/** Shares of each kind in the mix (they need not add up to one). */
-export const defaultMix: Record<ExampleKind, number> = { episode: 0.4, 'finish-line': 0.3, rename: 0.15, unchanged: 0.15 };
+/** Shares of each kind in the mix (they need not add up to one), for the edit format and for fill-in-the-middle. */
+export const editMix: Record<ExampleKind, number> = { episode: 0.4, 'finish-line': 0.3, rename: 0.15, span: 0, unchanged: 0.15 };
+export const fimMix: Record<ExampleKind, number> = { episode: 0.35, 'finish-line': 0.3, rename: 0, span: 0.2, unchanged: 0.15 };
+
+export function mixFor(format: PromptFormat): Record<ExampleKind, number> {
+  return format.name === 'edit' ? editMix : fimMix;
+}
 
 /** Lines on each side of the cursor line in the editable region, as the language server cuts it. */
 const REGION_RADIUS = 2;
@@ -28,10 +38,8 @@ type Random = () => number;
 const pick = <T>(items: readonly T[], random: Random): T => items[Math.floor(random() * items.length)];
 const between = (low: number, high: number, random: Random) => low + Math.floor(random() * (high - low + 1));
 
-/** An episode around line `cursorLine` of `lines`, the region being lines cursorLine ± 2. */
-function around(file: CorpusFile, lines: string[], cursorLine: number, region: string, cursor: number, target: string, history: string[]): Episode {
-  const first = Math.max(0, cursorLine - REGION_RADIUS);
-  const end = Math.min(lines.length, cursorLine + REGION_RADIUS + 1);
+/** An episode whose region is lines [first, end) of `lines`, with up to EXCERPT lines of file on each side. */
+function around(file: CorpusFile, lines: string[], [first, end]: [number, number], region: string, cursor: number, target: string, history: string[]): Episode {
   return {
     id: '',
     language: 'plaintext',
@@ -43,6 +51,11 @@ function around(file: CorpusFile, lines: string[], cursorLine: number, region: s
     cursor,
     target,
   };
+}
+
+/** The region's lines around line i as the language server cuts it: i ± 2. */
+function regionLines(lines: string[], i: number, last = i): [number, number] {
+  return [Math.max(0, i - REGION_RADIUS), Math.min(lines.length, last + REGION_RADIUS + 1)];
 }
 
 function codeLines(file: CorpusFile): string[] {
@@ -64,12 +77,11 @@ export function finishLineExample(file: CorpusFile, random: Random): Episode | n
     const boundaries = [...line.matchAll(/\b/g)].map((m) => m.index!).filter((at) => at > indent && at < line.length);
     const mode = random();
     const cut = mode < 0.2 ? between(0, indent, random) : boundaries.length && mode < 0.65 ? pick(boundaries, random) : between(indent + 1, line.length - 1, random);
-    const first = Math.max(0, i - REGION_RADIUS);
-    const end = Math.min(lines.length, i + REGION_RADIUS + 1);
+    const [first, end] = regionLines(lines, i);
     const target = lines.slice(first, end).join('');
     const before = lines.slice(first, i).join('');
     const region = before + line.slice(0, cut) + '\n' + lines.slice(i + 1, end).join('');
-    return around(file, lines, i, region, before.length + cut, target, []);
+    return around(file, lines, [first, end], region, before.length + cut, target, []);
   }
   return null;
 }
@@ -102,8 +114,7 @@ export function renameExample(file: CorpusFile, random: Random): Episode | null 
   for (let attempt = 0; attempt < 8; attempt++) {
     const i = between(3, Math.max(3, lines.length - 3), random);
     if (i >= lines.length) return null;
-    const first = Math.max(0, i - REGION_RADIUS);
-    const end = Math.min(lines.length, i + REGION_RADIUS + 1);
+    const [first, end] = regionLines(lines, i);
     const region = lines.slice(first, end).join('');
     const names = [...new Set([...region.matchAll(IDENTIFIER)].map((m) => m[0]))].filter((n) => !KEYWORDS.has(n));
     if (names.length === 0) continue;
@@ -119,10 +130,41 @@ export function renameExample(file: CorpusFile, random: Random): Episode | null 
     const after = [...lines.slice(0, edited), lines[edited].replace(word, next), ...lines.slice(edited + 1)];
     const history = [unifiedDiff(file.path, before, after.join(''))];
     const target = region.replace(word, next);
-    const episode = around(file, after, i, region, between(0, region.length, random), target, history);
-    return episode;
+    return around(file, after, [first, end], region, between(0, region.length, random), target, history);
   }
   return null;
+}
+
+/** The user is typing new text from a point in line i to the end of that line and up to two more. */
+export function spanExample(file: CorpusFile, random: Random): Episode | null {
+  const lines = codeLines(file);
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const i = Math.floor(random() * lines.length);
+    const last = Math.min(lines.length - 1, i + pick([0, 0, 1, 2], random));
+    const line = lines[i];
+    const indent = line.length - line.trimStart().length;
+    if (lines.slice(i, last + 1).join('').trim().length < 4) continue;
+    const boundaries = [...line.matchAll(/\b/g)].map((m) => m.index!).filter((at) => at < line.length - 1);
+    const start = random() < 0.3 ? between(0, indent, random) : boundaries.length && random() < 0.6 ? pick(boundaries, random) : between(0, line.length - 1, random);
+    const [first, end] = regionLines(lines, i, last);
+    const before = lines.slice(first, i).join('') + line.slice(0, start);
+    const region = before + lines.slice(last + 1, end).join('');
+    return around(file, lines, [first, end], region, before.length, lines.slice(first, end).join(''), []);
+  }
+  return null;
+}
+
+/**
+ * A real episode as the user types it: what it removes already deleted, and (most of the
+ * time) the first part of its new text already typed, up to a word boundary.
+ */
+export function typedEpisode(episode: Episode, random: Random): Episode {
+  const typing = asTyping(episode);
+  const inserted = insertionAtCursor(typing) ?? '';
+  const boundaries = [...inserted.matchAll(/\W/g)].map((m) => m.index! + 1).filter((at) => at < inserted.length);
+  const typed = random() < 0.35 || boundaries.length === 0 ? 0 : pick(boundaries, random);
+  const region = typing.region.slice(0, typing.cursor) + inserted.slice(0, typed) + typing.region.slice(typing.cursor);
+  return { ...typing, region, cursor: typing.cursor + typed };
 }
 
 /** A region where nothing should change: the answer is the region as it is. */
@@ -130,17 +172,18 @@ export function unchangedExample(file: CorpusFile, random: Random): Episode | nu
   const lines = codeLines(file);
   if (lines.length < 3) return null;
   const i = Math.floor(random() * lines.length);
-  const first = Math.max(0, i - REGION_RADIUS);
-  const region = lines.slice(first, Math.min(lines.length, i + REGION_RADIUS + 1)).join('');
+  const [first, end] = regionLines(lines, i);
+  const region = lines.slice(first, end).join('');
   if (!region.trim()) return null;
   // The cursor at a line's end, where a user pauses after finishing it.
   const ends = [...region.matchAll(/\n/g)].map((m) => m.index!);
-  return around(file, lines, i, region, pick(ends, random), region, []);
+  return around(file, lines, [first, end], region, pick(ends, random), region, []);
 }
 
 export interface EditDataOptions {
   batchSize: number;
   seed: number;
+  format: PromptFormat;
   mix: Record<ExampleKind, number>;
   /** The prompt limits are drawn per example in these ranges, so the model reads any of them. */
   contextLines: [number, number];
@@ -150,8 +193,7 @@ export interface EditDataOptions {
   heldOutSequences: number;
 }
 
-export const defaultEditDataOptions: Omit<EditDataOptions, 'batchSize' | 'seed'> = {
-  mix: defaultMix,
+export const defaultEditDataOptions: Omit<EditDataOptions, 'batchSize' | 'seed' | 'format' | 'mix'> = {
   contextLines: [4, 16],
   historyDiffs: [0, 3],
   maxPromptTokens: 640,
@@ -159,11 +201,13 @@ export const defaultEditDataOptions: Omit<EditDataOptions, 'batchSize' | 'seed'>
   heldOutSequences: 32,
 };
 
-/** Prompt and answer tokens of an episode, or null when the answer is too long to learn whole. */
-export function editSequence(episode: Episode, limits: PromptLimits, tokenizer: TextTokenizer, options: Pick<EditDataOptions, 'maxPromptTokens' | 'maxCompletionTokens'>): TrainingSequence | null {
-  const completion = tokenizer.encode(editCompletion(episode));
+/** Prompt and answer tokens of an episode, or null when the format cannot say its answer or it is too long to learn whole. */
+export function editSequence(episode: Episode, limits: PromptLimits, tokenizer: TextTokenizer, options: Pick<EditDataOptions, 'format' | 'maxPromptTokens' | 'maxCompletionTokens'>): TrainingSequence | null {
+  const answer = options.format.completion(episode);
+  if (answer === null) return null;
+  const completion = tokenizer.encode(answer);
   if (completion.length > options.maxCompletionTokens) return null;
-  let prompt = tokenizer.encode(editPrompt(trimContext(episode, limits)));
+  let prompt = tokenizer.encode(options.format.prompt(trimContext(episode, limits)));
   // Cut from the start, as the engine does: the region and the cursor are at the end.
   if (prompt.length > options.maxPromptTokens) prompt = prompt.slice(prompt.length - options.maxPromptTokens);
   return { ids: [...prompt, ...completion], promptLength: prompt.length };
@@ -178,10 +222,13 @@ export function editTuningData(episodes: Episode[], files: CorpusFile[], heldOut
       let r = random() * total;
       const kind = kinds.find((kind) => (r -= options.mix[kind]) < 0) ?? kinds[kinds.length - 1];
       let episode: Episode | null = null;
-      if (kind === 'episode') episode = source.episodes.length ? pick(source.episodes, random) : null;
-      else {
+      if (kind === 'episode') {
+        episode = source.episodes.length ? pick(source.episodes, random) : null;
+        if (episode && options.format.name !== 'edit') episode = typedEpisode(episode, random);
+      } else {
         const file = pick(source.files, random);
-        episode = kind === 'finish-line' ? finishLineExample(file, random) : kind === 'rename' ? renameExample(file, random) : unchangedExample(file, random);
+        const makers = { 'finish-line': finishLineExample, rename: renameExample, span: spanExample, unchanged: unchangedExample };
+        episode = makers[kind](file, random);
       }
       if (episode) return { kind, episode };
     }

@@ -33,6 +33,8 @@ export interface TrainingRunOptions {
   minutes?: number;
   threads?: number;
   cacheDir?: string;
+  /** The prompt format the run teaches, declared in the saved config (`gapo_prompt_format`). */
+  promptFormat?: string;
 }
 
 export interface CurvePoint {
@@ -103,6 +105,10 @@ export async function runTraining(data: TrainingData, options: TrainingRunOption
     rmSync(partial, { recursive: true, force: true });
     mkdirSync(partial, { recursive: true });
     for (const file of MODEL_FILES) if (existsSync(join(startDir, file))) copyFileSync(join(startDir, file), join(partial, file));
+    if (options.promptFormat) {
+      const config = JSON.parse(readFileSync(join(partial, 'config.json'), 'utf8'));
+      writeFileSync(join(partial, 'config.json'), JSON.stringify({ ...config, gapo_prompt_format: options.promptFormat }, null, 2) + '\n');
+    }
     writeSafetensors(join(partial, 'model.safetensors'), weights.specs.map((s) => ({ name: s.name, shape: s.shape, data: values.get(s.name)! })), { format: 'pt' });
     if (withOptimizer) {
       const { m, v } = trainer.optimizerState.moments;

@@ -1,18 +1,20 @@
-// Held-out evaluation: greedy rewrites of each episode's region, scored with exact match and
-// edit similarity, beside the trivial baseline that leaves the region unchanged. A rewrite the
-// model does not close with the end marker counts as the region unchanged: the editor shows
-// nothing for it (suggest/edit-item.ts), so that is what the user ends up with.
+// Held-out evaluation: greedy answers for each episode, in the model's prompt format, turned
+// into the rewritten region and scored with exact match and edit similarity, beside the
+// trivial baseline that leaves the region unchanged. An answer the format cannot use (a
+// rewrite the model did not close with the end marker) counts as the region unchanged: the
+// editor shows nothing for it (suggest/edit-item.ts), so that is what the user ends up with.
 
 import { Engine } from '../model/engine';
 import { editSimilarity, exactMatch } from './reward';
-import { defaultPromptLimits, editPrompt, PromptLimits, REGION_END, trimContext } from '../edits/prompt';
+import { defaultPromptLimits, PromptLimits, trimContext } from '../edits/prompt';
+import { formatOf } from '../edits/prompt-format';
 import { Episode } from '../edits/episode';
 
 export interface EvalResult {
   n: number;
   exact_match: number;
   edit_similarity: number;
-  /** Share of rewrites the model closed with the end marker (the others scored as unchanged). */
+  /** Share of answers the format could use (the others scored as unchanged). */
   finished: number;
   baseline: { exact_match: number; edit_similarity: number };
 }
@@ -23,17 +25,19 @@ export async function evaluateEpisodes(
   maxTokens: number,
   onProgress?: (done: number) => void,
   limits: PromptLimits = defaultPromptLimits,
+  minProbability = 0,
 ): Promise<EvalResult> {
+  const format = formatOf(engine.info.promptFormat);
   let em = 0;
   let es = 0;
   let baseEm = 0;
   let baseEs = 0;
   let finished = 0;
   for (const [i, episode] of episodes.entries()) {
-    const [generation] = await engine.generate(editPrompt(trimContext(episode, limits)), { maxTokens, temperature: 0, stop: [REGION_END] });
-    const closed = generation.finishReason === 'stop';
-    if (closed) finished++;
-    const prediction = closed ? generation.text : episode.region;
+    const [generation] = await engine.generate(format.prompt(trimContext(episode, limits)), { maxTokens, temperature: 0, stop: format.stop, minProbability });
+    const usable = format.usable(generation.finishReason);
+    if (usable) finished++;
+    const prediction = usable ? format.rewrite(episode, generation.text) : episode.region;
     em += exactMatch(prediction, episode.target);
     es += editSimilarity(prediction, episode.target);
     baseEm += exactMatch(episode.region, episode.target);

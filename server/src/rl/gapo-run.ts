@@ -2,7 +2,8 @@
 // G rollouts per prompt scored against what the user wrote, the update, and a summary of the
 // step. `gapo train` and the language server's training worker both run it.
 
-import { editCompletion, editPrompt, extractRegion, type PromptLimits, REGION_END, trimContext } from '../edits/prompt';
+import { type PromptLimits, trimContext } from '../edits/prompt';
+import { formatOf } from '../edits/prompt-format';
 import type { Episode } from '../edits/episode';
 import { seededRandom, shuffled } from '../edits/text';
 import type { Engine } from '../model/engine';
@@ -63,6 +64,13 @@ export interface StepSummary {
 /** Runs the steps, yielding each one's summary once its update is done. */
 export async function* gapoRun(engine: Engine, trainer: PolicyTrainer, prompts: RunPrompt[], s: RunSettings): AsyncGenerator<StepSummary> {
   const order = shuffled(prompts, seededRandom(s.seed));
+  const format = formatOf(engine.info.promptFormat);
+  const byId = new Map(prompts.map(({ episode }) => [episode.id, episode]));
+  // The shown answer in the model's format; none when the format cannot say it.
+  const shownCompletion = (episode: Episode, shown: RunPrompt['shown']) => {
+    const completion = shown ? format.completion({ ...episode, target: shown.rewritten }) : null;
+    return completion === null ? undefined : { completion, bonus: shown!.bonus };
+  };
   for (let step = 0; step < s.steps; step++) {
     const batch = Array.from({ length: Math.min(s.promptsPerStep, order.length) }, (_, i) => order[(step * s.promptsPerStep + i) % order.length]);
     const result = await rolloutAndUpdate(
@@ -70,9 +78,9 @@ export async function* gapoRun(engine: Engine, trainer: PolicyTrainer, prompts: 
       trainer,
       batch.map(({ episode, shown }) => ({
         id: episode.id,
-        prompt: editPrompt(s.prompt ? trimContext(episode, s.prompt) : episode),
+        prompt: format.prompt(s.prompt ? trimContext(episode, s.prompt) : episode),
         groundTruth: episode.target,
-        shown: shown ? { completion: editCompletion({ target: shown.rewritten }), bonus: shown.bonus } : undefined,
+        shown: shownCompletion(episode, shown),
       })),
       {
         group: s.group,
@@ -80,9 +88,9 @@ export async function* gapoRun(engine: Engine, trainer: PolicyTrainer, prompts: 
         estimatorOptions: { tau: s.tau },
         maxTokens: s.maxTokens,
         temperature: s.temperature,
-        stop: [REGION_END],
+        stop: format.stop,
         seed: s.seed * 1000 + step,
-        reward: (prediction, target) => s.reward(extractRegion(prediction), target),
+        reward: (prediction, target, id) => s.reward(format.rewrite(byId.get(id)!, prediction), target),
         beforeEachPrompt: s.beforeEachPrompt,
       },
     );

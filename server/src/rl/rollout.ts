@@ -23,7 +23,8 @@ export interface RolloutOptions {
   group: number;
   estimator: EstimatorName;
   estimatorOptions: Partial<EstimatorOptions>;
-  reward: (prediction: string, groundTruth: string) => number;
+  /** The reward of a rollout of prompt `id` (a prompt format may need the episode to read it). */
+  reward: (prediction: string, groundTruth: string, id: string) => number;
   maxTokens: number;
   temperature: number;
   topP: number;
@@ -89,7 +90,7 @@ export async function rolloutAndUpdate(
       seed: o.seed * 100003 + index,
     });
     samples.push(generations.map((gen) => gen.text));
-    rewards.push(generations.map((gen) => o.reward(gen.text, p.groundTruth)));
+    rewards.push(generations.map((gen) => o.reward(gen.text, p.groundTruth, p.id)));
     // The response the policy is trained on includes the end token when it chose to stop.
     const group: TrainingSequence[] = generations.map((gen) => ({
       ids: [...promptIds, ...gen.tokens, ...(gen.eos ? [gen.eos.token] : [])],
@@ -102,7 +103,7 @@ export async function rolloutAndUpdate(
       const [score] = await engine.score([{ ids, start: promptIds.length }]);
       group.push({ ids, promptLength: promptIds.length, oldLogprobs: score.logprobs });
       samples[samples.length - 1].push(p.shown!.completion);
-      rewards[rewards.length - 1].push(o.reward(p.shown!.completion, p.groundTruth) + p.shown!.bonus);
+      rewards[rewards.length - 1].push(o.reward(p.shown!.completion, p.groundTruth, p.id) + p.shown!.bonus);
     }
     sequences.push(group);
   }

@@ -4,6 +4,7 @@
 
 import type { Generation } from '../model/engine';
 import { commonPrefixLength, commonSuffixLength } from '../edits/text';
+import type { PromptFormat } from '../edits/prompt-format';
 import type { EditItem } from '../edits/suggestion';
 
 /** The item for a rewrite of `region` (at `regionStart`, cursor at `cursor` inside it), or null for no change. */
@@ -31,16 +32,17 @@ export function editItem(region: string, rewritten: string, regionStart: number,
 }
 
 /**
- * What to show for a generation: nothing unless the model closed the region (a cut-off rewrite
- * would delete the rest of it) and changed it; otherwise the item and the rewritten region.
+ * What to show for a generation: nothing unless it is a usable answer in its format (a
+ * rewrite closed by its end marker, an insertion) that changes the region; otherwise the item
+ * and the rewritten region.
  */
 export function suggestionFor(
   context: { region: string; regionStart: number; cursor: number },
   generation: Pick<Generation, 'text' | 'finishReason'>,
+  format: PromptFormat,
 ): { item: EditItem; rewritten: string } | null {
-  // The engine stopped at the end marker and cut it off: the text is the rewritten region.
-  if (generation.finishReason !== 'stop') return null;
-  const rewritten = generation.text;
+  if (!format.usable(generation.finishReason)) return null;
+  const rewritten = format.rewrite(context, generation.text);
   const item = editItem(context.region, rewritten, context.regionStart, context.cursor);
   return item ? { item, rewritten } : null;
 }

@@ -4,7 +4,8 @@
 
 import { performance } from 'node:perf_hooks';
 import { type DocumentCapture, promptOf, type SuggestionContext } from '../capture/document-capture';
-import { editPrompt, type PromptLimits, REGION_END, trimContext } from '../edits/prompt';
+import { type PromptLimits, trimContext } from '../edits/prompt';
+import type { PromptFormat } from '../edits/prompt-format';
 import type { EditItem } from '../edits/suggestion';
 import type { GenerateOptions, Generation } from '../model/engine';
 import { suggestionFor } from './edit-item';
@@ -20,8 +21,12 @@ export interface Suggestion {
 }
 
 export interface PipelineSettings {
+  /** How the model is asked (the one it was trained on). */
+  format: PromptFormat;
   prompt: PromptLimits;
   maxTokens: number;
+  /** The confidence gate: the answer ends before a token less likely than this. */
+  minProbability: number;
   /** Stores a shown suggestion; returns its id. */
   record(capture: DocumentCapture, suggestion: Suggestion, latencyMs: number): string;
 }
@@ -32,14 +37,15 @@ export function contextStage(capture: DocumentCapture, line: number, character: 
   return context.regionHoldsSecret ? null : context;
 }
 
-/** Prompt: the context cut to the limits, in the edit-prompt format. */
-export function promptStage(context: SuggestionContext, limits: PromptLimits): string {
-  return editPrompt(trimContext(promptOf(context), limits));
+/** Prompt: the context cut to the limits, in the model's format. */
+export function promptStage(context: SuggestionContext, settings: Pick<PipelineSettings, 'format' | 'prompt'>): string {
+  return settings.format.prompt(trimContext(promptOf(context), settings.prompt));
 }
 
-/** Generate: a greedy rewrite of the region, stopped at its end marker. */
-export async function generateStage(generator: Generator, prompt: string, maxTokens: number, signal: AbortSignal): Promise<Generation> {
-  const [generation] = await generator.generate(prompt, { maxTokens, temperature: 0, stop: [REGION_END] }, signal);
+/** Generate: the greedy answer, stopped where the format ends it or the model is unsure. */
+export async function generateStage(generator: Generator, prompt: string, settings: PipelineSettings, signal: AbortSignal): Promise<Generation> {
+  const { format, maxTokens, minProbability } = settings;
+  const [generation] = await generator.generate(prompt, { maxTokens, temperature: 0, stop: format.stop, minProbability }, signal);
   return generation;
 }
 
@@ -55,10 +61,10 @@ export async function suggest(
   const context = contextStage(capture, position.line, position.character);
   if (!context) return null;
   const documentVersion = capture.version;
-  const generation = await generateStage(generator, promptStage(context, settings.prompt), settings.maxTokens, signal);
+  const generation = await generateStage(generator, promptStage(context, settings), settings, signal);
   if (signal.aborted || capture.version !== documentVersion) return null;
-  // Item: what the editor shows, or nothing when the model did not close or change the region.
-  const suggestion = suggestionFor(context, generation);
+  // Item: what the editor shows, or nothing when the answer is unusable or changes nothing.
+  const suggestion = suggestionFor(context, generation, settings.format);
   if (!suggestion || signal.aborted) return null;
   // Record: stored, then followed for its outcome.
   const id = settings.record(capture, suggestion, performance.now() - started);
