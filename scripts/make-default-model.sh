@@ -14,7 +14,9 @@ gapo pretrain --corpus "$work/corpus" --tokenizer "$work/tokenizer" --shape code
   --steps 1300 --batch 8 --micro-batch 8 --seq 512 --lr 3e-3 --warmup 100 --eval-every 50 --checkpoint-every 50 \
   --held-out-sequences 8 --minutes 75
 [ -f "$work/pretrain/model/model.safetensors" ] || { echo "pretraining stopped early: run again to resume"; exit 3; }
-gapo sft --model "$work/pretrain/model" --episodes "$episodes" --corpus "$work/corpus" --out "$work/sft" \
-  --steps 900 --batch 16 --micro-batch 4 --lr 1e-3 --warmup 30 --eval-every 25 --checkpoint-every 25 --minutes 55
-[ -f "$work/sft/model/model.safetensors" ] || { echo "edit tuning stopped early: run again to resume"; exit 3; }
-gapo ship-model --model "$work/sft/model" --corpus "$work/corpus" --curves "$work/pretrain/curve.json,$work/sft/curve.json" --out models/default
+# Fill-in-the-middle, suffix first: the model continues the code at the cursor (a model this
+# small cannot copy a whole region back, which the edit format needs).
+gapo sft --model "$work/pretrain/model" --episodes "$episodes" --corpus "$work/corpus" --out "$work/sft-fim" --format fim-spm \
+  --steps 800 --batch 32 --micro-batch 8 --lr 1e-3 --warmup 30 --eval-every 50 --checkpoint-every 25 --minutes 80
+[ -f "$work/sft-fim/model/model.safetensors" ] || { echo "edit tuning stopped early: run again to resume"; exit 3; }
+gapo ship-model --model "$work/sft-fim/model" --corpus "$work/corpus" --curves "$work/pretrain/curve.json,$work/sft-fim/curve.json" --out models/default

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { readEpisodes } from '../../server/src/edits/episode';
+import { defaultPromptLimits } from '../../server/src/edits/prompt';
+import { defaultSuggestOptions } from '../../server/src/lsp/options';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
@@ -60,5 +62,5 @@ export async function benchDefaultModel(): Promise<void> {
     { prompt: 'cold (another document each time)', requests: cold.length, 'p50 ms': percentile(cold, 50).toFixed(1), 'p95 ms': percentile(cold, 95).toFixed(1) },
     { prompt: 'reused prefix (one more character typed)', requests: reused.length, 'p50 ms': percentile(reused, 50).toFixed(1), 'p95 ms': percentile(reused, 95).toFixed(1) },
   ]);
-  console.log('\nmodels/default through the language server with its default settings (prompts of 12 context lines and 3 recent edits, rewrites up to 128 tokens)');
+  console.log(`\nmodels/default through the language server with its default settings (prompts of ${defaultPromptLimits.contextLines} context lines and ${defaultPromptLimits.historyDiffs} recent edits, answers up to ${defaultSuggestOptions.maxTokens} tokens, confidence gate ${defaultSuggestOptions.minProbability})`);
 }

@@ -116,10 +116,12 @@ describe('a GAPO run in a fill-in-the-middle format', () => {
     const adapter = LoraAdapter.create(engine.config, { rank: 4, alpha: 8, seed: 6 });
     const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, { microBatchSize: 8 });
     const episode = { id: 'e1', language: 'javascript', path: 'a.js', history: [], prefix: 'let x;\n', region: 'f(\n', suffix: 'g();\n', cursor: 2, target: 'f(x)\n' };
+    // Not shown: learned as typed, 'old' deleted and the cursor where 'x' goes.
+    const replaced = { ...episode, id: 'e2', region: 'f(old)\n', cursor: 0 };
     const scored: string[] = [];
-    const run = gapoRun(engine, trainer, [{ episode, shown: { rewritten: 'f(x)\n', bonus: 0.5 } }], {
+    const run = gapoRun(engine, trainer, [{ episode, shown: { rewritten: 'f(x)\n', bonus: 0.5 } }, { episode: replaced }], {
       steps: 1,
-      promptsPerStep: 1,
+      promptsPerStep: 2,
       group: 3,
       estimator: 'gapo',
       tau: 0.5,
@@ -132,10 +134,13 @@ describe('a GAPO run in a fill-in-the-middle format', () => {
       },
     });
     const [summary] = await collect(run);
-    assert.equal(scored.length, 3, 'G = 3: two rollouts and the shown answer');
-    for (const region of scored) assert.ok(region.startsWith('f(') && region.endsWith('\n'), `an insertion at the cursor: ${JSON.stringify(region)}`);
-    assert.equal(scored[2], 'f(x)\n', 'the shown insertion is scored as the region it made');
-    assert.equal(summary.groups[0].rewards[2], 1.5, 'its reward carries the outcome bonus');
+    const shownGroup = summary.groups.findIndex((g) => g.id === 'e1');
+    const groups = shownGroup === 0 ? [scored.slice(0, 3), scored.slice(3)] : [scored.slice(3), scored.slice(0, 3)];
+    assert.equal(scored.length, 6, 'G = 3 each: for e1, two rollouts and the shown answer');
+    for (const region of groups[0]) assert.ok(region.startsWith('f(') && region.endsWith('\n'), `an insertion at the cursor: ${JSON.stringify(region)}`);
+    assert.equal(groups[0][2], 'f(x)\n', 'the shown insertion is scored as the region it made');
+    assert.equal(summary.groups[shownGroup].rewards[2], 1.5, 'its reward carries the outcome bonus');
+    for (const region of groups[1]) assert.ok(region.startsWith('f(') && region.endsWith(')\n') && !region.includes('old'), `typed: ${JSON.stringify(region)}`);
     await engine.dispose();
   });
 });

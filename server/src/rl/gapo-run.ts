@@ -3,7 +3,7 @@
 // step. `gapo train` and the language server's training worker both run it.
 
 import { type PromptLimits, trimContext } from '../edits/prompt';
-import { formatOf } from '../edits/prompt-format';
+import { asTyping, formatOf } from '../edits/prompt-format';
 import type { Episode } from '../edits/episode';
 import { seededRandom, shuffled } from '../edits/text';
 import type { Engine } from '../model/engine';
@@ -63,9 +63,13 @@ export interface StepSummary {
 
 /** Runs the steps, yielding each one's summary once its update is done. */
 export async function* gapoRun(engine: Engine, trainer: PolicyTrainer, prompts: RunPrompt[], s: RunSettings): AsyncGenerator<StepSummary> {
-  const order = shuffled(prompts, seededRandom(s.seed));
   const format = formatOf(engine.info.promptFormat);
-  const byId = new Map(prompts.map(({ episode }) => [episode.id, episode]));
+  // An insertion format learns an edit as the user types it (what it removes deleted, the
+  // cursor where the new text goes), except where the user was shown an answer: that prompt
+  // stays as it was, so the shown answer joins its group.
+  const tasks = prompts.map(({ episode, shown }) => ({ episode: format.name === 'edit' || shown ? episode : asTyping(episode), shown }));
+  const order = shuffled(tasks, seededRandom(s.seed));
+  const byId = new Map(tasks.map(({ episode }) => [episode.id, episode]));
   // The shown answer in the model's format; none when the format cannot say it.
   const shownCompletion = (episode: Episode, shown: RunPrompt['shown']) => {
     const completion = shown ? format.completion({ ...episode, target: shown.rewritten }) : null;
