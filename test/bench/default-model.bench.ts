@@ -1,12 +1,13 @@
 // The bundled default model as an editor feels it: suggestion latency through the language
 // server with its default settings, cold (each request in another document, so little of
-// the prompt is cached) and with a reused prefix (typing in one document, a request after
-// each character), measured alternately in one run.
+// the prompt is cached) and with a reused prefix (typing real edits, a request after each
+// character), measured alternately in one run.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { readEpisodes } from '../../server/src/edits/episode';
+import { asTyping, insertionAtCursor } from '../../server/src/edits/prompt-format';
 import { defaultPromptLimits } from '../../server/src/edits/prompt';
 import { defaultSuggestOptions } from '../../server/src/lsp/options';
 import { LspSession } from '../../server/src/replay/lsp-session';
@@ -32,10 +33,27 @@ export async function benchDefaultModel(): Promise<void> {
     await session.open(uri, e.prefix + e.region + e.suffix, e.language);
     docs.push({ uri, offset: e.prefix.length + e.cursor });
   }
-  const typingUri = pathToFileURL(join(work, 'typing.ts')).href;
-  const typed = episodes[0];
-  await session.open(typingUri, typed.prefix + typed.region + typed.suffix, typed.language);
-  let typingAt = typed.prefix.length + typed.cursor;
+  // The reused-prefix case types real edits: each episode's new text, a character at a time,
+  // where it goes (what the edit removes deleted first), as the typing replay does.
+  const typingDocs = episodes.map((e, i) => {
+    const typed = asTyping(e);
+    return { uri: pathToFileURL(join(work, 'typing', `${i}-${e.path}`)).href, episode: typed, text: insertionAtCursor(typed) ?? '' };
+  }).filter((doc) => doc.text.length > 0); // a pure deletion types nothing
+  for (const doc of typingDocs) await session.open(doc.uri, doc.episode.prefix + doc.episode.region + doc.episode.suffix, doc.episode.language);
+  let typingDoc = 0;
+  let typedChars = 0;
+  /** Types the next character of the current edit (the next edit once one is done); returns where the cursor is. */
+  const typeNext = async (): Promise<{ uri: string; offset: number }> => {
+    while (typedChars >= typingDocs[typingDoc].text.length) {
+      typingDoc = (typingDoc + 1) % typingDocs.length;
+      typedChars = 0;
+    }
+    const doc = typingDocs[typingDoc];
+    const at = doc.episode.prefix.length + doc.episode.cursor + typedChars;
+    await session.edit(doc.uri, at, at, doc.text[typedChars]);
+    typedChars++;
+    return { uri: doc.uri, offset: at + 1 };
+  };
 
   const time = async (uri: string, offset: number) => {
     const start = performance.now();
@@ -48,14 +66,12 @@ export async function benchDefaultModel(): Promise<void> {
   for (let i = 0; i < 40; i++) {
     const doc = docs[(i + 1) % docs.length];
     cold.push(await time(doc.uri, doc.offset));
-    // The same document with one more character typed: the prompt up to the cursor is cached
-    // from the previous request there (the cold request in between evicts it: ask twice).
-    await session.edit(typingUri, typingAt, typingAt, 'x');
-    typingAt++;
-    await time(typingUri, typingAt);
-    await session.edit(typingUri, typingAt, typingAt, 'y');
-    typingAt++;
-    reused.push(await time(typingUri, typingAt));
+    // One more character typed: the prompt up to the cursor is cached from the previous
+    // request there (the cold request in between evicts it: ask twice).
+    const first = await typeNext();
+    await time(first.uri, first.offset);
+    const second = await typeNext();
+    reused.push(await time(second.uri, second.offset));
   }
   await session.stop();
   table([

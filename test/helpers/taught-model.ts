@@ -44,7 +44,9 @@ export async function makeTaughtModel(lessons: Lesson[], maxTokens: number, cach
   try {
     for (const lesson of lessons) {
       const [generation] = await check.generate(lesson.prompt, { maxTokens: lesson.completion.length + 2 });
-      if (!generation.text.startsWith(lesson.completion)) throw new Error(`the model did not learn its lesson (loss ${loss}): ${JSON.stringify(generation.text)}`);
+      // An end token in the completion ends the generation and is not part of its text.
+      const expected = check.tokenizer.decode(check.tokenizer.encode(lesson.completion));
+      if (!generation.text.startsWith(expected)) throw new Error(`the model did not learn its lesson (loss ${loss}): ${JSON.stringify(generation.text)}`);
     }
   } finally {
     await check.dispose();
