@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
-import { ExportRequest, ForgetRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../server/src/protocol';
+import { ExportRequest, ForgetRequest, ImportAdapterRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../server/src/protocol';
 
 let client: LanguageClient | undefined;
 /** Where "Show Collected Data" writes its copy: inside the server's data folder, which it never captures. */
@@ -26,6 +26,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     command('gapo.restartServer', async () => client?.restart()),
     command('gapo.trainNow', trainNow),
     command('gapo.rollback', rollback),
+    command('gapo.importAdapter', importAdapter),
     command('gapo.exportData', exportData),
     command('gapo.showCollectedData', showCollectedData),
     command('gapo.forgetData', forgetData),
@@ -95,6 +96,16 @@ async function trainNow(): Promise<void> {
   void vscode.window.showInformationMessage(
     `GAPO: adapter v${result.adapterVersion} ${result.status === 'deployed' ? 'is live' : 'was kept but not deployed (held-out episodes got worse)'} — ${f(result.candidate)} vs ${f(result.live)} before.`,
   );
+}
+
+async function importAdapter(): Promise<void> {
+  const [folder] = (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'GAPO: an adapter folder in PEFT layout (adapter_config.json)' })) ?? [];
+  if (!folder) return;
+  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'GAPO: judging the adapter' }, () =>
+    running().sendRequest(ImportAdapterRequest, { dir: folder.fsPath }),
+  );
+  if (!result.live || !result.candidate) throw new Error(`import ${result.status}: ${result.error}`);
+  void vscode.window.showInformationMessage(`GAPO: adapter v${result.adapterVersion} ${result.status === 'deployed' ? 'is live' : 'kept, not live (worse)'}`);
 }
 
 async function rollback(): Promise<void> {

@@ -47,6 +47,8 @@ export const StatusRequest = new RequestType0<ServerStatus, void>('gapo/status')
 export const StatsRequest = new RequestType<{ runId?: number } | undefined, StatsResult, void>('gapo/stats');
 /** Trains now (work-done progress while it runs); answers with the run's result. */
 export const TrainNowRequest = new RequestType0<RunResult, void>('gapo/trainNow');
+/** Judges an adapter trained elsewhere (PEFT layout) with the eval gate; answers like Train Now. */
+export const ImportAdapterRequest = new RequestType<{ dir: string }, RunResult, void>('gapo/importAdapter');
 /** Makes an adapter version live (0: the base model). */
 export const RollbackRequest = new RequestType<{ version: number }, { adapterVersion: number }, void>('gapo/rollback');
 /** Writes the collected episodes to a file. */

@@ -9,7 +9,9 @@ import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
 import { replayTyping } from '../../server/src/replay/typing';
 import { Store } from '../../server/src/store/store';
-import { ExportRequest, ForgetRequest, StatusRequest } from '../../server/src/protocol';
+import { ExportRequest, ForgetRequest, ImportAdapterRequest, StatsRequest, StatusRequest } from '../../server/src/protocol';
+import { readModelConfig } from '../../server/src/model/config';
+import { LoraAdapter } from '../../server/src/model/lora';
 import { cliPath } from '../helpers/paths';
 import { tempDir } from '../helpers/models';
 import { makeTaughtModel } from '../helpers/taught-model';
@@ -304,6 +306,30 @@ describe('language server over stdio', () => {
     assert.equal(typed.charsTotal, 'a - b;'.length);
     assert.ok(typed.charsSaved <= typed.charsTotal && typed.accepted <= typed.shown && typed.shown <= typed.requests);
     assert.ok(typed.requests >= 4, `asks at each word boundary (${typed.requests})`);
+  });
+
+  it('judges an adapter trained elsewhere with the eval gate: the next version, live when not worse', async () => {
+    const before = await session.request(StatusRequest);
+    const config = readModelConfig(modelDir);
+    // LoRA's B starts at zero: this adapter changes nothing, so the gate must let it through.
+    const neutral = join(work, 'imported', 'neutral');
+    LoraAdapter.create(config, { rank: 4, alpha: 8, seed: 1 }).save(neutral, modelDir);
+    const run = await session.request(ImportAdapterRequest, { dir: neutral });
+    assert.equal(run.status, 'deployed', run.error ?? '');
+    assert.equal(run.adapterVersion, before.adapterVersion + 1);
+    assert.deepEqual(run.candidate, run.live, 'judged on the held-out episodes beside the live adapter');
+    assert.equal((await session.request(StatusRequest)).adapterVersion, run.adapterVersion);
+    const stats = await session.request(StatsRequest, undefined);
+    assert.equal(stats.runs[0].trigger, 'import');
+    assert.equal(stats.runs[0].trainEpisodes, 0, 'nothing was trained');
+
+    // An adapter for another model's shapes fails with the reason, and nothing goes live.
+    const foreign = join(work, 'imported', 'foreign');
+    LoraAdapter.create({ ...config, hiddenSize: config.hiddenSize * 2, headDim: config.headDim * 2 }, { rank: 4, alpha: 8 }).save(foreign, modelDir);
+    const failed = await session.request(ImportAdapterRequest, { dir: foreign });
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.error ?? '', /shape|size|expected/i);
+    assert.equal((await session.request(StatusRequest)).adapterVersion, run.adapterVersion);
   });
 
   it('answers an unknown request with an error and keeps serving', async () => {

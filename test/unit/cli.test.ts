@@ -1,7 +1,7 @@
 // The `gapo` CLI as a user runs it: the built bundle in a child process.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -138,6 +138,8 @@ describe('gapo init-model, generate and logprobs', () => {
 describe('the default model\'s recipe commands', () => {
   it('exit 2 with one line on missing or bad input', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gapo-cli-recipe-'));
+    const episodes = mkdtempSync(join(tmpdir(), 'gapo-cli-episodes-'));
+    copyFileSync(join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'), join(episodes, 'ky.train.jsonl'));
     for (const [args, message] of [
       [['corpus'], /missing --out/],
       [['tokenizer', '--corpus', join(dir, 'none'), '--out', dir], /missing|cannot read|ENOENT/],
@@ -147,6 +149,11 @@ describe('the default model\'s recipe commands', () => {
       [['sft', '--model', join(dir, 'none'), '--episodes', dir, '--corpus', dir, '--out', dir, '--steps', '1'], /no config.json/],
       [['ship-model', '--out', dir], /missing --model/],
       [['replay', '--typing', '--git', '.'], /--typing needs --episodes/],
+      [['replay', '--typing', '--episodes', dir, '--min-probability', '2'], /--min-probability must be a probability/],
+      [['sft', '--model', join(repoRoot, 'models', 'default'), '--episodes', episodes, '--corpus', dir, '--out', dir, '--steps', '1', '--format', 'chat'], /unknown prompt format "chat"/],
+      [['eval', '--episodes', join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'), '--limit', '1', '--prompt-format', 'chat', '--cache', join(dir, 'cache')], /unknown prompt format "chat"/],
+      [['adapter', 'export', dir], /unknown action export/],
+      [['adapter', 'import', dir], /no adapter_config\.json/],
     ] as const) {
       const result = gapo([...args]);
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);

@@ -89,6 +89,7 @@ Without --model, the bundled default model.
     if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
     const noise = nonNegativeNumber('--noise', values.noise);
     if (noise > 1) throw new UsageError(`--noise must be between 0 and 1, got ${values.noise}`);
+    const minProbability = probability('--min-probability', values['min-probability']);
     let episodes;
     try {
       episodes = values.episodes ? readEpisodes(values.episodes) : episodesFromGit(values.git!, positiveInteger('--max-commits', values['max-commits']));
@@ -118,7 +119,7 @@ Without --model, the bundled default model.
           contextLines: positiveInteger('--context-lines', values['context-lines']),
           historyDiffs: Math.floor(nonNegativeNumber('--history-diffs', values['history-diffs'])),
         },
-        suggest: { minProbability: probability('--min-probability', values['min-probability']) },
+        suggest: { minProbability },
         ...(values['prompt-format'] ? { promptFormat: values['prompt-format'] } : {}),
         training: { background: false, steps: positiveInteger('--steps', values.steps), group: positiveInteger('--group', values.group) },
         ...(values.adapter ? { adapterDir: resolve(values.adapter) } : {}),

@@ -81,14 +81,29 @@ export class Learner {
   /** Starts a run (or returns the one already running). */
   train(trigger: 'background' | 'manual'): Promise<RunResult> {
     if (this.running) return this.running.done;
+    return this.run(trigger);
+  }
+
+  /**
+   * Judges an adapter trained elsewhere (PEFT layout, e.g. verl-GAPO on the exported Parquet)
+   * as a run's candidate: it becomes the next version, live only if the eval gate passes it.
+   */
+  importAdapter(dir: string): Promise<RunResult> {
+    if (this.running) return Promise.reject(new TrainingError(`training run ${this.running.runId} is running: import when it is done`));
+    return this.run('import', dir);
+  }
+
+  private run(trigger: 'background' | 'manual' | 'import', importedAdapterDir?: string): Promise<RunResult> {
     const { store, settings } = this.host;
     const episodes = store.episodes();
     const heldOutCount = Math.min(settings.maxHeldOut, Math.max(settings.minHeldOut, Math.round(episodes.length * settings.heldOutShare)));
     if (episodes.length < heldOutCount + 1) {
-      return Promise.reject(new TrainingError(`not enough episodes to train: ${episodes.length} collected, ${heldOutCount + 1} needed (${heldOutCount} are held out for the eval gate)`));
+      const what = importedAdapterDir ? 'judge an adapter' : 'train';
+      return Promise.reject(new TrainingError(`not enough episodes to ${what}: ${episodes.length} collected, ${heldOutCount + 1} needed (${heldOutCount} are held out for the eval gate)`));
     }
     const heldOut = episodes.slice(episodes.length - heldOutCount);
-    const train = episodes.slice(0, episodes.length - heldOutCount).map((e) => this.trainingPrompt(e));
+    // An imported adapter is only judged: nothing to train on.
+    const train = importedAdapterDir ? [] : episodes.slice(0, episodes.length - heldOutCount).map((e) => this.trainingPrompt(e));
     const liveVersion = store.liveAdapterVersion();
     const version = store.nextAdapterVersion();
     const finalDir = join(this.host.dataDir, 'adapters', `v${version}`);
@@ -101,6 +116,7 @@ export class Learner {
       cacheDir: this.host.cacheDir,
       liveAdapterDir: store.adapter(liveVersion)?.path ?? null,
       outDir,
+      importedAdapterDir,
       train,
       heldOut,
       settings,
@@ -108,7 +124,11 @@ export class Learner {
       serving: this.host.serving,
       suggestionsFirst: this.host.suggestionsFirst.buffer,
     };
-    this.host.log(`training run ${runId} (${trigger}): ${train.length} episodes, ${heldOut.length} held out, from adapter v${liveVersion}`);
+    this.host.log(
+      importedAdapterDir
+        ? `run ${runId} (import): judging ${importedAdapterDir} against adapter v${liveVersion} on ${heldOut.length} held-out episodes`
+        : `training run ${runId} (${trigger}): ${train.length} episodes, ${heldOut.length} held out, from adapter v${liveVersion}`,
+    );
     const worker = new Worker(this.host.workerPath, { workerData: job });
     const done = new Promise<RunResult>((resolve) => {
       let finished = false;

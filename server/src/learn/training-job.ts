@@ -70,6 +70,8 @@ export interface TrainingJob {
   liveAdapterDir: string | null;
   /** Where the candidate adapter is written (PEFT layout). */
   outDir: string;
+  /** An adapter trained elsewhere (PEFT layout) to judge as the candidate instead of training one. */
+  importedAdapterDir?: string;
   train: RunPrompt[];
   heldOut: Episode[];
   settings: TrainingSettings;

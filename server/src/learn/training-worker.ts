@@ -2,7 +2,8 @@
 // with its own engine, so the serving worker keeps answering. Before every sampling and every
 // micro-batch it waits while suggestion requests are in flight (suggestions come first).
 // It evaluates the live adapter and the candidate on the held-out episodes and writes the
-// candidate; the server decides whether it goes live.
+// candidate; the server decides whether it goes live. An imported adapter (trained elsewhere)
+// is judged the same way, without training.
 
 import '../no-telemetry'; // first: before anything can load ONNX Runtime
 import { setPriority } from 'node:os';
@@ -49,26 +50,33 @@ async function run(): Promise<void> {
       }, job.prompt, job.serving.minProbability);
     const live = await evaluate('evaluating live');
 
-    const adapter = engine.currentAdapter?.clone() ?? LoraAdapter.create(engine.config, { rank: s.rank, alpha: s.alpha, seed: s.seed });
-    const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
-      optimizer: { ...defaultAdamW, learningRate: s.learningRate },
-      microBatchSize: s.microBatch,
-      loss: { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 },
-    });
-    trainer.beforeMicroBatch = suggestionsFirst.waitForSuggestions;
-    post({ type: 'phase', phase: 'training', done: 0, total: s.steps });
-    const run = gapoRun(engine, trainer, job.train, { ...s, reward: editAndExactMatch, prompt: job.prompt, beforeEachPrompt: suggestionsFirst.waitForSuggestions });
-    for await (const summary of run) {
-      post({ type: 'step', summary });
-      post({ type: 'phase', phase: 'training', done: summary.step, total: s.steps });
-    }
-    engine.setAdapter(trainer.adapter);
+    const candidateAdapter = job.importedAdapterDir ? LoraAdapter.load(job.importedAdapterDir, engine.config) : await train(engine);
+    engine.setAdapter(candidateAdapter);
     const candidate = await evaluate('evaluating candidate');
-    trainer.adapter.save(job.outDir, job.modelDir);
+    candidateAdapter.save(job.outDir, job.modelDir);
     post({ type: 'done', live, candidate });
   } finally {
     await engine.dispose();
   }
+}
+
+/** The run's GAPO steps from the live adapter (or a fresh one); returns the trained adapter. */
+async function train(engine: Engine): Promise<LoraAdapter> {
+  const s = job.settings;
+  const adapter = engine.currentAdapter?.clone() ?? LoraAdapter.create(engine.config, { rank: s.rank, alpha: s.alpha, seed: s.seed });
+  const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
+    optimizer: { ...defaultAdamW, learningRate: s.learningRate },
+    microBatchSize: s.microBatch,
+    loss: { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 },
+  });
+  trainer.beforeMicroBatch = suggestionsFirst.waitForSuggestions;
+  post({ type: 'phase', phase: 'training', done: 0, total: s.steps });
+  const run = gapoRun(engine, trainer, job.train, { ...s, reward: editAndExactMatch, prompt: job.prompt, beforeEachPrompt: suggestionsFirst.waitForSuggestions });
+  for await (const summary of run) {
+    post({ type: 'step', summary });
+    post({ type: 'phase', phase: 'training', done: summary.step, total: s.steps });
+  }
+  return trainer.adapter;
 }
 
 // The server terminates this thread once it has the last message.

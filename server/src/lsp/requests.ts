@@ -1,10 +1,10 @@
 // The server's own requests (declared in protocol.ts): status, training runs, Train Now,
-// rollback, export and forgetting what was collected.
+// importing an adapter, rollback, export and forgetting what was collected.
 
 import { resolve } from 'node:path';
 import { type Connection, ErrorCodes, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { TrainingError } from '../learn/learner';
-import { ExportRequest, ForgetRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../protocol';
+import { ExportRequest, ForgetRequest, ImportAdapterRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../protocol';
 import { exportEpisodes } from '../store/export';
 import { filePath, type ServerState } from './state';
 
@@ -34,6 +34,18 @@ export function answerRequests(connection: Connection, server: () => ServerState
     } finally {
       state.trainingProgress?.done();
       state.trainingProgress = null;
+    }
+  });
+
+  connection.onRequest(ImportAdapterRequest, async (params) => {
+    const state = server();
+    if (typeof params?.dir !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${ImportAdapterRequest.method} takes { dir: PATH }`);
+    if (!state.learner) throw failed(state.model.state === 'loading' ? 'the model is still loading' : 'no model is loaded, so an adapter cannot be judged');
+    try {
+      return await state.learner.importAdapter(resolve(params.dir));
+    } catch (error) {
+      if (error instanceof TrainingError) throw failed(error.message);
+      throw error;
     }
   });
 

@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultDataDir } from '../lsp/options';
+import { bundledModelDir } from '../model/default-model';
+import { ImportAdapterRequest } from '../protocol';
+import { LspSession } from '../replay/lsp-session';
+import type { EvalResult } from '../rl/evaluate';
+import { Command, UsageError } from './command';
+
+export const adapterCommand: Command = {
+  name: 'adapter',
+  summary: 'import a LoRA adapter trained elsewhere; it goes live only through the eval gate',
+  usage: `gapo adapter import DIR [--data DIR] [--model DIR] [--cache DIR] [--json]
+
+Hands an adapter in PEFT's layout (adapter_config.json, adapter_model.safetensors), trained
+elsewhere (for example with verl-GAPO on what \`gapo export --format verl\` wrote), to the
+language server of --data: it is judged like a training run's candidate, on the held-out
+episodes against the live adapter, and becomes the next adapter version, live only if
+neither exact match nor edit similarity drops (roll back with the extension's Rollback).
+With --json prints the run's result. Exits 1 when the adapter is kept but not made live.
+
+  --data DIR    the server's data folder (default ${defaultDataDir()})
+  --model DIR   the base model the adapter was trained on (default: the bundled model)`,
+
+  async run(args, io) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { data: { type: 'string' }, model: { type: 'string' }, cache: { type: 'string' }, json: { type: 'boolean', default: false } },
+      allowPositionals: true,
+      strict: true,
+    });
+    const [action, dir, ...rest] = positionals;
+    if (action !== 'import') throw new UsageError(action ? `unknown action ${action} (only import)` : 'missing the action: gapo adapter import DIR');
+    if (!dir || rest.length) throw new UsageError('gapo adapter import takes one adapter folder');
+    if (!existsSync(join(dir, 'adapter_config.json'))) throw new UsageError(`${dir}: no adapter_config.json (an adapter in PEFT's layout is needed)`);
+    const modelDir = values.model ?? bundledModelDir();
+    if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
+    const session = await LspSession.start({
+      cliPath: process.argv[1],
+      dataDir: resolve(values.data ?? defaultDataDir()),
+      modelDir: resolve(modelDir),
+      cacheDir: values.cache,
+      initializationOptions: { training: { background: false } },
+      log: (line) => {
+        if (/error|failed|corrupt|cannot/i.test(line)) io.stderr(`server: ${line}\n`);
+      },
+    });
+    try {
+      try {
+        await session.waitForModel(10 * 60_000);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      let run;
+      try {
+        run = await session.request(ImportAdapterRequest, { dir: resolve(dir) });
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      if (values.json) io.stdout(JSON.stringify(run) + '\n');
+      if (run.status === 'failed') throw new UsageError(`the adapter could not be judged: ${run.error}`);
+      const f = (r: EvalResult) => `exact match ${r.exact_match.toFixed(3)}, edit similarity ${r.edit_similarity.toFixed(3)}`;
+      io.stderr(
+        `held out (${run.live!.n} episodes): imported ${f(run.candidate!)}; live ${f(run.live!)}\n` +
+          `adapter v${run.adapterVersion}: ${run.status === 'deployed' ? 'live (neither metric dropped)' : 'kept but not live (a metric dropped)'}\n`,
+      );
+      return run.status === 'deployed' ? 0 : 1;
+    } finally {
+      await session.stop();
+    }
+  },
+};
