@@ -13,8 +13,8 @@ import { readSafetensorsHeader, readTensorAsFloat32 } from '../../server/src/mod
 import { TextTokenizer } from '../../server/src/model/tokenizer';
 import { countWords, END_OF_TEXT, tokenizerFiles, trainBpe } from '../../server/src/pretrain/bpe';
 import { buildCorpus, isPermissive, rejectReason } from '../../server/src/pretrain/corpus';
-import { editMix, editTuningData, finishLineExample, fimMix, renameExample, spanExample, typedEpisode, unchangedExample } from '../../server/src/pretrain/edit-data';
-import { editFormat, fimFormat, insertionAtCursor, QWEN_FIM_TOKENS } from '../../server/src/edits/prompt-format';
+import { type EditDataOptions, editMix, editTuningData, type ExampleKind, finishLineExample, fimMix, renameExample, spanExample, typedEpisode, unchangedExample } from '../../server/src/pretrain/edit-data';
+import { editFormat, fimFormat, insertionAtCursor, type PromptFormat, QWEN_FIM_TOKENS } from '../../server/src/edits/prompt-format';
 import { languageModelData } from '../../server/src/pretrain/lm-data';
 import { heldOutPerplexity } from '../../server/src/pretrain/perplexity';
 import { Engine } from '../../server/src/model/engine';
@@ -161,17 +161,7 @@ describe('edit-tuning examples', () => {
   it('gives a step the same batch however often it is asked (resume needs no data state)', () => {
     const tokenizer = TextTokenizer.load(byteTokenizerDir());
     const episode = { id: '1', language: 'javascript', path: 'a.js', history: [], prefix: '', region: 'a\n', suffix: '', cursor: 1, target: 'ab\n' };
-    const data = editTuningData([episode], [file], { episodes: [episode], files: [file] }, tokenizer, {
-      batchSize: 4,
-      seed: 1,
-      format: editFormat,
-      mix: editMix,
-      contextLines: [2, 6],
-      historyDiffs: [0, 2],
-      maxPromptTokens: 400,
-      maxCompletionTokens: 200,
-      heldOutSequences: 2,
-    });
+    const data = editTuningData([episode], [file], { episodes: [episode], files: [file] }, tokenizer, smallData(4, editFormat, editMix));
     assert.deepEqual(data.batch(7), data.batch(7));
     assert.notDeepEqual(data.batch(7), data.batch(8));
     for (const s of data.batch(3)) {
@@ -213,17 +203,7 @@ describe('edit-tuning examples', () => {
   it('teaches a fill-in-the-middle format only what it can say: insertions, ended by the end token', () => {
     const tokenizer = TextTokenizer.load(byteTokenizerDir());
     const replace = { id: '1', language: 'javascript', path: 'a.js', history: [], prefix: '', region: 'let a = 1;\n', suffix: '', cursor: 0, target: 'const a = 2;\n' };
-    const data = editTuningData([replace], [file], { episodes: [replace], files: [file] }, tokenizer, {
-      batchSize: 8,
-      seed: 1,
-      format: fimFormat('fim-spm', QWEN_FIM_TOKENS),
-      mix: fimMix,
-      contextLines: [2, 6],
-      historyDiffs: [0, 2],
-      maxPromptTokens: 400,
-      maxCompletionTokens: 200,
-      heldOutSequences: 2,
-    });
+    const data = editTuningData([replace], [file], { episodes: [replace], files: [file] }, tokenizer, smallData(8, fimFormat('fim-spm', QWEN_FIM_TOKENS), fimMix));
     for (const s of data.batch(2)) {
       const prompt = tokenizer.decode(s.ids.slice(0, s.promptLength));
       assert.ok(prompt.includes('<|fim_suffix|>') === false, 'control tokens decode to nothing');
@@ -234,6 +214,11 @@ describe('edit-tuning examples', () => {
     assert.deepEqual([...kinds].sort(), ['episode', 'finish-line', 'span', 'unchanged'], 'no renames: a rename is no insertion');
   });
 });
+
+/** Edit-tuning options for short test prompts (at most 400 prompt and 200 answer tokens). */
+function smallData(batchSize: number, format: PromptFormat, mix: Record<ExampleKind, number>): EditDataOptions {
+  return { batchSize, seed: 1, format, mix, contextLines: [2, 6], historyDiffs: [0, 2], maxPromptTokens: 400, maxCompletionTokens: 200, heldOutSequences: 2 };
+}
 
 let byteDir: string | null = null;
 function byteTokenizerDir(): string {
