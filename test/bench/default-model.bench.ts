@@ -78,5 +78,5 @@ export async function benchDefaultModel(): Promise<void> {
     { prompt: 'cold (another document each time)', requests: cold.length, 'p50 ms': percentile(cold, 50).toFixed(1), 'p95 ms': percentile(cold, 95).toFixed(1) },
     { prompt: 'reused prefix (one more character typed)', requests: reused.length, 'p50 ms': percentile(reused, 50).toFixed(1), 'p95 ms': percentile(reused, 95).toFixed(1) },
   ]);
-  console.log(`\nmodels/default through the language server with its default settings (prompts of ${defaultPromptLimits.contextLines} context lines and ${defaultPromptLimits.historyDiffs} recent edits, answers up to ${defaultSuggestOptions.maxTokens} tokens, confidence gate ${defaultSuggestOptions.minProbability})`);
+  console.log(`\nmodels/default through the language server with its default settings (prompts of ${defaultPromptLimits.contextLines} context lines and ${defaultPromptLimits.historyDiffs} recent edits, answers up to ${defaultSuggestOptions.maxTokens} tokens, the prompt format's confidence gate)`);
 }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { evaluateEpisodes } from '../rl/evaluate';
 import { Command, UsageError } from './command';
 import { defaultPromptLimits } from '../edits/prompt';
-import { defaultSuggestOptions } from '../lsp/options';
+import { FIM_MIN_PROBABILITY } from '../edits/prompt-format';
 import { engineOptionSpecs, engineOptionsUsage, loadEngine, positiveInteger, probability } from './engine-options';
 import { ProgressBar } from './progress';
 import { readEpisodes } from '../edits/episode';
@@ -16,7 +16,8 @@ Answers each episode greedily in the model's prompt format (a rewritten region, 
 insertion at the cursor), and compares the resulting region with what the author wrote,
 beside the baseline that leaves the region unchanged. An answer the format cannot use (a
 rewrite not closed with the end marker) counts as unchanged: the editor would show nothing.
---min-probability is the suggestions' confidence gate (default: the server's, ${defaultSuggestOptions.minProbability}).
+--min-probability is the suggestions' confidence gate (default: the prompt format's own, as the
+server uses it: ${FIM_MIN_PROBABILITY} for insertions, none for rewrites).
 With --json prints {"n", "exact_match", "edit_similarity", "finished", "baseline":
 {"exact_match", "edit_similarity"}}.
 
@@ -25,7 +26,7 @@ ${engineOptionsUsage}`,
   async run(args, io) {
     const { values } = parseArgs({
       args,
-      options: { ...engineOptionSpecs, episodes: { type: 'string' }, limit: { type: 'string' }, 'max-tokens': { type: 'string', default: '256' }, 'min-probability': { type: 'string', default: String(defaultSuggestOptions.minProbability) }, json: { type: 'boolean', default: false } },
+      options: { ...engineOptionSpecs, episodes: { type: 'string' }, limit: { type: 'string' }, 'max-tokens': { type: 'string', default: '256' }, 'min-probability': { type: 'string' }, json: { type: 'boolean', default: false } },
       strict: true,
     });
     if (!values.episodes) throw new UsageError('missing --episodes FILE.jsonl');
@@ -40,7 +41,7 @@ ${engineOptionsUsage}`,
     try {
       const progress = new ProgressBar(episodes.length, io.stderr);
       const maxTokens = positiveInteger('--max-tokens', values['max-tokens']);
-      const result = await evaluateEpisodes(engine, episodes, maxTokens, (done) => progress.update(done, ''), defaultPromptLimits, probability('--min-probability', values['min-probability']));
+      const result = await evaluateEpisodes(engine, episodes, maxTokens, (done) => progress.update(done, ''), defaultPromptLimits, values['min-probability'] === undefined ? undefined : probability('--min-probability', values['min-probability']));
       progress.done();
       if (values.json) io.stdout(JSON.stringify(result) + '\n');
       else {

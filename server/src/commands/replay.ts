@@ -10,7 +10,8 @@ import { replayTyping, type TypingStats } from '../replay/typing';
 import { defaultPromptLimits } from '../edits/prompt';
 import type { EvalResult } from '../rl/evaluate';
 import { StatusRequest, TrainNowRequest } from '../protocol';
-import { defaultDataDir, defaultSuggestOptions } from '../lsp/options';
+import { defaultDataDir } from '../lsp/options';
+import { FIM_MIN_PROBABILITY } from '../edits/prompt-format';
 import { bundledModelDir } from '../model/default-model';
 import { Command, UsageError } from './command';
 import { nonNegativeNumber, positiveInteger, probability } from './engine-options';
@@ -50,7 +51,8 @@ Without --model, the bundled default model.
   --history-diffs N  recent edits (unified diffs) in prompts (default ${defaultPromptLimits.historyDiffs})
   --group G       rollouts per prompt (default 8)
   --min-probability P  the suggestions' confidence gate: an answer ends before a token the model
-                  gives less than P (default ${defaultSuggestOptions.minProbability})
+                  gives less than P (default: the prompt format's own, ${FIM_MIN_PROBABILITY} for
+                  insertions, none for rewrites)
   --prompt-format F  edit, fim-psm or fim-spm (default: the model's own)
   --adapter DIR   with --typing: serve with this LoRA adapter (PEFT layout)
   --cache DIR     where converted weights are kept`,
@@ -74,7 +76,7 @@ Without --model, the bundled default model.
         'context-lines': { type: 'string', default: String(defaultPromptLimits.contextLines) },
         'history-diffs': { type: 'string', default: String(defaultPromptLimits.historyDiffs) },
         group: { type: 'string', default: '8' },
-        'min-probability': { type: 'string', default: String(defaultSuggestOptions.minProbability) },
+        'min-probability': { type: 'string' },
         'prompt-format': { type: 'string' },
         seed: { type: 'string', default: '0' },
         json: { type: 'boolean', default: false },
@@ -89,7 +91,7 @@ Without --model, the bundled default model.
     if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
     const noise = nonNegativeNumber('--noise', values.noise);
     if (noise > 1) throw new UsageError(`--noise must be between 0 and 1, got ${values.noise}`);
-    const minProbability = probability('--min-probability', values['min-probability']);
+    const minProbability = values['min-probability'] === undefined ? null : probability('--min-probability', values['min-probability']);
     let episodes;
     try {
       episodes = values.episodes ? readEpisodes(values.episodes) : episodesFromGit(values.git!, positiveInteger('--max-commits', values['max-commits']));

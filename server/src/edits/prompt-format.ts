@@ -32,6 +32,11 @@ export interface PromptFormat {
    * insertion cut off by the token limit or the confidence gate still gives the user its start.
    */
   usable(finishReason: string): boolean;
+  /**
+   * The confidence gate unless the user sets one: an insertion can stop where the model is
+   * unsure, but a rewrite cut by the gate would show nothing at all, so none for it.
+   */
+  readonly defaultMinProbability: number;
   /** What the model should write for an episode, or null when the format cannot express its edit. */
   completion(episode: Pick<Episode, 'region' | 'cursor' | 'target'>): string | null;
   /** The region as an answer (generated text, cut at a stop or not) rewrites it. */
@@ -57,6 +62,7 @@ export const editFormat: PromptFormat = {
   prompt: editPrompt,
   stop: [editCompletion({ target: '' })],
   usable: (finishReason) => finishReason === 'stop',
+  defaultMinProbability: 0,
   completion: editCompletion,
   rewrite: (_episode, answer) => extractRegion(answer),
 };
@@ -81,6 +87,9 @@ export function asTyping<T extends Pick<Episode, 'region' | 'cursor' | 'target'>
   return { ...episode, region: region.slice(0, head) + region.slice(region.length - tail), cursor: head };
 }
 
+/** The gate of insertions: TUNED. */
+export const FIM_MIN_PROBABILITY = 0.3;
+
 export function fimFormat(name: 'fim-psm' | 'fim-spm', tokens: FimTokens): PromptFormat {
   return {
     name,
@@ -99,6 +108,7 @@ export function fimFormat(name: 'fim-psm' | 'fim-spm', tokens: FimTokens): Promp
     },
     stop: [tokens.end, tokens.prefix, tokens.suffix, tokens.middle, ...(tokens.fileSeparator ? [tokens.fileSeparator] : [])],
     usable: (finishReason) => finishReason !== 'cancelled',
+    defaultMinProbability: FIM_MIN_PROBABILITY,
     completion(episode) {
       const middle = insertionAtCursor(episode);
       return middle === null ? null : `${middle}${tokens.end}`;

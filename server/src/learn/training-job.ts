@@ -60,7 +60,8 @@ export const defaultTrainingSettings: TrainingSettings = {
 export interface ServingChoices {
   /** The prompt format, over the model's own; undefined: the model's. */
   promptFormat?: string;
-  minProbability: number;
+  /** null: the prompt format's own gate. */
+  minProbability: number | null;
 }
 
 export interface TrainingJob {

@@ -19,15 +19,13 @@ export interface ServerOptions {
   capture: CaptureOptions & { exclude: string[]; maxFileBytes: number; excludeFolders?: string[] };
   /** The prompt format to speak, over what the model declares (edits/prompt-format.ts); null: the model's. */
   promptFormat: string | null;
-  suggest: { enabled: boolean; maxTokens: number; minProbability: number };
+  suggest: { enabled: boolean; maxTokens: number; minProbability: number | null };
   prompt: PromptLimits;
   training: TrainingSettings & { background: boolean };
 }
 
-/**
- * Suggestions stop at the first token the model gives less than even odds... (tuned below)
- */
-export const defaultSuggestOptions = { enabled: true, maxTokens: 128, minProbability: 0 };
+/** minProbability null: the model's prompt format's own gate (edits/prompt-format.ts). */
+export const defaultSuggestOptions: ServerOptions['suggest'] = { enabled: true, maxTokens: 128, minProbability: null };
 
 /** modelDir undefined: not given (the client's choice, else the bundled model); null: none. */
 export type CommandLineOptions = Partial<Pick<ServerOptions, 'dataDir' | 'modelDir' | 'cacheDir'>>;

@@ -56,7 +56,7 @@ function settings(state: ServerState, format: PromptFormat): PipelineSettings {
     format,
     prompt: state.options.prompt,
     maxTokens: state.options.suggest.maxTokens,
-    minProbability: state.options.suggest.minProbability,
+    minProbability: state.options.suggest.minProbability ?? format.defaultMinProbability,
     record: (capture, { item, rewritten }, latencyMs) => {
       const id = randomUUID();
       store.addSuggestion({

@@ -25,16 +25,18 @@ export async function evaluateEpisodes(
   maxTokens: number,
   onProgress?: (done: number) => void,
   limits: PromptLimits = defaultPromptLimits,
-  minProbability = 0,
+  /** The confidence gate; none given: the format's own, as serving uses it. */
+  minProbability?: number | null,
 ): Promise<EvalResult> {
   const format = formatOf(engine.info.promptFormat);
+  const gate = minProbability ?? format.defaultMinProbability;
   let em = 0;
   let es = 0;
   let baseEm = 0;
   let baseEs = 0;
   let finished = 0;
   for (const [i, episode] of episodes.entries()) {
-    const [generation] = await engine.generate(format.prompt(trimContext(episode, limits)), { maxTokens, temperature: 0, stop: format.stop, minProbability });
+    const [generation] = await engine.generate(format.prompt(trimContext(episode, limits)), { maxTokens, temperature: 0, stop: format.stop, minProbability: gate });
     const usable = format.usable(generation.finishReason);
     if (usable) finished++;
     const prediction = usable ? format.rewrite(episode, generation.text) : episode.region;
