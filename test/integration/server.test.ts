@@ -293,7 +293,7 @@ describe('language server over stdio', () => {
     const add = { id: 'add', language: 'javascript', path: 'add.js', history: [], prefix: '', region: DOCUMENT, suffix: '', cursor: CURSOR, target: SUGGESTED_REGION };
     const shownBefore = (await session.request(StatusRequest)).suggestions.shown;
     const stats = await replayTyping(session, [add], { root });
-    assert.deepEqual({ ...stats, latencyP50Ms: 0, latencyP95Ms: 0 }, { episodes: 1, charsTotal: 'a + b;'.length, charsSaved: 'a + b;'.length, requests: 1, shown: 1, accepted: 1, latencyP50Ms: 0, latencyP95Ms: 0 });
+    assert.deepEqual({ ...stats, latencyP50Ms: 0, latencyP95Ms: 0 }, { episodes: 1, charsTotal: 'a + b;'.length, charsSaved: 'a + b;'.length, whitespaceTotal: 2, whitespaceSaved: 2, requests: 1, shown: 1, accepted: 1, latencyP50Ms: 0, latencyP95Ms: 0 });
     assert.ok(stats.latencyP50Ms > 0 && stats.latencyP95Ms >= stats.latencyP50Ms);
     assert.equal((await session.request(StatusRequest)).suggestions.shown, shownBefore + 1, 'the server saw the request');
     const addId = session.episodes.find((e) => e.suggestionId && e.path.endsWith('add.js'))?.suggestionId;

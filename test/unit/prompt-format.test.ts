@@ -15,6 +15,7 @@ import {
   promptFormatNamed,
   QWEN_FIM_TOKENS,
   STARCODER_FIM_TOKENS,
+  worthInserting,
 } from '../../server/src/edits/prompt-format';
 import { TextTokenizer } from '../../server/src/model/tokenizer';
 
@@ -55,6 +56,19 @@ describe('prompt formats', () => {
     assert.equal(fim.rewrite(episode, 'y<|file_sep|>other.py'), episode.target);
     assert.equal(fim.rewrite(episode, ''), episode.region, 'an empty answer leaves the region as it is');
     assert.equal(editFormat.rewrite(episode, `${episode.target}${REGION_END}tail`), episode.target);
+  });
+
+  it('shows of an insertion only what is worth it: not what follows the cursor, whole lines before a line with text', () => {
+    const at = (before: string, after: string) => ({ region: before + after, cursor: before.length });
+    assert.equal(worthInserting(at("require('", "');\n"), "fs');\n"), 'fs', 'the rest of the line is there already');
+    assert.equal(worthInserting(at('for (i', ') {\n'), '++) {'), '++');
+    assert.equal(worthInserting(at('f(', ')\n'), 'a, b'), 'a, b', 'no overlap: all of it');
+    assert.equal(worthInserting(at('x\n', 'import os\n'), 'import '), '', 'a new line that stops mid-way would glue onto the next');
+    assert.equal(worthInserting(at('x\n', '    return 1\n'), '    '), '', 'indentation alone, before an indented line');
+    assert.equal(worthInserting(at('x\n', 'import os\n'), 'import sys\nimp'), 'import sys\n', 'whole lines are kept');
+    assert.equal(worthInserting(at('def f():\n', '\n'), '    return 1'), '    return 1', 'a blank line takes any text');
+    const fim = fimFormat('fim-spm', QWEN_FIM_TOKENS);
+    assert.equal(fim.rewrite(at("require('", "');\n"), "fs');\n<|endoftext|>"), "require('fs');\n", 'the region applies the same rule');
   });
 
   it('says nothing for an edit that is no insertion at the cursor', () => {

@@ -7,10 +7,11 @@ import { atWordBoundary, nextKeystroke, remainingWork } from '../../server/src/r
 
 describe('the simulated typing user', () => {
   it('counts the characters left to insert and to delete', () => {
-    assert.deepEqual(remainingWork('const a = 1;', 'const ab = 12;'), { insert: 2, delete: 0 });
-    assert.deepEqual(remainingWork('var x = 1;', 'let x = 1;'), { insert: 3, delete: 3 });
-    assert.deepEqual(remainingWork('let x', 'const x'), { insert: 4, delete: 2 }, 'a character diff keeps the shared t');
-    assert.deepEqual(remainingWork('same', 'same'), { insert: 0, delete: 0 });
+    assert.deepEqual(remainingWork('const a = 1;', 'const ab = 12;'), { insert: 2, insertWhitespace: 0, delete: 0 });
+    assert.deepEqual(remainingWork('var x = 1;', 'let x = 1;'), { insert: 3, insertWhitespace: 0, delete: 3 });
+    assert.deepEqual(remainingWork('let x', 'const x'), { insert: 4, insertWhitespace: 0, delete: 2 }, 'a character diff keeps the shared t');
+    assert.deepEqual(remainingWork('same', 'same'), { insert: 0, insertWhitespace: 0, delete: 0 });
+    assert.deepEqual(remainingWork('a\n', 'a\n    b()\n'), { insert: 8, insertWhitespace: 5, delete: 0 }, 'indentation and newlines are counted apart');
   });
 
   it('deletes at once and types one character at a time, top to bottom', () => {

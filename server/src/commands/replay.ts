@@ -39,8 +39,9 @@ similarity on the held-out episodes (the most recent ones) before and after.
 --limit) the simulated user types the edit from region to target, following a character
 diff (deletions at once), asks for a suggestion at each word boundary and accepts it (Tab:
 the edit, then its command) when it leaves less to type and nothing more to delete. With
---json it prints {"episodes", "charsTotal", "charsSaved", "requests", "shown", "accepted",
-"latencyP50Ms", "latencyP95Ms"}. Its data folder is a temporary one unless --data is given.
+--json it prints {"episodes", "charsTotal", "charsSaved", "whitespaceTotal", "whitespaceSaved",
+"requests", "shown", "accepted", "latencyP50Ms", "latencyP95Ms"} (white space: indentation and
+newlines, which this user types by hand where an editor indents by itself). Its data folder is a temporary one unless --data is given.
 Without --model, the bundled default model.
 
   --data DIR      the server's data folder (default ${defaultDataDir()})
@@ -181,7 +182,7 @@ function describeTyping(t: TypingStats): string {
   const pct = (a: number, b: number) => `${b ? ((100 * a) / b).toFixed(1) : '0.0'}%`;
   return (
     `episodes: ${t.episodes}; characters the edits insert: ${t.charsTotal}\n` +
-    `saved by accepted suggestions: ${t.charsSaved} (${pct(t.charsSaved, t.charsTotal)})\n` +
+    `saved by accepted suggestions: ${t.charsSaved} (${pct(t.charsSaved, t.charsTotal)}); white space: ${t.whitespaceSaved} of ${t.whitespaceTotal} saved\n` +
     `suggestions: ${t.requests} asked, ${t.shown} shown, ${t.accepted} accepted (${pct(t.accepted, t.shown)} of shown)\n` +
     `latency through the server: p50 ${t.latencyP50Ms} ms, p95 ${t.latencyP95Ms} ms\n`
   );

@@ -87,8 +87,29 @@ export function asTyping<T extends Pick<Episode, 'region' | 'cursor' | 'target'>
   return { ...episode, region: region.slice(0, head) + region.slice(region.length - tail), cursor: head };
 }
 
-/** The gate of insertions: TUNED. */
-export const FIM_MIN_PROBABILITY = 0.3;
+/**
+ * The part of an insertion worth showing:
+ * - without what already follows the cursor on its line (its newline included): a model that
+ *   writes the rest of the line, `fs');` before an existing `');`, means only `fs`;
+ * - at the start of a line that has text, only whole lines: text that stops mid-line there (the
+ *   model was sure the new line begins "import ", or with its indentation, but not how it goes
+ *   on) would be glued to the front of the existing line.
+ */
+export function worthInserting(episode: Pick<Episode, 'region' | 'cursor'>, insertion: string): string {
+  const { region, cursor } = episode;
+  const lineEnd = region.indexOf('\n', cursor);
+  const restOfLine = region.slice(cursor, lineEnd < 0 ? region.length : lineEnd);
+  const atLineStart = cursor === 0 || region[cursor - 1] === '\n';
+  if (atLineStart && restOfLine.trim() !== '') return insertion.slice(0, insertion.lastIndexOf('\n') + 1);
+  const following = region.slice(cursor, lineEnd < 0 ? region.length : lineEnd + 1);
+  for (let overlap = Math.min(following.length, insertion.length); overlap > 0; overlap--) {
+    if (insertion.endsWith(following.slice(0, overlap))) return insertion.slice(0, insertion.length - overlap);
+  }
+  return insertion;
+}
+
+/** The gate of insertions, tuned on held-out training episodes (models/default/README.md). */
+export const FIM_MIN_PROBABILITY = 0.2;
 
 export function fimFormat(name: 'fim-psm' | 'fim-spm', tokens: FimTokens): PromptFormat {
   return {
@@ -115,7 +136,7 @@ export function fimFormat(name: 'fim-psm' | 'fim-spm', tokens: FimTokens): Promp
     },
     rewrite(episode, answer) {
       const end = Math.min(...this.stop.map((s) => answer.indexOf(s)).filter((at) => at >= 0), answer.length);
-      return episode.region.slice(0, episode.cursor) + answer.slice(0, end) + episode.region.slice(episode.cursor);
+      return episode.region.slice(0, episode.cursor) + worthInserting(episode, answer.slice(0, end)) + episode.region.slice(episode.cursor);
     },
   };
 }

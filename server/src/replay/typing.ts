@@ -19,6 +19,12 @@ export interface TypingStats {
   charsTotal: number;
   /** Of those, the ones that came from accepted suggestions. */
   charsSaved: number;
+  /**
+   * White space (indentation, newlines) among the characters inserted and saved: this replay
+   * types indentation by hand, where an editor would indent by itself.
+   */
+  whitespaceTotal: number;
+  whitespaceSaved: number;
   /** Suggestion requests, and the ones that returned something to show. */
   requests: number;
   shown: number;
@@ -33,12 +39,14 @@ export interface TypingOptions {
   onEpisode?: (index: number, total: number) => void;
 }
 
-/** What is left to do from `text` to `wanted`: characters to insert and to delete. */
-export function remainingWork(text: string, wanted: string): { insert: number; delete: number } {
-  const work = { insert: 0, delete: 0 };
+/** What is left to do from `text` to `wanted`: characters to insert (white space among them) and to delete. */
+export function remainingWork(text: string, wanted: string): { insert: number; insertWhitespace: number; delete: number } {
+  const work = { insert: 0, insertWhitespace: 0, delete: 0 };
   for (const part of diffChars(text, wanted)) {
-    if (part.added) work.insert += part.value.length;
-    else if (part.removed) work.delete += part.value.length;
+    if (part.added) {
+      work.insert += part.value.length;
+      work.insertWhitespace += part.value.length - part.value.replace(/\s/g, '').length;
+    } else if (part.removed) work.delete += part.value.length;
   }
   return work;
 }
@@ -62,13 +70,15 @@ export function atWordBoundary(text: string, at: number, startsRun: boolean): bo
 }
 
 export async function replayTyping(session: LspSession, episodes: Episode[], options: TypingOptions): Promise<TypingStats> {
-  const stats: TypingStats = { episodes: 0, charsTotal: 0, charsSaved: 0, requests: 0, shown: 0, accepted: 0, latencyP50Ms: 0, latencyP95Ms: 0 };
+  const stats: TypingStats = { episodes: 0, charsTotal: 0, charsSaved: 0, whitespaceTotal: 0, whitespaceSaved: 0, requests: 0, shown: 0, accepted: 0, latencyP50Ms: 0, latencyP95Ms: 0 };
   const latencies: number[] = [];
   for (const [index, episode] of episodes.entries()) {
     const uri = pathToFileURL(join(options.root, episode.path)).href;
     const wanted = episode.prefix + episode.target + episode.suffix;
     await session.open(uri, episode.prefix + episode.region + episode.suffix, episode.language);
-    stats.charsTotal += remainingWork(session.text(uri), wanted).insert;
+    const work = remainingWork(session.text(uri), wanted);
+    stats.charsTotal += work.insert;
+    stats.whitespaceTotal += work.insertWhitespace;
     /** Where the last typed character went: the next one at the following offset continues its run. */
     let lastTyped = -2;
     for (;;) {
@@ -93,6 +103,7 @@ export async function replayTyping(session: LspSession, episodes: Episode[], opt
             await session.accept(uri, item);
             stats.accepted++;
             stats.charsSaved += before.insert - after.insert;
+            stats.whitespaceSaved += before.insertWhitespace - after.insertWhitespace;
             lastTyped = -2; // the cursor moved: the next character starts a new run
             continue;
           }
