@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { CURSOR, REGION_END, REGION_START } from '../../server/src/edits/prompt';
+import { QWEN_FIM_TOKENS } from '../../server/src/edits/prompt-format';
 import { readModelConfig } from '../../server/src/model/config';
 import { isPermissive } from '../../server/src/pretrain/corpus';
 import { readSafetensorsHeader } from '../../server/src/model/safetensors';
@@ -28,6 +29,9 @@ describe('the bundled default model', () => {
     const tokenizer = TextTokenizer.load(modelDir, config.eosTokenIds);
     assert.equal(tokenizer.vocabSize, config.vocabSize);
     for (const marker of [REGION_START, REGION_END, CURSOR]) assert.equal(tokenizer.encode(marker).length, 1, marker);
+    // Tuned to insert at the cursor, suffix first: its config says so, and the FIM tokens are single ids.
+    assert.equal(config.promptFormat, 'fim-spm');
+    for (const token of [QWEN_FIM_TOKENS.prefix, QWEN_FIM_TOKENS.suffix, QWEN_FIM_TOKENS.fileSeparator!]) assert.equal(tokenizer.encode(token).length, 1, token);
     const readme = readFileSync(join(modelDir, 'README.md'), 'utf8');
     assert.match(readme, /scripts\/make-default-model\.sh/);
     const sources = readFileSync(join(modelDir, 'corpus-sources.tsv'), 'utf8').trim().split('\n').slice(1);
@@ -78,6 +82,15 @@ describe('the bundled default model', () => {
         for (const item of items) assert.ok(session.textAfter(uri, item) !== text);
       }
       assert.equal((await session.request(StatusRequest)).suggestions.shown, shown, 'every item shown was recorded');
+    });
+
+    it('completes the obvious as ghost text, without repeating what follows the cursor', async () => {
+      const uri = pathToFileURL(join(work, 'src', 'loop.js')).href;
+      const before = 'function total(items) {\n  let sum = 0;\n  for (let i = 0; i < items.length; i';
+      await session.open(uri, `${before}) {\n    sum += items[i];\n  }\n  return sum;\n}\n`, 'javascript');
+      const [item] = await session.inlineCompletion(uri, before.length);
+      assert.equal(item?.insertText, '++', 'the model writes "++) {" and the ") {" is there already');
+      assert.deepEqual(item.range?.start, item.range?.end, 'an insertion at the cursor');
     });
   });
 });
