@@ -62,6 +62,8 @@ describe('prompt formats', () => {
     const at = (before: string, after: string) => ({ region: before + after, cursor: before.length });
     assert.equal(worthInserting(at("require('", "');\n"), "fs');\n"), 'fs', 'the rest of the line is there already');
     assert.equal(worthInserting(at('for (i', ') {\n'), '++) {'), '++');
+    assert.equal(worthInserting(at('for (i', ') {\n'), '++) {\n    if ('), '++', 'the rest of the line, then on: cut before it');
+    assert.equal(worthInserting(at('f(', ')\n'), 'a(b)c'), 'a(b)c', 'the same characters inside the insertion are not the rest of the line');
     assert.equal(worthInserting(at('f(', ')\n'), 'a, b'), 'a, b', 'no overlap: all of it');
     assert.equal(worthInserting(at('x\n', 'import os\n'), 'import '), '', 'a new line that stops mid-way would glue onto the next');
     assert.equal(worthInserting(at('x\n', '    return 1\n'), '    '), '', 'indentation alone, before an indented line');

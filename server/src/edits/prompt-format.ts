@@ -90,7 +90,8 @@ export function asTyping<T extends Pick<Episode, 'region' | 'cursor' | 'target'>
 /**
  * The part of an insertion worth showing:
  * - without what already follows the cursor on its line (its newline included): a model that
- *   writes the rest of the line, `fs');` before an existing `');`, means only `fs`;
+ *   writes the rest of the line, `fs');` before an existing `');`, means only `fs`, and one
+ *   that writes `++) {` and goes on to the next line before an existing `) {` means `++`;
  * - at the start of a line that has text, only whole lines: text that stops mid-line there (the
  *   model was sure the new line begins "import ", or with its indentation, but not how it goes
  *   on) would be glued to the front of the existing line.
@@ -102,6 +103,9 @@ export function worthInserting(episode: Pick<Episode, 'region' | 'cursor'>, inse
   const atLineStart = cursor === 0 || region[cursor - 1] === '\n';
   if (atLineStart && restOfLine.trim() !== '') return insertion.slice(0, insertion.lastIndexOf('\n') + 1);
   const following = region.slice(cursor, lineEnd < 0 ? region.length : lineEnd + 1);
+  // The model wrote the rest of the line, newline and all, and went on: keep what came before it.
+  const rewritten = restOfLine.trim() !== '' && following.endsWith('\n') ? insertion.indexOf(following) : -1;
+  if (rewritten >= 0) return insertion.slice(0, rewritten);
   for (let overlap = Math.min(following.length, insertion.length); overlap > 0; overlap--) {
     if (insertion.endsWith(following.slice(0, overlap))) return insertion.slice(0, insertion.length - overlap);
   }
@@ -112,6 +116,7 @@ export function worthInserting(episode: Pick<Episode, 'region' | 'cursor'>, inse
 export const FIM_MIN_PROBABILITY = 0.2;
 
 export function fimFormat(name: 'fim-psm' | 'fim-spm', tokens: FimTokens): PromptFormat {
+  const stop = [tokens.end, tokens.prefix, tokens.suffix, tokens.middle, ...(tokens.fileSeparator ? [tokens.fileSeparator] : [])];
   return {
     name,
     tokens,
@@ -127,7 +132,7 @@ export function fimFormat(name: 'fim-psm' | 'fim-spm', tokens: FimTokens): Promp
         ? `${history}${file}${tokens.prefix}${before}${tokens.suffix}${after}${tokens.middle}`
         : `${history}${file}${tokens.suffix}${after}${tokens.prefix}${before}`;
     },
-    stop: [tokens.end, tokens.prefix, tokens.suffix, tokens.middle, ...(tokens.fileSeparator ? [tokens.fileSeparator] : [])],
+    stop,
     usable: (finishReason) => finishReason !== 'cancelled',
     defaultMinProbability: FIM_MIN_PROBABILITY,
     completion(episode) {
@@ -135,7 +140,7 @@ export function fimFormat(name: 'fim-psm' | 'fim-spm', tokens: FimTokens): Promp
       return middle === null ? null : `${middle}${tokens.end}`;
     },
     rewrite(episode, answer) {
-      const end = Math.min(...this.stop.map((s) => answer.indexOf(s)).filter((at) => at >= 0), answer.length);
+      const end = Math.min(...stop.map((s) => answer.indexOf(s)).filter((at) => at >= 0), answer.length);
       return episode.region.slice(0, episode.cursor) + worthInserting(episode, answer.slice(0, end)) + episode.region.slice(episode.cursor);
     },
   };
