@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultDataDir } from '../lsp/options';
-import { bundledModelDir } from '../model/default-model';
 import { ImportAdapterRequest } from '../protocol';
-import { LspSession } from '../replay/lsp-session';
 import type { EvalResult } from '../rl/evaluate';
 import { Command, UsageError } from './command';
+import { modelDirOrBundled } from './engine-options';
+import { startServerSession } from './server-session';
 
 export const adapterCommand: Command = {
   name: 'adapter',
@@ -34,24 +34,11 @@ With --json prints the run's result. Exits 1 when the adapter is kept but not ma
     if (action !== 'import') throw new UsageError(action ? `unknown action ${action} (only import)` : 'missing the action: gapo adapter import DIR');
     if (!dir || rest.length) throw new UsageError('gapo adapter import takes one adapter folder');
     if (!existsSync(join(dir, 'adapter_config.json'))) throw new UsageError(`${dir}: no adapter_config.json (an adapter in PEFT's layout is needed)`);
-    const modelDir = values.model ?? bundledModelDir();
-    if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
-    const session = await LspSession.start({
-      cliPath: process.argv[1],
-      dataDir: resolve(values.data ?? defaultDataDir()),
-      modelDir: resolve(modelDir),
-      cacheDir: values.cache,
-      initializationOptions: { training: { background: false } },
-      log: (line) => {
-        if (/error|failed|corrupt|cannot/i.test(line)) io.stderr(`server: ${line}\n`);
-      },
-    });
+    const session = await startServerSession(
+      { dataDir: resolve(values.data ?? defaultDataDir()), modelDir: modelDirOrBundled(values.model), cacheDir: values.cache, initializationOptions: { training: { background: false } } },
+      io,
+    );
     try {
-      try {
-        await session.waitForModel(10 * 60_000);
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
       let run;
       try {
         run = await session.request(ImportAdapterRequest, { dir: resolve(dir) });

@@ -24,8 +24,7 @@ export const engineOptionsUsage = `  --model DIR       a Hugging Face model dire
                     tokenizer suggests: fim-psm with FIM tokens, edit otherwise)`;
 
 export async function loadEngine(values: { model?: string; cache?: string; provider?: string; threads?: string; adapter?: string; 'prompt-format'?: string }, io: CommandIO): Promise<Engine> {
-  const modelDir = values.model ?? bundledModelDir();
-  if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
+  const modelDir = modelDirOrBundled(values.model);
   if (values.provider !== 'cpu' && values.provider !== 'cuda') throw new UsageError(`--provider must be cpu or cuda, got ${values.provider}`);
   const threads = values.threads === undefined ? undefined : positiveInteger('--threads', values.threads);
   try {
@@ -66,4 +65,16 @@ export function probability(name: string, text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) throw new UsageError(`${name} must be a probability from 0 to 1, got ${text}`);
   return value;
+}
+
+/** --model, else the bundled default model. */
+export function modelDirOrBundled(model: string | undefined): string {
+  const modelDir = model ?? bundledModelDir();
+  if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
+  return modelDir;
+}
+
+/** An optional probability option: null when not given. */
+export function optionalProbability(name: string, text: string | undefined): number | null {
+  return text === undefined ? null : probability(name, text);
 }

@@ -3,7 +3,7 @@ import { evaluateEpisodes } from '../rl/evaluate';
 import { Command, UsageError } from './command';
 import { defaultPromptLimits } from '../edits/prompt';
 import { FIM_MIN_PROBABILITY } from '../edits/prompt-format';
-import { engineOptionSpecs, engineOptionsUsage, loadEngine, positiveInteger, probability } from './engine-options';
+import { engineOptionSpecs, engineOptionsUsage, loadEngine, optionalProbability, positiveInteger } from './engine-options';
 import { ProgressBar } from './progress';
 import { readEpisodes } from '../edits/episode';
 
@@ -41,7 +41,7 @@ ${engineOptionsUsage}`,
     try {
       const progress = new ProgressBar(episodes.length, io.stderr);
       const maxTokens = positiveInteger('--max-tokens', values['max-tokens']);
-      const result = await evaluateEpisodes(engine, episodes, maxTokens, (done) => progress.update(done, ''), defaultPromptLimits, values['min-probability'] === undefined ? undefined : probability('--min-probability', values['min-probability']));
+      const result = await evaluateEpisodes(engine, episodes, maxTokens, (done) => progress.update(done, ''), defaultPromptLimits, optionalProbability('--min-probability', values['min-probability']));
       progress.done();
       if (values.json) io.stdout(JSON.stringify(result) + '\n');
       else {

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RunResult } from '../learn/learner';
-import { LspSession } from '../replay/lsp-session';
 import { episodesFromGit } from '../replay/git-episodes';
 import { replayEpisodes } from '../replay/replay';
 import { replayTyping, type TypingStats } from '../replay/typing';
@@ -12,9 +11,9 @@ import type { EvalResult } from '../rl/evaluate';
 import { StatusRequest, TrainNowRequest } from '../protocol';
 import { defaultDataDir } from '../lsp/options';
 import { FIM_MIN_PROBABILITY } from '../edits/prompt-format';
-import { bundledModelDir } from '../model/default-model';
 import { Command, UsageError } from './command';
-import { nonNegativeNumber, positiveInteger, probability } from './engine-options';
+import { modelDirOrBundled, nonNegativeNumber, optionalProbability, positiveInteger } from './engine-options';
+import { startServerSession } from './server-session';
 import { ProgressBar } from './progress';
 import { readEpisodes } from '../edits/episode';
 
@@ -88,11 +87,10 @@ Without --model, the bundled default model.
     if (!values.episodes === !values.git) throw new UsageError('give one of --episodes FILE.jsonl or --git REPO');
     if (values.typing && !values.episodes) throw new UsageError('--typing needs --episodes FILE.jsonl');
     if (values.adapter && !values.typing) throw new UsageError('--adapter goes with --typing');
-    const modelDir = values.model ?? bundledModelDir();
-    if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
+    const modelDir = modelDirOrBundled(values.model);
     const noise = nonNegativeNumber('--noise', values.noise);
     if (noise > 1) throw new UsageError(`--noise must be between 0 and 1, got ${values.noise}`);
-    const minProbability = values['min-probability'] === undefined ? null : probability('--min-probability', values['min-probability']);
+    const minProbability = optionalProbability('--min-probability', values['min-probability']);
     let episodes;
     try {
       episodes = values.episodes ? readEpisodes(values.episodes) : episodesFromGit(values.git!, positiveInteger('--max-commits', values['max-commits']));
@@ -110,11 +108,11 @@ Without --model, the bundled default model.
     // Where the replayed files seem to live: the repository itself, as its user would edit it
     // (never inside the data folder, whose files the server does not capture).
     const root = resolve(values.git ?? dirname(values.episodes!));
-    const session = await LspSession.start({
-      cliPath: process.argv[1],
+    const session = await startServerSession({
       dataDir,
-      modelDir: resolve(modelDir),
+      modelDir,
       cacheDir: values.cache,
+      verbose: values.verbose,
       // Settling happens on save; background training would race the replay.
       initializationOptions: {
         capture: { settleMs: 60_000 },
@@ -127,16 +125,8 @@ Without --model, the bundled default model.
         training: { background: false, steps: positiveInteger('--steps', values.steps), group: positiveInteger('--group', values.group) },
         ...(values.adapter ? { adapterDir: resolve(values.adapter) } : {}),
       },
-      log: (line) => {
-        if (values.verbose || /error|failed|corrupt|cannot/i.test(line)) io.stderr(`server: ${line}\n`);
-      },
-    });
+    }, io);
     try {
-      try {
-        await session.waitForModel(10 * 60_000);
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
       io.stderr(`replaying ${episodes.length} episodes through the language server (data in ${dataDir})\n`);
       const progress = new ProgressBar(episodes.length, io.stderr);
       if (values.typing) {

@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type Connection, type InlineCompletionItem, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
-import { formatOf, type PromptFormat } from '../edits/prompt-format';
+import type { PromptFormat } from '../edits/prompt-format';
 import { redactSecrets } from '../edits/redaction';
 import { ACCEPT_COMMAND } from '../protocol';
 import { suggest, type PipelineSettings } from '../suggest/pipeline';
@@ -28,7 +28,7 @@ export function serveSuggestions(connection: Connection, server: () => ServerSta
     if (token.isCancellationRequested) controller.abort();
     else token.onCancellationRequested(() => controller.abort());
     try {
-      const shown = await state.suggestionsFirst.serve(() => suggest(engine, capture, position, settings(state, formatOf(engine.info.promptFormat)), controller.signal));
+      const shown = await state.suggestionsFirst.serve(() => suggest(engine, capture, position, settings(state, engine.promptFormat), controller.signal));
       if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
       // Nothing to show, or the document was closed and opened again meanwhile.
       if (!shown || state.captures.get(uri) !== capture) return null;

@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { formatOf, type PromptFormat } from '../edits/prompt-format';
 import type { EngineInfo, EngineOptions, GenerateOptions, Generation } from './engine';
 import type { WorkerReply, WorkerRequest } from './engine-protocol';
 
@@ -15,11 +16,15 @@ export class EngineClient {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private stopped: string | null = null;
+  /** How the served model is prompted (from its info, made once: every suggestion uses it). */
+  readonly promptFormat: PromptFormat;
 
   private constructor(
     private readonly worker: Worker,
     readonly info: EngineInfo,
-  ) {}
+  ) {
+    this.promptFormat = formatOf(info.promptFormat);
+  }
 
   /** Starts a worker and waits until its model is loaded (or fails to load). */
   static start(options: Omit<EngineOptions, 'log'> & { workerPath?: string; log?: (message: string) => void }): Promise<EngineClient> {

@@ -4,17 +4,16 @@
 
 import type { Generation } from '../model/engine';
 import { commonPrefixLength, commonSuffixLength } from '../edits/text';
-import type { PromptFormat } from '../edits/prompt-format';
+import { insertionAtCursor, type PromptFormat } from '../edits/prompt-format';
 import type { EditItem } from '../edits/suggestion';
 
 /** The item for a rewrite of `region` (at `regionStart`, cursor at `cursor` inside it), or null for no change. */
 export function editItem(region: string, rewritten: string, regionStart: number, cursor: number): EditItem | null {
   if (rewritten === region) return null;
-  const before = region.slice(0, cursor);
-  const after = region.slice(cursor);
-  if (rewritten.length > region.length && rewritten.startsWith(before) && rewritten.endsWith(after)) {
+  const inserted = insertionAtCursor({ region, cursor, target: rewritten });
+  if (inserted !== null) {
     const at = regionStart + cursor;
-    return { kind: 'insert', start: at, end: at, insertText: rewritten.slice(cursor, rewritten.length - after.length) };
+    return { kind: 'insert', start: at, end: at, insertText: inserted };
   }
   const head = commonPrefixLength(region, rewritten);
   const tail = commonSuffixLength(region, rewritten, Math.min(region.length, rewritten.length) - head);
