@@ -15,7 +15,7 @@ const common = {
   format: 'cjs',
   sourcemap: true,
   outdir: 'dist',
-  external: ['vscode', 'onnxruntime-node', 'better-sqlite3'],
+  external: ['vscode', 'onnxruntime-node', '@photostructure/sqlite'],
   define: { GAPO_VERSION: JSON.stringify(version) },
   logLevel: 'warning',
 };

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from '@photostructure/sqlite';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
 import { ExportRequest, ForgetRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../../server/src/protocol';
-import { Store } from '../../server/src/store/store';
+import { pragma, Store } from '../../server/src/store/store';
 import { makeModel, tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
 import { readEpisodes } from '../../server/src/edits/episode';
@@ -38,7 +38,7 @@ describe('a killed server', () => {
       await replay;
       const store = Store.open(join(dataDir, 'gapo.db'));
       try {
-        assert.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
+        assert.equal(pragma(store.db, 'integrity_check'), 'ok');
         const stored = new Set(store.episodes().map((e) => e.id));
         for (const id of acknowledged) assert.ok(stored.has(id), `episode ${id} was acknowledged before the kill of round ${round} but is gone`);
       } finally {
@@ -115,8 +115,8 @@ describe('a database from a newer version', () => {
   it('fails initialize with a clear error and leaves the file untouched', async () => {
     const dataDir = join(tempDir('newer'), 'data');
     mkdirSync(dataDir, { recursive: true });
-    const db = new Database(join(dataDir, 'gapo.db'));
-    db.pragma('user_version = 999');
+    const db = new DatabaseSync(join(dataDir, 'gapo.db'));
+    db.exec('PRAGMA user_version = 999');
     db.close();
     const before = readFileSync(join(dataDir, 'gapo.db'));
     await assert.rejects(LspSession.start({ cliPath, dataDir, modelDir: null }), /cannot open its data: .*newer GAPO Assistant \(schema 999/);

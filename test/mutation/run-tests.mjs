@@ -16,7 +16,7 @@ await esbuild.build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  external: ['vscode', 'onnxruntime-node', 'better-sqlite3'],
+  external: ['vscode', 'onnxruntime-node', '@photostructure/sqlite'],
   logLevel: 'error',
 });
 const outputs = files.map((f) => `${outdir}/${f.replace(/\.ts$/, '.js')}`);

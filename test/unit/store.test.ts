@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from '@photostructure/sqlite';
 import { parquetReadObjects } from 'hyparquet';
 import { exportEpisodes, VERL_DATA_SOURCE } from '../../server/src/store/export';
 import { migrations } from '../../server/src/store/migrations';
-import { Store, StoreError, type StoredEpisode } from '../../server/src/store/store';
+import { pragma, Store, StoreError, type StoredEpisode } from '../../server/src/store/store';
 import { tempDir } from '../helpers/models';
 import { editPrompt } from '../../server/src/edits/prompt';
 
@@ -18,8 +18,8 @@ describe('store', () => {
   it('creates the schema at the latest version, in WAL mode with full sync', () => {
     const store = Store.open(join(tempDir('store'), 'sub', 'gapo.db'));
     assert.equal(store.schemaVersion, migrations.length);
-    assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(store.db.pragma('synchronous', { simple: true }), 2); // FULL
+    assert.equal(pragma(store.db, 'journal_mode'), 'wal');
+    assert.equal(pragma(store.db, 'synchronous'), 2); // FULL
     assert.equal(store.liveAdapterVersion(), 0);
     store.close();
   });
@@ -63,8 +63,8 @@ describe('store', () => {
 
   it('refuses a database from a newer version and leaves it untouched', () => {
     const file = join(tempDir('store'), 'gapo.db');
-    const db = new Database(file);
-    db.pragma(`user_version = ${migrations.length + 1}`);
+    const db = new DatabaseSync(file);
+    db.exec(`PRAGMA user_version = ${migrations.length + 1}`);
     db.exec('CREATE TABLE future (x)');
     db.close();
     const before = readFileSync(file);
@@ -91,7 +91,7 @@ describe('store', () => {
     const file = join(dir, 'gapo.db');
     const store = Store.open(file);
     for (let i = 0; i < 200; i++) store.addEpisode(episode(`e${i}`, i));
-    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    pragma(store.db, 'wal_checkpoint(TRUNCATE)');
     store.close();
     const bytes = readFileSync(file);
     bytes.fill(0x5a, 4096 + 100, 4096 * 3); // scribble over pages 2 and 3

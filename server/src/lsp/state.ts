@@ -47,7 +47,7 @@ export class ServerState {
     },
     outcome: (suggestionId, kind, afterS, share) => {
       // Dropped when the store is closed, or the suggestion was forgotten meanwhile.
-      if (!this.store.db.open || !this.store.addOutcome(suggestionId, kind, Date.now(), afterS ?? null, share ?? null)) return;
+      if (!this.store.db.isOpen || !this.store.addOutcome(suggestionId, kind, Date.now(), afterS ?? null, share ?? null)) return;
       void this.connection.sendNotification(OutcomeNotification, { suggestionId, kind, afterS: afterS ?? null, share: share ?? null });
     },
   };

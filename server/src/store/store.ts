@@ -1,9 +1,11 @@
-// Everything the server collects and learns, in one SQLite file (better-sqlite3) in WAL mode
+// Everything the server collects and learns, in one SQLite file in WAL mode
 // with synchronous=FULL: a write returns only once it is committed to disk, so whatever the
 // server has acknowledged survives a killed process. A database written by a newer version is
 // refused untouched; a corrupt one is moved aside (kept, never deleted) and a fresh one made.
+// The binding is @photostructure/sqlite (node:sqlite's API on Node-API, prebuilt for every
+// platform): VS Code desktop runs the server on Electron, where only Node-API addons load.
 
-import Database from 'better-sqlite3';
+import { DatabaseSync, type DatabaseSyncInstance } from '@photostructure/sqlite';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { migrations } from './migrations';
@@ -79,14 +81,14 @@ function scrubStrings(value: unknown, scrub: (text: string) => string): unknown 
 
 export class Store {
   private constructor(
-    readonly db: Database.Database,
+    readonly db: DatabaseSyncInstance,
     readonly file: string,
   ) {}
 
   /** Opens (or creates) the store; `log` hears about a corrupt file moved aside. */
   static open(file: string, log: (message: string) => void = () => {}): Store {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    let db: Database.Database;
+    let db: DatabaseSyncInstance;
     try {
       db = openChecked(file);
     } catch (error) {
@@ -100,11 +102,11 @@ export class Store {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (this.db.isOpen) this.db.close();
   }
 
   get schemaVersion(): number {
-    return this.db.pragma('user_version', { simple: true }) as number;
+    return pragma(this.db, 'user_version') as number;
   }
 
   // --- capture -------------------------------------------------------------------------------
@@ -139,20 +141,20 @@ export class Store {
    * that was deleted meanwhile (the user forgot it) is dropped: returns false.
    */
   addOutcome(suggestionId: string, kind: Outcome['kind'], time: number, afterS: number | null = null, share: number | null = null): boolean {
-    return this.db.transaction(() => {
+    return transaction(this.db, () => {
       const added = this.db
         .prepare('INSERT INTO outcomes(suggestion_id, time, kind, after_s, share) SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM suggestions WHERE id = ?)')
         .run(suggestionId, time, kind, afterS, share, suggestionId).changes;
       if (kind === 'survival') this.dropSurvivalCheck(suggestionId, afterS ?? 0);
       return added > 0;
-    })();
+    });
   }
 
   addSurvivalChecks(checks: PendingSurvivalCheck[]): void {
     const insert = this.db.prepare('INSERT OR REPLACE INTO survival_checks(suggestion_id, after_s, due, uri, text, span_start, span_end) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.db.transaction(() => {
+    transaction(this.db, () => {
       for (const c of checks) insert.run(c.suggestionId, c.afterS, c.due, c.uri, c.text, c.span.start, c.span.end);
-    })();
+    });
   }
 
   moveSurvivalSpan(suggestionId: string, span: Span): void {
@@ -236,14 +238,14 @@ export class Store {
    * Adapters and run metrics stay.
    */
   forget(path?: string): { episodes: number; suggestions: number; edits: number } {
-    const deleted = this.db.transaction(() => {
+    const deleted = transaction(this.db, () => {
       const where = path === undefined ? '' : ' WHERE path = ?';
       const args = path === undefined ? [] : [path];
       const episodes = this.db.prepare(`DELETE FROM episodes${where}`).run(...args).changes;
       const suggestions = this.db.prepare(`DELETE FROM suggestions${where}`).run(...args).changes;
       const edits = this.db.prepare(`DELETE FROM edits${where}`).run(...args).changes;
       return { episodes, suggestions, edits };
-    })();
+    });
     this.flushToDisk();
     if (path === undefined && this.file !== ':memory:') {
       const aside = `${basename(this.file)}.corrupt-`;
@@ -260,7 +262,7 @@ export class Store {
     if (probes.length === 0) return 0;
     const scrubJson = (text: string) => JSON.stringify(scrubStrings(JSON.parse(text), scrub));
     let changed = 0;
-    this.db.transaction(() => {
+    transaction(this.db, () => {
       for (const { table, key, columns, hasCursor } of STORED_TEXT) {
         const names = columns.map((c) => c.name);
         const written = hasCursor ? [...names, 'cursor'] : names;
@@ -281,14 +283,14 @@ export class Store {
           }
         }
       }
-    })();
+    });
     if (changed > 0) this.flushToDisk();
     return changed;
   }
 
   /** Moves the WAL's pages into the database and truncates it, so replaced text is gone from both files. */
   private flushToDisk(): void {
-    if (this.file !== ':memory:') this.db.pragma('wal_checkpoint(TRUNCATE)');
+    if (this.file !== ':memory:') pragma(this.db, 'wal_checkpoint(TRUNCATE)');
   }
 
   // --- training ------------------------------------------------------------------------------
@@ -376,27 +378,27 @@ export class Store {
   }
 }
 
-function openChecked(file: string): Database.Database {
-  const db = new Database(file);
+function openChecked(file: string): DatabaseSyncInstance {
+  const db = new DatabaseSync(file);
   try {
     // quick_check reads every page: a file that is not a database, or a damaged one, fails here.
-    const check = db.pragma('quick_check', { simple: true });
+    const check = pragma(db, 'quick_check');
     if (check !== 'ok') throw Object.assign(new Error(`integrity check: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
-    const version = db.pragma('user_version', { simple: true }) as number;
+    const version = pragma(db, 'user_version') as number;
     if (version > migrations.length) {
       throw new StoreError(`${file} was written by a newer GAPO Assistant (schema ${version}; this version knows up to ${migrations.length}); it was left untouched`);
     }
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    pragma(db, 'journal_mode = WAL');
+    pragma(db, 'synchronous = FULL');
     // Deleted and replaced text is overwritten with zeros, not left in free pages.
-    db.pragma('secure_delete = ON');
-    db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    pragma(db, 'secure_delete = ON');
+    pragma(db, 'foreign_keys = ON');
+    pragma(db, 'busy_timeout = 5000');
     for (let v = version; v < migrations.length; v++) {
-      db.transaction(() => {
+      transaction(db, () => {
         db.exec(migrations[v]);
-        db.pragma(`user_version = ${v + 1}`);
-      })();
+        pragma(db, `user_version = ${v + 1}`);
+      });
     }
     return db;
   } catch (error) {
@@ -405,7 +407,26 @@ function openChecked(file: string): Database.Database {
   }
 }
 
+/** A PRAGMA's value: the first column of its first row (undefined for one that returns none). */
+export function pragma(db: DatabaseSyncInstance, statement: string): unknown {
+  const row = db.prepare(`PRAGMA ${statement}`).get() as Record<string, unknown> | undefined;
+  return row === undefined ? undefined : Object.values(row)[0];
+}
+
+/** Runs `body` in one transaction: all of its writes are committed, or none. */
+function transaction<T>(db: DatabaseSyncInstance, body: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = body();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
 function isCorruption(error: unknown): boolean {
-  const code = (error as { code?: string }).code ?? '';
-  return code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT');
+  const name = (error as { sqliteCodeName?: string }).sqliteCodeName ?? (error as { code?: string }).code ?? '';
+  return name === 'SQLITE_NOTADB' || name.startsWith('SQLITE_CORRUPT');
 }
