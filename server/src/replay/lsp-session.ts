@@ -1,8 +1,8 @@
-// An editor in miniature: starts `gapo serve --stdio` as a child process and drives it over
-// real LSP, keeping its own copy of each document so edits can be given as offsets.
+// An editor in miniature: starts `gapo serve --stdio` as a child process (or a server module
+// forked over Node IPC, as VS Code starts the extension's) and drives it over real LSP, keeping its own copy of each document so edits can be given as offsets.
 // `gapo replay`, the tests and the benchmarks are its users.
 
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, fork, spawn } from 'node:child_process';
 import {
   createProtocolConnection,
   DidChangeTextDocumentNotification,
@@ -16,6 +16,8 @@ import {
   type InlineCompletionItem,
   InlineCompletionRequest,
   InlineCompletionTriggerKind,
+  IPCMessageReader,
+  IPCMessageWriter,
   type ProtocolConnection,
   StreamMessageReader,
   StreamMessageWriter,
@@ -36,6 +38,11 @@ type Outcome = typeof OutcomeNotification extends NotificationType<infer P> ? P 
 export interface SessionOptions {
   /** The `gapo` CLI to run (dist/cli.js). */
   cliPath: string;
+  /**
+   * Instead of the CLI: a server module (a packaged extension's dist/server.js) forked with
+   * `--node-ipc`, as VS Code's language client runs it; options then go in initialization.
+   */
+  serverModule?: string;
   dataDir: string;
   /** A model; null: capture only (--no-model); left out: the bundled default model. */
   modelDir?: string | null;
@@ -69,14 +76,22 @@ export class LspSession {
     if (options.modelDir) args.push('--model', options.modelDir);
     else if (options.modelDir === null) args.push('--no-model');
     if (options.cacheDir) args.push('--cache', options.cacheDir);
-    const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, ...args];
-    const child = spawn(command, commandArgs, { stdio: 'pipe', env: options.env ?? process.env });
+    let child: ChildProcess;
+    let connection: ProtocolConnection;
+    if (options.serverModule) {
+      child = fork(options.serverModule, ['--node-ipc'], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'], env: options.env ?? process.env });
+      child.stdout!.on('data', (chunk: Buffer) => options.log?.(chunk.toString().trimEnd()));
+      connection = createProtocolConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    } else {
+      const [command, ...commandArgs] = [...(options.wrapper ?? []), process.execPath, ...args];
+      child = spawn(command, commandArgs, { stdio: 'pipe', env: options.env ?? process.env });
+      const reader = new StreamMessageReader(child.stdout!);
+      // vscode-jsonrpc re-arms its partial-message timer forever, even after dispose, when a killed
+      // server leaves half a message behind; that timer would keep this process alive.
+      reader.partialMessageTimeout = 0;
+      connection = createProtocolConnection(reader, new StreamMessageWriter(child.stdin!));
+    }
     child.stderr!.on('data', (chunk: Buffer) => options.log?.(chunk.toString().trimEnd()));
-    const reader = new StreamMessageReader(child.stdout!);
-    // vscode-jsonrpc re-arms its partial-message timer forever, even after dispose, when a killed
-    // server leaves half a message behind; that timer would keep this process alive.
-    reader.partialMessageTimeout = 0;
-    const connection = createProtocolConnection(reader, new StreamMessageWriter(child.stdin!));
     const session = new LspSession(child, connection);
     connection.onNotification('window/logMessage', (params: { message: string }) => options.log?.(params.message));
     connection.onNotification(EpisodeCapturedNotification, (params) => void session.episodes.push(params));
