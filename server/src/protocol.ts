@@ -21,8 +21,57 @@ export interface ServerStatus {
   adapterVersion: number;
   openDocuments: number;
   episodes: { total: number; untrained: number; fromSuggestions: number };
-  suggestions: { shown: number; accepted: number; typedOver: number; ignored: number };
-  training: { state: 'idle' | 'training' | 'unavailable'; runId: number | null; lastRun: RunRecord | null };
+  suggestions: {
+    shown: number;
+    accepted: number;
+    typedOver: number;
+    ignored: number;
+    /** Accepted share of the most recent suggestions whose fate is known (null: none yet). */
+    recentAcceptance: { accepted: number; of: number } | null;
+    /** Whether suggestions are served (the user can switch them off and keep learning). */
+    enabled: boolean;
+  };
+  /** Paused: nothing is collected or trained until the user resumes. */
+  learning: 'on' | 'paused';
+  training: {
+    state: 'idle' | 'training' | 'unavailable';
+    runId: number | null;
+    /** The running run's progress (0-100) and phase; null when none runs. */
+    percentage: number | null;
+    message: string | null;
+    lastRun: RunRecord | null;
+  };
+}
+
+/** Everything the dashboard draws, in one answer. */
+export interface DashboardData {
+  status: ServerStatus;
+  runs: RunRecord[];
+  /** The steps of the most recent runs, oldest first (their metrics and reward groups). */
+  steps: StepRecord[];
+  adapters: AdapterRecord[];
+  liveAdapter: number;
+  /** Suggestions per day and what became of them; survival: mean share kept at the last check. */
+  acceptance: AcceptanceDay[];
+  /** What was collected, per file. */
+  collected: CollectedFile[];
+}
+
+export interface AcceptanceDay {
+  day: string;
+  shown: number;
+  accepted: number;
+  typedOver: number;
+  ignored: number;
+  survival: number | null;
+}
+
+export interface CollectedFile {
+  path: string;
+  episodes: number;
+  suggestions: number;
+  edits: number;
+  lastTime: number;
 }
 
 export interface StatsResult {
@@ -56,6 +105,20 @@ export const ExportRequest = new RequestType<{ format?: ExportFormat; out: strin
 /** Deletes collected edits, episodes and suggestions: one file's (path or uri), or all. */
 export const ForgetRequest = new RequestType<{ path?: string; uri?: string } | undefined, ForgetResult, void>('gapo/forget');
 
+/** Everything the dashboard shows. */
+export const DashboardRequest = new RequestType0<DashboardData, void>('gapo/dashboard');
+/** Stops the running training run; its candidate is dropped. Answers whether one was running. */
+export const CancelTrainingRequest = new RequestType0<{ cancelled: boolean }, void>('gapo/cancelTraining');
+/** Pauses learning (nothing collected, nothing trained; suggestions go on) or resumes it; kept across restarts. */
+export const SetLearningRequest = new RequestType<{ paused: boolean }, { learning: ServerStatus['learning'] }, void>('gapo/setLearning');
+/**
+ * Learns from a repository's history: its recent commits become episodes (through the same
+ * privacy filter as typing), with work-done progress. Answers with the episodes stored.
+ */
+export const LearnFromHistoryRequest = new RequestType<{ folder: string; limit?: number }, { episodes: number; commits: number; skipped: number }, void>('gapo/learnFromHistory');
+
+/** Sent when anything the status shows changed (model, training progress, adapter, counts). */
+export const StatusNotification = new NotificationType<ServerStatus>('gapo/statusChanged');
 /** Sent once an episode is committed to the store. */
 export const EpisodeCapturedNotification = new NotificationType<{ id: string; path: string; suggestionId: string | null }>('gapo/episodeCaptured');
 /** What happened to a shown suggestion (survival checks carry the seconds and the share kept). */

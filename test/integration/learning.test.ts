@@ -2,12 +2,24 @@
 // Train Now runs GAPO in the training worker, the eval gate decides, adapter versions are
 // kept and can be rolled back; a restarted server trains by itself once the user is idle.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LspSession, type SessionOptions } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
-import { ExportRequest, ForgetRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../../server/src/protocol';
+import {
+  CancelTrainingRequest,
+  DashboardRequest,
+  ExportRequest,
+  ForgetRequest,
+  LearnFromHistoryRequest,
+  RollbackRequest,
+  SetLearningRequest,
+  StatsRequest,
+  StatusRequest,
+  TrainNowRequest,
+} from '../../server/src/protocol';
 import type { RunRecord } from '../../server/src/store/store';
 import { makeModel, tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
@@ -76,6 +88,24 @@ describe('learning through the language server', () => {
     assert.equal(stats.liveAdapter, gatePassed ? 1 : 0);
     const status = await session.request(StatusRequest);
     assert.equal(status.episodes.untrained, 0);
+    // The status item follows from what the server pushes: a percentage while it trains, then the version.
+    await session.until(() => session.statuses.at(-1)?.training.state === 'idle', 'a status after the run');
+    const during = session.statuses.filter((s) => s.training.state === 'training');
+    assert.ok(during.length > 0 && during.every((s) => s.training.percentage !== null && s.training.percentage >= 0 && s.training.percentage <= 100));
+    assert.equal(session.statuses.at(-1)!.adapterVersion, stats.liveAdapter);
+    assert.equal(session.statuses.at(-1)!.training.percentage, null);
+  });
+
+  it('gives the dashboard the run, its reward groups, the adapters and what was collected per file', async () => {
+    const data = await session.request(DashboardRequest);
+    assert.equal(data.runs[0].adapterVersion, 1);
+    assert.deepEqual(data.steps.map((s) => s.runId), [data.runs[0].id]);
+    assert.equal((data.steps[0].groups as unknown[]).length, 2);
+    assert.deepEqual(data.adapters.map((a) => a.version), [0, 1]);
+    const status = await session.request(StatusRequest);
+    assert.equal(data.collected.reduce((n, f) => n + f.episodes, 0), status.episodes.total);
+    assert.ok(data.collected.every((f) => f.path.startsWith(join(work, 'repo'))));
+    assert.equal(data.acceptance.reduce((n, d) => n + d.shown, 0), status.suggestions.shown);
   });
 
   it('rolls back to any version, and refuses one that does not exist', async () => {
@@ -84,6 +114,40 @@ describe('learning through the language server', () => {
     assert.deepEqual(await session.request(RollbackRequest, { version: 0 }), { adapterVersion: 0 });
     await assert.rejects(session.request(RollbackRequest, { version: 7 }), /no adapter version 7/);
     assert.equal((await session.request(StatusRequest)).adapterVersion, 0);
+  });
+
+  it('cancels a running run on request: no new version, the live adapter stays', async () => {
+    const started = session.progress.length;
+    const running = session.request(TrainNowRequest);
+    await session.until(() => session.progress.slice(started).some((p) => p.kind === 'begin'), 'the run to begin');
+    assert.deepEqual(await session.request(CancelTrainingRequest), { cancelled: true });
+    const result = await running;
+    assert.equal(result.status, 'cancelled');
+    assert.equal(result.adapterVersion, null);
+    const stats = await session.request(StatsRequest, undefined);
+    assert.equal(stats.runs[0].status, 'cancelled');
+    assert.deepEqual(stats.adapters.map((a) => a.version), [0, 1]);
+    assert.equal(stats.liveAdapter, 0);
+    assert.deepEqual(await session.request(CancelTrainingRequest), { cancelled: false }, 'nothing runs any more');
+  });
+
+  it('collects and trains nothing while learning is paused, and goes on once resumed', async () => {
+    const before = (await session.request(StatusRequest)).episodes.total;
+    assert.deepEqual(await session.request(SetLearningRequest, { paused: true }), { learning: 'paused' });
+    assert.equal((await session.request(StatusRequest)).learning, 'paused');
+    await replayEpisodes(session, fixtures.map((e) => ({ ...e, path: `paused/${e.path}` })), { noise: 0, seed: 3, typingChunk: 8, root: join(work, 'repo') });
+    await assert.rejects(session.request(TrainNowRequest), /learning is paused/);
+    const data = await session.request(DashboardRequest);
+    assert.equal(data.status.episodes.total, before);
+    assert.ok(!data.collected.some((f) => f.path.includes('/paused/')), 'no edit, suggestion or episode of the paused files');
+    await session.request(SetLearningRequest, { paused: false });
+    await replayEpisodes(session, fixtures.slice(0, 1).map((e) => ({ ...e, path: `resumed/${e.path}` })), { noise: 0, seed: 3, typingChunk: 8, root: join(work, 'repo') });
+    let after = before;
+    for (let i = 0; i < 100 && after === before; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = (await session.request(StatusRequest)).episodes.total;
+    }
+    assert.ok(after > before, 'an episode after resuming');
   });
 
   it('exports what it collected, and forgets a file or everything on request', async () => {
@@ -113,6 +177,40 @@ describe('learning through the language server', () => {
     assert.ok(run, 'a background run started');
     assert.ok(run.status === 'deployed' || run.status === 'kept', run.status);
     assert.equal(run.adapterVersion, 2);
+  });
+
+  it("learns from a repository's history: its commits' edits, never an excluded file's, secrets redacted", async () => {
+    const repo = join(work, 'history');
+    mkdirSync(repo, { recursive: true });
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { stdio: 'pipe' });
+    git('init', '-q');
+    const secret = 'ghp_' + 'a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8';
+    const write = (body: string) => {
+      writeFileSync(join(repo, 'sum.js'), `const token = '${secret}';\n\nfunction sum(items) {\n  let total = 0;\n${body}  return total;\n}\n`);
+      // A code file under secrets/ is excluded by default, as it would be when typed in.
+      mkdirSync(join(repo, 'secrets'), { recursive: true });
+      writeFileSync(join(repo, 'secrets', 'keys.js'), `export const keys = [${body.length}];\n`);
+    };
+    write('');
+    git('add', '-A');
+    git('commit', '-qm', 'first');
+    write('  for (const item of items) total += item;\n');
+    git('commit', '-qam', 'second');
+    const before = (await session.request(StatusRequest)).episodes.total;
+    const result = await session.request(LearnFromHistoryRequest, { folder: repo });
+    assert.equal(result.commits, 2);
+    assert.equal(result.episodes, 1, 'one hunk of sum.js; secrets/keys.js is excluded');
+    const data = await session.request(DashboardRequest);
+    assert.equal(data.status.episodes.total, before + 1);
+    const file = data.collected.find((f) => f.path === join(repo, 'sum.js'));
+    assert.equal(file?.episodes, 1);
+    assert.ok(!data.collected.some((f) => f.path.includes('secrets')));
+    const out = join(work, 'history.jsonl');
+    await session.request(ExportRequest, { format: 'jsonl', out });
+    const exported = readFileSync(out, 'utf8');
+    assert.match(exported, /for \(const item of items\) total \+= item;/);
+    assert.ok(!exported.includes(secret.slice(4, 16)), 'the token was redacted');
+    await assert.rejects(session.request(LearnFromHistoryRequest, { folder: join(work, 'not-a-repo') }), /git .*failed/);
   });
 
   it('serves the base model, with a warning, when the live adapter was deleted from disk', async () => {

@@ -47,6 +47,48 @@ describe('store', () => {
     store.close();
   });
 
+  it('answers what the dashboard and the status item show: acceptance, per day and recent, and what was collected per file', () => {
+    const store = Store.open(':memory:');
+    const day = Date.UTC(2026, 10, 27);
+    const suggest = (id: string, time: number, path: string, ...outcomes: ['accepted' | 'typed_over' | 'ignored' | 'survival', number | null, number | null][]) => {
+      store.addSuggestion({ id, time, uri: `file://${path}`, path, rewritten: 'r', insertText: 'i', adapterVersion: 0, latencyMs: 5 });
+      for (const [kind, afterS, share] of outcomes) store.addOutcome(id, kind, time + 1, afterS, share);
+    };
+    assert.equal(store.recentAcceptance(50), null, 'no suggestion yet');
+    // Survival is the share kept at the last check (after 300 s here, not after 30 s).
+    suggest('a', day + 1, '/w/a.ts', ['accepted', null, null], ['survival', 300, 0.5], ['survival', 30, 1]);
+    suggest('b', day + 2, '/w/a.ts', ['typed_over', null, null]);
+    suggest('c', day + 86_400_000, '/w/b.ts', ['accepted', null, null]);
+    suggest('d', day + 86_400_001, '/w/b.ts'); // still on screen: its fate is unknown
+    suggest('e', day + 86_400_002, '/w/b.ts', ['ignored', null, null]);
+    assert.deepEqual(store.recentAcceptance(50), { accepted: 2, of: 4 });
+    assert.deepEqual(store.recentAcceptance(2), { accepted: 1, of: 2 }, 'only the latest ones');
+    assert.deepEqual(store.acceptanceByDay(10), [
+      { day: '2026-11-27', shown: 2, accepted: 1, typedOver: 1, ignored: 0, survival: 0.5 },
+      { day: '2026-11-28', shown: 3, accepted: 1, typedOver: 0, ignored: 1, survival: null },
+    ]);
+    store.addEpisode(episode('x', day + 5, '/w/a.ts'));
+    store.addEdit(day + 7, 'file:///w/c.ts', '/w/c.ts', '+x\n');
+    assert.deepEqual(store.collectedFiles(), [
+      { path: '/w/b.ts', episodes: 0, suggestions: 3, edits: 0, lastTime: day + 86_400_002 },
+      { path: '/w/c.ts', episodes: 0, suggestions: 0, edits: 1, lastTime: day + 7 },
+      { path: '/w/a.ts', episodes: 1, suggestions: 2, edits: 0, lastTime: day + 5 },
+    ]);
+  });
+
+  it('keeps learning paused across reopening', () => {
+    const file = join(tempDir('store'), 'gapo.db');
+    let store = Store.open(file);
+    assert.equal(store.learningPaused(), false);
+    store.setLearningPaused(true);
+    store.close();
+    store = Store.open(file);
+    assert.equal(store.learningPaused(), true);
+    store.setLearningPaused(false);
+    assert.equal(store.learningPaused(), false);
+    store.close();
+  });
+
   it('forgets one file or everything, and keeps adapters', () => {
     const store = Store.open(join(tempDir('store'), 'gapo.db'));
     store.addEpisode(episode('a', 1, '/w/a.ts'));

@@ -25,8 +25,11 @@ export interface LearnerHost {
   /** The server's gate: its training worker waits while suggestions are in flight. */
   suggestionsFirst: SuggestionsFirst;
   workerPath: string;
+  /** The user paused learning: no background runs. */
+  paused(): boolean;
   log(message: string): void;
-  progress(message: string, percentage: number): void;
+  /** A run's progress (0-100); `running` is false once it has finished. */
+  progress(message: string, percentage: number, running: boolean): void;
   /** Makes a version live in the serving engine (null: the base model). */
   deploy(version: number, adapterDir: string | null): Promise<void>;
 }
@@ -43,7 +46,7 @@ export interface RunResult {
 export class TrainingError extends Error {}
 
 export class Learner {
-  private running: { runId: number; worker: Worker; done: Promise<RunResult> } | null = null;
+  private running: { runId: number; worker: Worker; done: Promise<RunResult>; cancel: () => void } | null = null;
   private lastActivity = Date.now();
   private readonly timer: NodeJS.Timeout;
 
@@ -73,7 +76,7 @@ export class Learner {
 
   private maybeTrainInBackground(): void {
     const s = this.host.settings;
-    if (this.running || Date.now() - this.lastActivity < s.idleMs) return;
+    if (this.running || this.host.paused() || Date.now() - this.lastActivity < s.idleMs) return;
     if (this.newEpisodes() < s.minNewEpisodes) return;
     this.train('background').catch((error) => this.host.log(`background training: ${(error as Error).message}`));
   }
@@ -130,6 +133,7 @@ export class Learner {
         : `training run ${runId} (${trigger}): ${train.length} episodes, ${heldOut.length} held out, from adapter v${liveVersion}`,
     );
     const worker = new Worker(this.host.workerPath, { workerData: job });
+    let cancel = () => {};
     const done = new Promise<RunResult>((resolve) => {
       let finished = false;
       const finish = (result: RunResult) => {
@@ -137,7 +141,7 @@ export class Learner {
         finished = true;
         this.running = null;
         void worker.terminate();
-        this.host.progress(`training run ${runId}: ${result.status}`, 100);
+        this.host.progress(`training run ${runId}: ${result.status}`, 100, false);
         resolve(result);
       };
       const fail = (message: string, status: 'failed' | 'cancelled' = 'failed') => {
@@ -150,7 +154,7 @@ export class Learner {
       worker.on('message', (message: TrainingMessage) => {
         try {
           if (message.type === 'log') this.host.log(message.message);
-          else if (message.type === 'phase') this.host.progress(`${message.phase} (${message.done}/${message.total})`, phasePercent(message.phase, message.done, message.total));
+          else if (message.type === 'phase') this.host.progress(`${message.phase} (${message.done}/${message.total})`, phasePercent(message.phase, message.done, message.total), true);
           else if (message.type === 'step') {
             const { step, groups, ...metrics } = message.summary;
             store.addStep(runId, step, metrics, groups);
@@ -165,9 +169,18 @@ export class Learner {
       });
       worker.on('error', (error) => fail(`the training worker crashed: ${error.message}`));
       worker.on('exit', (code) => fail(`the training worker exited (code ${code})`, 'cancelled'));
+      cancel = () => fail('cancelled by the user', 'cancelled');
     });
-    this.running = { runId, worker, done };
+    this.running = { runId, worker, done, cancel };
+    this.host.progress('starting', 0, true);
     return done;
+  }
+
+  /** Stops the running run (its candidate is dropped, the live adapter stays). Returns whether one ran. */
+  cancel(): boolean {
+    if (!this.running) return false;
+    this.running.cancel();
+    return true;
   }
 
   /** The eval gate: keep every candidate, make it live only if neither metric dropped. */

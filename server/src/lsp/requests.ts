@@ -1,18 +1,98 @@
-// The server's own requests (declared in protocol.ts): status, training runs, Train Now,
+// The server's own requests (declared in protocol.ts): status, the dashboard's data, training
+// runs, Train Now and Cancel, pausing learning, learning from a repository's history,
 // importing an adapter, rollback, export and forgetting what was collected.
 
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type Connection, ErrorCodes, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { TrainingError } from '../learn/learner';
-import { ExportRequest, ForgetRequest, ImportAdapterRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../protocol';
+import {
+  CancelTrainingRequest,
+  DashboardRequest,
+  ExportRequest,
+  ForgetRequest,
+  ImportAdapterRequest,
+  LearnFromHistoryRequest,
+  RollbackRequest,
+  SetLearningRequest,
+  StatsRequest,
+  StatusRequest,
+  TrainNowRequest,
+} from '../protocol';
+import { redactSecrets } from '../edits/redaction';
+import { commitEpisodes, GitError } from '../replay/git-episodes';
 import { exportEpisodes } from '../store/export';
 import { filePath, type ServerState } from './state';
+
+const DASHBOARD_RUNS = 30;
+const DASHBOARD_RUNS_WITH_STEPS = 5;
+const DASHBOARD_DAYS = 60;
+/** Commits read by "Learn from Repository History" unless the request says otherwise. */
+const HISTORY_COMMITS = 300;
 
 /** An error the user can act on: RequestFailed with the reason. */
 const failed = (message: string) => new ResponseError(LSPErrorCodes.RequestFailed, message);
 
 export function answerRequests(connection: Connection, server: () => ServerState): void {
   connection.onRequest(StatusRequest, () => server().status());
+
+  connection.onRequest(DashboardRequest, () => {
+    const state = server();
+    const { store } = state;
+    const runs = store.runs(DASHBOARD_RUNS);
+    const steps = runs.slice(0, DASHBOARD_RUNS_WITH_STEPS).reverse().flatMap((run) => store.steps(run.id));
+    return { status: state.status(), runs, steps, adapters: store.adapters(), liveAdapter: store.liveAdapterVersion(), acceptance: store.acceptanceByDay(DASHBOARD_DAYS), collected: store.collectedFiles() };
+  });
+
+  connection.onRequest(CancelTrainingRequest, () => ({ cancelled: server().learner?.cancel() ?? false }));
+
+  connection.onRequest(SetLearningRequest, (params) => {
+    if (typeof params?.paused !== 'boolean') throw new ResponseError(ErrorCodes.InvalidParams, `${SetLearningRequest.method} takes { paused: boolean }`);
+    server().setPaused(params.paused);
+    return { learning: params.paused ? 'paused' : 'on' } as const;
+  });
+
+  connection.onRequest(LearnFromHistoryRequest, async (params, token) => {
+    const state = server();
+    if (typeof params?.folder !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${LearnFromHistoryRequest.method} takes { folder: PATH, limit?: number }`);
+    if (state.paused) throw failed('learning is paused: resume it first');
+    const folder = resolve(params.folder);
+    const limit = Number.isInteger(params.limit) && params.limit! > 0 ? params.limit! : HISTORY_COMMITS;
+    const progress = await connection.window.createWorkDoneProgress().catch(() => null);
+    progress?.begin('GAPO: learning from the repository history', 0, 'reading commits', true);
+    // Files the user could not type into (excluded, the server's own data) teach nothing either.
+    const privacy = { includes: (path: string) => !state.privacy.excludedPath(join(folder, path)), redact: (text: string, path: string) => redactSecrets(text, path) };
+    let episodes = 0;
+    let commits = 0;
+    let skipped = 0;
+    try {
+      for (const commit of commitEpisodes(folder, limit, privacy)) {
+        if (token.isCancellationRequested || progress?.token.isCancellationRequested) break;
+        commits = commit.index;
+        for (const episode of commit.episodes) {
+          const path = join(folder, episode.path);
+          // The same text limits as an open document's (size, binary, generated).
+          if (state.privacy.contentReason(episode.prefix + episode.region + episode.suffix)) {
+            skipped++;
+            continue;
+          }
+          state.store.addEpisode({ ...episode, path, uri: pathToFileURL(path).href, time: Date.parse(episode.date ?? '') || Date.now(), suggestionId: null });
+          episodes++;
+        }
+        progress?.report(Math.round((100 * commit.index) / commit.total), `${commit.index}/${commit.total} commits, ${episodes} episodes`);
+        // Between commits the server answers the editor.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (error) {
+      if (error instanceof GitError) throw failed(error.message);
+      throw error;
+    } finally {
+      progress?.done();
+    }
+    state.log(`learned ${episodes} episodes from ${commits} commits of ${folder}${skipped ? ` (${skipped} skipped)` : ''}`);
+    state.statusChanged();
+    return { episodes, commits, skipped };
+  });
 
   connection.onRequest(StatsRequest, (params) => {
     const { store } = server();
@@ -24,8 +104,10 @@ export function answerRequests(connection: Connection, server: () => ServerState
   connection.onRequest(TrainNowRequest, async () => {
     const state = server();
     if (!state.learner) throw failed(state.model.state === 'loading' ? 'the model is still loading' : 'no model is loaded, so there is nothing to train');
+    if (state.paused) throw failed('learning is paused: resume it first');
     state.trainingProgress ??= await connection.window.createWorkDoneProgress().catch(() => null);
-    state.trainingProgress?.begin('GAPO: training', 0, 'starting', false);
+    state.trainingProgress?.begin('GAPO: training', 0, 'starting', true);
+    state.trainingProgress?.token.onCancellationRequested(() => state.learner?.cancel());
     try {
       return await state.learner.train('manual');
     } catch (error) {

@@ -14,10 +14,13 @@ import { fragmentProbes, SecretLedger } from '../edits/redaction';
 import { Learner } from '../learn/learner';
 import { SuggestionsFirst } from '../learn/suggestions-first';
 import { EngineClient } from '../model/engine-client';
-import { EpisodeCapturedNotification, OutcomeNotification, type ServerStatus } from '../protocol';
+import { EpisodeCapturedNotification, OutcomeNotification, type ServerStatus, StatusNotification } from '../protocol';
 import { Store } from '../store/store';
 import { version } from '../version';
 import type { ServerOptions } from './options';
+
+/** How many of the latest suggestions with a known fate the acceptance rate is measured on. */
+const RECENT_SUGGESTIONS = 50;
 
 export class ServerState {
   readonly captures = new Map<string, DocumentCapture>();
@@ -30,14 +33,21 @@ export class ServerState {
   learner: Learner | null = null;
   model: { state: ServerStatus['modelState']; error: string | null } = { state: 'none', error: null };
   trainingProgress: WorkDoneProgressServerReporter | null = null;
+  /** The running training run's last reported progress. */
+  private training: { percentage: number; message: string } | null = null;
+  private statusTimer: NodeJS.Timeout | null = null;
 
   /** What capture hands over for storage: scrubbed of known secrets' fragments, then announced. */
   readonly sink: CaptureSink = {
-    edit: (capture, diff) => this.store.addEdit(Date.now(), capture.uri, capture.path, this.secrets.scrub(diff)),
+    edit: (capture, diff) => {
+      if (!this.paused) this.store.addEdit(Date.now(), capture.uri, capture.path, this.secrets.scrub(diff));
+    },
     episode: (capture, episode, suggestionId) => {
+      if (this.paused) return;
       this.store.addEpisode({ ...this.scrubPrompt(episode), target: this.secrets.scrub(episode.target), time: Date.now(), uri: capture.uri, suggestionId });
       // Sent after the commit: an acknowledged episode survives a killed server.
       void this.connection.sendNotification(EpisodeCapturedNotification, { id: episode.id, path: capture.path, suggestionId });
+      this.statusChanged();
     },
     secrets: (found) => {
       const fresh = this.secrets.add(found);
@@ -49,6 +59,7 @@ export class ServerState {
       // Dropped when the store is closed, or the suggestion was forgotten meanwhile.
       if (!this.store.db.isOpen || !this.store.addOutcome(suggestionId, kind, Date.now(), afterS ?? null, share ?? null)) return;
       void this.connection.sendNotification(OutcomeNotification, { suggestionId, kind, afterS: afterS ?? null, share: share ?? null });
+      this.statusChanged();
     },
   };
 
@@ -61,7 +72,10 @@ export class ServerState {
     this.privacy = new PrivacyFilter({ exclude: options.capture.exclude, maxFileBytes: options.capture.maxFileBytes, excludeFolders: [options.dataDir, ...(options.capture.excludeFolders ?? [])] });
     this.survival = new SurvivalChecks(
       {
-        addChecks: (checks) => store.addSurvivalChecks(checks),
+        // A suggestion accepted while learning was paused was never stored: nothing to follow.
+        addChecks: (checks) => {
+          if (!this.paused) store.addSurvivalChecks(checks);
+        },
         moveSpan: (id, span) => store.moveSurvivalSpan(id, span),
         record: (id, afterS, share) => this.sink.outcome(id, 'survival', afterS, share),
         drop: (id, afterS) => store.dropSurvivalCheck(id, afterS),
@@ -74,6 +88,28 @@ export class ServerState {
 
   log(message: string): void {
     this.connection.console.log(message);
+  }
+
+  /** Paused by the user: nothing is collected or trained (suggestions go on). */
+  get paused(): boolean {
+    return this.store.learningPaused();
+  }
+
+  setPaused(paused: boolean): void {
+    this.store.setLearningPaused(paused);
+    if (paused) for (const capture of this.captures.values()) capture.discard();
+    this.log(paused ? 'learning paused: nothing is collected or trained until it is resumed' : 'learning resumed');
+    this.statusChanged();
+  }
+
+  /** Tells the client the status changed; changes within 200 ms make one notification. */
+  statusChanged(): void {
+    if (this.statusTimer) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = null;
+      if (this.store.db.isOpen) void this.connection.sendNotification(StatusNotification, this.status()).catch(() => {});
+    }, 200);
+    this.statusTimer.unref();
   }
 
   /** Starts capturing a document; the history of the file's earlier edits comes from the store. */
@@ -95,6 +131,7 @@ export class ServerState {
       live = store.adapter(0);
     }
     const log = (message: string) => this.log(message);
+    this.statusChanged();
     EngineClient.start({ modelDir, cacheDir: options.cacheDir, adapterDir: options.adapterDir ?? live?.path ?? undefined, promptFormat: options.promptFormat ?? undefined, workerPath: join(__dirname, 'engine-worker.js'), log }).then(
       (client) => {
         this.engine = client;
@@ -109,14 +146,24 @@ export class ServerState {
           settings: { ...options.training, minNewEpisodes: options.training.background ? options.training.minNewEpisodes : Infinity },
           suggestionsFirst: this.suggestionsFirst,
           workerPath: join(__dirname, 'training-worker.js'),
+          paused: () => this.paused,
           log,
-          progress: (message, percentage) => this.trainingProgress?.report(Math.round(percentage), message),
-          deploy: async (_version, dir) => this.engine?.setAdapter(dir),
+          progress: (message, percentage, running) => {
+            this.training = running ? { percentage: Math.round(percentage), message } : null;
+            this.trainingProgress?.report(Math.round(percentage), message);
+            this.statusChanged();
+          },
+          deploy: async (_version, dir) => {
+            await this.engine?.setAdapter(dir);
+            this.statusChanged();
+          },
         });
+        this.statusChanged();
       },
       (error: Error) => {
         this.model = { state: 'failed', error: error.message };
         this.connection.console.error(`the model could not be loaded, suggestions and training are off: ${error.message}`);
+        this.statusChanged();
       },
     );
   }
@@ -133,8 +180,22 @@ export class ServerState {
       adapterVersion: store.liveAdapterVersion(),
       openDocuments: this.captures.size,
       episodes: { total: counts.episodes, untrained: store.countEpisodesSince(store.lastEpisodeTimeTrained()), fromSuggestions: counts.episodesFromSuggestions },
-      suggestions: { shown: counts.suggestions, accepted: counts.accepted, typedOver: counts.typedOver, ignored: counts.ignored },
-      training: { state: learner ? learner.state : 'unavailable', runId: learner?.runningRunId ?? null, lastRun: store.runs(1)[0] ?? null },
+      suggestions: {
+        shown: counts.suggestions,
+        accepted: counts.accepted,
+        typedOver: counts.typedOver,
+        ignored: counts.ignored,
+        recentAcceptance: store.recentAcceptance(RECENT_SUGGESTIONS),
+        enabled: this.options.suggest.enabled,
+      },
+      learning: this.paused ? 'paused' : 'on',
+      training: {
+        state: learner ? learner.state : 'unavailable',
+        runId: learner?.runningRunId ?? null,
+        percentage: learner?.runningRunId ? (this.training?.percentage ?? 0) : null,
+        message: learner?.runningRunId ? (this.training?.message ?? 'starting') : null,
+        lastRun: store.runs(1)[0] ?? null,
+      },
     };
   }
 
@@ -143,6 +204,7 @@ export class ServerState {
     for (const capture of this.captures.values()) if (path === undefined || capture.path === path) capture.discard();
     this.survival.forget((uri) => path === undefined || filePath(uri) === path);
     const deleted = this.store.forget(path);
+    this.statusChanged();
     this.log(`forgot ${deleted.episodes} episodes, ${deleted.suggestions} suggestions and ${deleted.edits} edits${path ? ` of ${path}` : ''}`);
     return deleted;
   }

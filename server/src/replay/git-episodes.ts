@@ -32,25 +32,43 @@ function hasParent(repo: string, commit: string): boolean {
   }
 }
 
+/** What may be learned from a repository's files: the same rules as typing in them. */
+export interface GitPrivacy {
+  /** Whether a file (relative to the repository) may be used at all. */
+  includes(path: string): boolean;
+  /** The text with its secrets replaced. */
+  redact(text: string, path: string): string;
+}
+
+const everything: GitPrivacy = { includes: () => true, redact: (text) => text };
+
 /** Episodes oldest first, from at most the `maxCommits` most recent commits. */
-export function episodesFromGit(repoPath: string, maxCommits = 500): Episode[] {
+export function episodesFromGit(repoPath: string, maxCommits = 500, privacy: GitPrivacy = everything): Episode[] {
+  return [...commitEpisodes(repoPath, maxCommits, privacy)].flatMap((c) => c.episodes);
+}
+
+/**
+ * The same, one commit at a time (oldest first), so that a server can yield between commits.
+ * `index` counts the commits from 1 to `total`.
+ */
+export function* commitEpisodes(repoPath: string, maxCommits = 500, privacy: GitPrivacy = everything): Generator<{ commit: string; index: number; total: number; episodes: Episode[] }> {
   const repo = resolve(repoPath);
   const name = basename(git(repo, ['rev-parse', '--show-toplevel']).trim());
   const log = git(repo, ['log', '--no-merges', `--max-count=${maxCommits}`, '--format=%H %aI']).trim();
   const commits = log ? log.split('\n').map((line) => line.split(' ') as [string, string]).reverse() : [];
-  const episodes: Episode[] = [];
-  for (const [commit, date] of commits) {
+  for (const [i, [commit, date]] of commits.entries()) {
+    const episodes: Episode[] = [];
     // The first commit, and the oldest of a shallow clone, have no parent to diff against.
-    if (!hasParent(repo, commit)) continue;
-    const changed = git(repo, ['diff-tree', '--no-commit-id', '-r', '--name-only', '--diff-filter=M', commit]).split('\n').filter(Boolean);
+    const changed = hasParent(repo, commit) ? git(repo, ['diff-tree', '--no-commit-id', '-r', '--name-only', '--diff-filter=M', commit]).split('\n').filter(Boolean) : [];
     for (const path of changed) {
       const language = languageOf(path);
-      if (NOT_CODE.has(language)) continue;
+      if (NOT_CODE.has(language) || !privacy.includes(path)) continue;
       const before = git(repo, ['show', `${commit}^:${path}`]);
       const after = git(repo, ['show', `${commit}:${path}`]);
       if (before.length > MAX_FILE_BYTES || after.length > MAX_FILE_BYTES || looksBinary(before) || looksBinary(after)) continue;
-      episodes.push(...episodesFromChange(before, after, { path, language, source: `git:${name}@${commit.slice(0, 12)}`, date, history: [] }));
+      const source = `git:${name}@${commit.slice(0, 12)}`;
+      episodes.push(...episodesFromChange(privacy.redact(before, path), privacy.redact(after, path), { path, language, source, date, history: [] }));
     }
+    yield { commit, index: i + 1, total: commits.length, episodes };
   }
-  return episodes;
 }

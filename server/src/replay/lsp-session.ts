@@ -30,7 +30,7 @@ import {
   WillSaveTextDocumentNotification,
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { EpisodeCapturedNotification, OutcomeNotification, StatusRequest } from '../protocol';
+import { EpisodeCapturedNotification, OutcomeNotification, type ServerStatus, StatusNotification, StatusRequest } from '../protocol';
 
 type EpisodeCaptured = typeof EpisodeCapturedNotification extends NotificationType<infer P> ? P : never;
 type Outcome = typeof OutcomeNotification extends NotificationType<infer P> ? P : never;
@@ -59,6 +59,8 @@ export class LspSession {
   readonly documents = new Map<string, TextDocument>();
   readonly episodes: EpisodeCaptured[] = [];
   readonly outcomes: Outcome[] = [];
+  /** The statuses the server pushed (gapo/statusChanged), oldest first. */
+  readonly statuses: ServerStatus[] = [];
   /** Work-done progress the server reported (`$/progress` values: begin, report, end). */
   readonly progress: { kind: string; title?: string; message?: string; percentage?: number }[] = [];
   initializeResult: InitializeResult | null = null;
@@ -96,6 +98,7 @@ export class LspSession {
     connection.onNotification('window/logMessage', (params: { message: string }) => options.log?.(params.message));
     connection.onNotification(EpisodeCapturedNotification, (params) => void session.episodes.push(params));
     connection.onNotification(OutcomeNotification, (params) => void session.outcomes.push(params));
+    connection.onNotification(StatusNotification, (params) => void session.statuses.push(params));
     connection.onRequest(WorkDoneProgressCreateRequest.method, () => null);
     connection.onNotification('$/progress', (params: { value: LspSession['progress'][number] }) => void session.progress.push(params.value));
     connection.onError(() => {});

@@ -12,6 +12,7 @@ import { migrations } from './migrations';
 import type { Episode } from '../edits/episode';
 import type { Outcome, PendingSurvivalCheck } from '../edits/suggestion';
 import type { Span } from '../edits/text';
+import type { AcceptanceDay, CollectedFile } from '../protocol';
 
 export class StoreError extends Error {}
 
@@ -231,6 +232,49 @@ export class Store {
     };
   }
 
+  /** Of the `limit` most recent suggestions whose fate is known, how many were accepted. */
+  recentAcceptance(limit: number): { accepted: number; of: number } | null {
+    const row = this.db
+      .prepare(
+        `SELECT count(*) n, coalesce(sum(accepted), 0) accepted FROM (
+           SELECT s.id, max(o.kind = 'accepted') accepted FROM suggestions s JOIN outcomes o ON o.suggestion_id = s.id
+           WHERE o.kind IN ('accepted', 'typed_over', 'ignored') GROUP BY s.id ORDER BY s.time DESC LIMIT ?)`,
+      )
+      .get(limit) as { n: number; accepted: number };
+    return row.n === 0 ? null : { accepted: row.accepted, of: row.n };
+  }
+
+  /** Suggestions per day (UTC) with their outcomes, the last `days` days that had any. */
+  acceptanceByDay(days: number): AcceptanceDay[] {
+    const rows = this.db
+      .prepare(
+        `SELECT day, count(*) shown, sum(accepted) accepted, sum(typed_over) typed_over, sum(ignored) ignored, avg(survival) survival FROM (
+           SELECT date(s.time / 1000, 'unixepoch') day,
+             EXISTS (SELECT 1 FROM outcomes o WHERE o.suggestion_id = s.id AND o.kind = 'accepted') accepted,
+             EXISTS (SELECT 1 FROM outcomes o WHERE o.suggestion_id = s.id AND o.kind = 'typed_over') typed_over,
+             EXISTS (SELECT 1 FROM outcomes o WHERE o.suggestion_id = s.id AND o.kind = 'ignored') ignored,
+             (SELECT o.share FROM outcomes o WHERE o.suggestion_id = s.id AND o.kind = 'survival' ORDER BY o.after_s DESC LIMIT 1) survival
+           FROM suggestions s)
+         GROUP BY day ORDER BY day DESC LIMIT ?`,
+      )
+      .all(days) as Record<string, any>[];
+    return rows.reverse().map((r) => ({ day: r.day, shown: r.shown, accepted: r.accepted, typedOver: r.typed_over, ignored: r.ignored, survival: r.survival }));
+  }
+
+  /** What was collected, per file, most recently touched first. */
+  collectedFiles(): CollectedFile[] {
+    const rows = this.db
+      .prepare(
+        `SELECT path, sum(episodes) episodes, sum(suggestions) suggestions, sum(edits) edits, max(time) last_time FROM (
+           SELECT path, count(*) episodes, 0 suggestions, 0 edits, max(time) time FROM episodes GROUP BY path
+           UNION ALL SELECT path, 0, count(*), 0, max(time) FROM suggestions GROUP BY path
+           UNION ALL SELECT path, 0, 0, count(*), max(time) FROM edits GROUP BY path)
+         GROUP BY path ORDER BY last_time DESC`,
+      )
+      .all() as Record<string, any>[];
+    return rows.map((r) => ({ path: r.path, episodes: r.episodes, suggestions: r.suggestions, edits: r.edits, lastTime: r.last_time }));
+  }
+
   /**
    * Deletes collected data (everything, or one file's) and leaves no byte of it on disk:
    * secure_delete zeroes the freed space, the WAL is checkpointed and truncated, and
@@ -338,6 +382,15 @@ export class Store {
   steps(runId: number): StepRecord[] {
     const rows = this.db.prepare('SELECT * FROM training_steps WHERE run_id = ? ORDER BY step').all(runId) as Record<string, unknown>[];
     return rows.map((r) => ({ runId: r.run_id as number, step: r.step as number, time: r.time as number, metrics: json(r.metrics as string), groups: json(r.groups as string) }));
+  }
+
+  /** Whether the user paused learning (kept across restarts). */
+  learningPaused(): boolean {
+    return (this.db.prepare("SELECT value FROM settings WHERE key = 'learning_paused'").get() as { value: string } | undefined)?.value === '1';
+  }
+
+  setLearningPaused(paused: boolean): void {
+    this.db.prepare("INSERT INTO settings(key, value) VALUES ('learning_paused', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(paused ? '1' : '0');
   }
 
   lastEpisodeTimeTrained(): number {
