@@ -27,7 +27,7 @@ const TARGETS = {
 };
 
 /** What the bundles in dist/ load at run time and esbuild could not bundle (see esbuild.mjs). */
-const RUNTIME_BUNDLES = ['extension.js', 'server.js', 'engine-worker.js', 'training-worker.js'];
+const RUNTIME_BUNDLES = ['extension.js', 'server.js', 'engine-worker.js', 'training-worker.js', 'dashboard.js', 'dashboard.css'];
 const MODEL_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'README.md', 'corpus-sources.tsv'];
 
 const targets = process.argv.slice(2);

@@ -1,45 +1,74 @@
-// The VS Code side of GAPO Assistant: it starts the language server and offers commands.
-// All real work happens in the server, so the client stays thin (as rust-analyzer's does):
-// suggestions arrive through the language client's inline-completion support, and every
-// command below is one gapo/* request.
+// The VS Code side of GAPO Assistant: it starts the language server, shows what it is doing (the
+// status item, the dashboard) and offers commands. All real work happens in the server, so the
+// client stays thin (as rust-analyzer's does): suggestions arrive through the language client's
+// inline-completion support, and every command below is one gapo/* request.
 
-import { rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from 'vscode-languageclient/node';
-import { ExportRequest, ForgetRequest, ImportAdapterRequest, RollbackRequest, StatsRequest, StatusRequest, TrainNowRequest } from '../server/src/protocol';
+import { LanguageClient, type LanguageClientOptions, type ServerOptions, State, TransportKind } from 'vscode-languageclient/node';
+import {
+  CancelTrainingRequest,
+  DashboardRequest,
+  EpisodeCapturedNotification,
+  ExportRequest,
+  ForgetRequest,
+  ImportAdapterRequest,
+  LearnFromHistoryRequest,
+  OutcomeNotification,
+  RollbackRequest,
+  SetLearningRequest,
+  StatsRequest,
+  StatusNotification,
+  StatusRequest,
+  TrainNowRequest,
+} from '../server/src/protocol';
+import { DashboardPanel } from './dashboard/panel';
+import type { FromDashboard } from './dashboard/messages';
+import { StatusItem } from './status-item';
+import { runSummary } from './summaries';
 
 let client: LanguageClient | undefined;
-/** Where "Show Collected Data" writes its copy: inside the server's data folder, which it never captures. */
-let collectedDataFile: string | undefined;
+let statusItem: StatusItem;
+
+/** Settings that shape the server: a change restarts it. */
+const SERVER_SETTINGS = ['gapo.enable', 'gapo.model', 'gapo.suggest', 'gapo.capture', 'gapo.training'];
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const statusItem = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
-  statusItem.name = 'GAPO Assistant';
-  statusItem.command = 'gapo.showStatus';
-  const command = (name: string, run: () => Promise<unknown>) =>
-    vscode.commands.registerCommand(name, () => run().catch((error: Error) => vscode.window.showErrorMessage(`GAPO Assistant: ${error.message}`)));
+  statusItem = new StatusItem();
+  const command = (name: string, run: (...args: any[]) => Promise<unknown>) =>
+    vscode.commands.registerCommand(name, (...args: any[]) => run(...args).catch((error: Error) => vscode.window.showErrorMessage(`GAPO: ${error.message}`)));
+  const showDashboard = async (section?: 'collected') => DashboardPanel.show(context.extensionUri, { data: () => running().sendRequest(DashboardRequest), handle: dashboardAction }, section);
   context.subscriptions.push(
     statusItem,
+    command('gapo.showDashboard', () => showDashboard()),
     command('gapo.showStatus', showStatus),
-    command('gapo.restartServer', async () => client?.restart()),
+    command('gapo.restartServer', () => restart(context)),
     command('gapo.trainNow', trainNow),
-    command('gapo.rollback', rollback),
+    command('gapo.cancelTraining', cancelTraining),
+    command('gapo.pauseLearning', () => setLearning(true)),
+    command('gapo.resumeLearning', () => setLearning(false)),
+    command('gapo.learnFromHistory', learnFromHistory),
+    command('gapo.chooseModel', chooseModel),
+    command('gapo.chooseAdapterVersion', chooseAdapterVersion),
     command('gapo.importAdapter', importAdapter),
     command('gapo.exportData', exportData),
-    command('gapo.showCollectedData', showCollectedData),
+    command('gapo.showCollectedData', () => showDashboard('collected')),
     command('gapo.forgetData', forgetData),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (SERVER_SETTINGS.some((setting) => event.affectsConfiguration(setting))) void restart(context);
+    }),
   );
+  await start(context);
+}
 
+async function start(context: vscode.ExtensionContext): Promise<void> {
   const config = vscode.workspace.getConfiguration('gapo');
   if (!config.get<boolean>('enable', true)) {
-    statusItem.text = '$(circle-slash) GAPO';
-    statusItem.tooltip = 'GAPO Assistant is disabled (setting gapo.enable)';
-    statusItem.show();
+    statusItem.setClientState('disabled');
     return;
   }
-
   const serverModule = context.asAbsolutePath(path.join('dist', 'server.js'));
   // The server sets this itself before ONNX Runtime loads; set here too, so that no process
   // this extension starts can send ONNX Runtime's telemetry.
@@ -48,7 +77,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     run: { module: serverModule, transport: TransportKind.ipc, options: { env } },
     debug: { module: serverModule, transport: TransportKind.ipc, options: { env, execArgv: ['--nolazy', '--inspect=6010'] } },
   };
-  collectedDataFile = path.join(context.globalStorageUri.fsPath, 'collected-data.jsonl');
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }],
     outputChannelName: 'GAPO Assistant',
@@ -61,13 +89,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       training: { background: config.get<boolean>('training.background', true), minNewEpisodes: config.get<number>('training.minNewEpisodes', 16) },
     },
   };
-  client = new LanguageClient('gapo', 'GAPO Assistant', serverOptions, clientOptions);
-  statusItem.text = '$(sync~spin) GAPO';
-  statusItem.tooltip = 'GAPO Assistant: starting the language server';
-  statusItem.show();
-  await client.start();
-  statusItem.text = '$(sparkle) GAPO';
-  statusItem.tooltip = 'GAPO Assistant: running (click for status)';
+  const started = new LanguageClient('gapo', 'GAPO Assistant', serverOptions, clientOptions);
+  client = started;
+  statusItem.setClientState('starting');
+  started.onDidChangeState(({ newState }) => {
+    if (client === started) statusItem.setClientState(newState === State.Running ? 'running' : newState === State.Starting ? 'starting' : 'stopped');
+  });
+  started.onNotification(StatusNotification, (status) => {
+    statusItem.setStatus(status);
+    DashboardPanel.changed();
+  });
+  started.onNotification(EpisodeCapturedNotification, () => DashboardPanel.changed());
+  started.onNotification(OutcomeNotification, () => DashboardPanel.changed());
+  await started.start();
+  statusItem.setStatus(await started.sendRequest(StatusRequest));
+}
+
+async function restart(context: vscode.ExtensionContext): Promise<void> {
+  const old = client;
+  client = undefined;
+  await old?.stop().catch(() => {});
+  await start(context);
 }
 
 /** The confidence gate when the user set one; otherwise the server's default. */
@@ -80,22 +122,89 @@ function running(): LanguageClient {
   return client;
 }
 
+async function dashboardAction(message: Exclude<FromDashboard, { type: 'ready' }>): Promise<void> {
+  if (message.type === 'trainNow') await vscode.commands.executeCommand('gapo.trainNow');
+  else if (message.type === 'cancelTraining') await cancelTraining();
+  else if (message.type === 'setLearning') await setLearning(message.paused);
+  else if (message.type === 'makeLive') await makeLive(message.version);
+  else if (message.type === 'forget') await forget(message.path);
+  else if (message.type === 'forgetAll') await forget(undefined);
+}
+
 async function showStatus(): Promise<void> {
   const s = await running().sendRequest(StatusRequest);
-  const model = s.modelState === 'ready' ? `${s.model}, adapter v${s.adapterVersion}` : s.modelState === 'none' ? 'no model (capture only)' : `${s.modelState}${s.modelError ? `: ${s.modelError}` : ''}`;
-  void vscode.window.showInformationMessage(
-    `GAPO Assistant ${s.version} — model: ${model}. Episodes: ${s.episodes.total} (${s.episodes.untrained} not trained on yet). ` +
-      `Suggestions: ${s.suggestions.shown} shown, ${s.suggestions.accepted} accepted, ${s.suggestions.typedOver} typed over. Training: ${s.training.state}.`,
-  );
+  const model = s.modelState === 'ready' ? `${path.basename(s.model ?? '')}, adapter v${s.adapterVersion}` : s.modelState;
+  void vscode.window.showInformationMessage(`GAPO ${s.version}: ${model}; ${s.episodes.total} episodes`, 'Dashboard').then((pick) => pick && vscode.commands.executeCommand('gapo.showDashboard'));
 }
 
 async function trainNow(): Promise<void> {
-  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'GAPO: training' }, () => running().sendRequest(TrainNowRequest));
-  if (!result.live || !result.candidate) throw new Error(`training ${result.status}: ${result.error}`);
-  const f = (r: { exact_match: number; edit_similarity: number }) => `exact match ${r.exact_match.toFixed(3)}, edit similarity ${r.edit_similarity.toFixed(3)}`;
-  void vscode.window.showInformationMessage(
-    `GAPO: adapter v${result.adapterVersion} ${result.status === 'deployed' ? 'is live' : 'was kept but not deployed (held-out episodes got worse)'} — ${f(result.candidate)} vs ${f(result.live)} before.`,
+  // The server reports the run's progress (with Cancel) as LSP work-done progress.
+  const result = await running().sendRequest(TrainNowRequest);
+  if (result.status === 'cancelled') return void vscode.window.showInformationMessage('GAPO: training cancelled');
+  if (!result.candidate) throw new Error(runSummary(result));
+  void vscode.window.showInformationMessage(`GAPO: ${runSummary(result)}`, 'Dashboard').then((pick) => pick && vscode.commands.executeCommand('gapo.showDashboard'));
+}
+
+async function cancelTraining(): Promise<void> {
+  const { cancelled } = await running().sendRequest(CancelTrainingRequest);
+  if (!cancelled) void vscode.window.showInformationMessage('GAPO: no training is running');
+}
+
+async function setLearning(paused: boolean): Promise<void> {
+  await running().sendRequest(SetLearningRequest, { paused });
+  void vscode.window.showInformationMessage(paused ? 'GAPO: learning paused, nothing is collected' : 'GAPO: learning resumed');
+}
+
+async function learnFromHistory(folder?: vscode.Uri): Promise<void> {
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  const target = folder ?? (folders.length === 1 ? folders[0].uri : (await vscode.window.showWorkspaceFolderPick({ placeHolder: 'GAPO: learn from which repository?' }))?.uri);
+  if (!target) throw new Error('open a folder under git first');
+  const result = await running().sendRequest(LearnFromHistoryRequest, { folder: target.fsPath });
+  void vscode.window.showInformationMessage(`GAPO: ${result.episodes} edits from ${result.commits} commits`);
+}
+
+async function chooseModel(): Promise<void> {
+  const config = vscode.workspace.getConfiguration('gapo');
+  const current = config.get<string>('model.path') || '';
+  const picks: (vscode.QuickPickItem & { dir?: string })[] = [
+    { label: 'Bundled default model', description: current === '' ? 'current' : '', detail: 'A 3.2M-parameter code model trained by this project: short insertions at the cursor, fast on any CPU', dir: '' },
+    { label: 'A model folder…', detail: 'A Llama or Qwen2 model in the Hugging Face layout (config.json, *.safetensors, tokenizer.json), such as Qwen2.5-Coder-0.5B' },
+  ];
+  if (current) picks.unshift({ label: path.basename(current), description: 'current', detail: current, dir: current });
+  const pick = await vscode.window.showQuickPick(picks, { title: 'GAPO: the model that suggests' });
+  if (!pick) return;
+  let dir = pick.dir;
+  if (dir === undefined) {
+    const [folder] = (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'GAPO: a model folder (config.json, *.safetensors, tokenizer.json)' })) ?? [];
+    if (!folder) return;
+    for (const file of ['config.json', 'tokenizer.json']) if (!existsSync(path.join(folder.fsPath, file))) throw new Error(`${folder.fsPath} has no ${file}: not a model folder`);
+    dir = folder.fsPath;
+  }
+  if (dir === current) return;
+  // The setting's change restarts the server with the model.
+  await config.update('model.path', dir, vscode.ConfigurationTarget.Global);
+}
+
+async function chooseAdapterVersion(): Promise<void> {
+  const stats = await running().sendRequest(StatsRequest, undefined);
+  const pick = await vscode.window.showQuickPick(
+    [...stats.adapters].reverse().map((a) => {
+      const evaluation = a.eval as { candidate?: { edit_similarity: number; n: number }; deployed?: boolean } | null;
+      return {
+        label: a.version === 0 ? 'v0: the base model' : `v${a.version}`,
+        description: [a.version === stats.liveAdapter ? 'live' : '', a.version === 0 ? '' : new Date(a.time).toLocaleString(), evaluation?.deployed === false ? 'not passed by the eval gate' : ''].filter(Boolean).join(' · '),
+        detail: evaluation?.candidate ? `held-out edit similarity ${evaluation.candidate.edit_similarity.toFixed(3)} on ${evaluation.candidate.n} episodes` : undefined,
+        version: a.version,
+      };
+    }),
+    { title: 'GAPO: make an adapter version live (back or forward)' },
   );
+  if (pick) await makeLive(pick.version);
+}
+
+async function makeLive(version: number): Promise<void> {
+  await running().sendRequest(RollbackRequest, { version });
+  void vscode.window.showInformationMessage(`GAPO: adapter v${version} is live`);
 }
 
 async function importAdapter(): Promise<void> {
@@ -104,23 +213,8 @@ async function importAdapter(): Promise<void> {
   const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'GAPO: judging the adapter' }, () =>
     running().sendRequest(ImportAdapterRequest, { dir: folder.fsPath }),
   );
-  if (!result.live || !result.candidate) throw new Error(`import ${result.status}: ${result.error}`);
-  void vscode.window.showInformationMessage(`GAPO: adapter v${result.adapterVersion} ${result.status === 'deployed' ? 'is live' : 'kept, not live (worse)'}`);
-}
-
-async function rollback(): Promise<void> {
-  const stats = await running().sendRequest(StatsRequest, undefined);
-  const pick = await vscode.window.showQuickPick(
-    stats.adapters.map((a) => ({
-      label: a.version === 0 ? 'v0: the base model' : `v${a.version}`,
-      description: `${a.version === stats.liveAdapter ? 'live · ' : ''}${a.version === 0 ? '' : new Date(a.time).toLocaleString()}${(a.eval as { deployed?: boolean } | null)?.deployed === false ? ' · not deployed by the eval gate' : ''}`,
-      version: a.version,
-    })),
-    { title: 'GAPO: make an adapter version live' },
-  );
-  if (!pick) return;
-  await running().sendRequest(RollbackRequest, { version: pick.version });
-  void vscode.window.showInformationMessage(`GAPO: adapter v${pick.version} is live.`);
+  if (!result.candidate) throw new Error(runSummary(result));
+  void vscode.window.showInformationMessage(`GAPO: ${runSummary(result)}`);
 }
 
 async function exportData(): Promise<void> {
@@ -135,26 +229,25 @@ async function exportData(): Promise<void> {
   const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(os.homedir(), `gapo-episodes.${format.extension}`)) });
   if (!target) return;
   const result = await running().sendRequest(ExportRequest, { format: format.format, out: target.fsPath });
-  void vscode.window.showInformationMessage(`GAPO: exported ${result.episodes} episodes to ${result.out}.`);
-}
-
-/** Everything collected, as JSONL in an editor tab: what the user can see, they can judge. */
-async function showCollectedData(): Promise<void> {
-  const out = collectedDataFile!;
-  await running().sendRequest(ExportRequest, { format: 'jsonl', out });
-  await vscode.window.showTextDocument(vscode.Uri.file(out));
+  void vscode.window.showInformationMessage(`GAPO: exported ${result.episodes} episodes`);
 }
 
 async function forgetData(): Promise<void> {
   const file = vscode.window.activeTextEditor?.document.uri;
-  const choices = [{ label: 'Everything', uri: undefined as string | undefined }];
-  if (file?.scheme === 'file') choices.unshift({ label: `Only ${vscode.workspace.asRelativePath(file)}`, uri: file.toString() });
+  const choices: (vscode.QuickPickItem & { path?: string })[] = [{ label: 'Everything', detail: 'every edit, episode and suggestion collected so far' }];
+  if (file?.scheme === 'file') choices.unshift({ label: `Only ${vscode.workspace.asRelativePath(file)}`, path: file.fsPath });
   const pick = await vscode.window.showQuickPick(choices, { title: 'GAPO: delete collected edits, episodes and suggestions' });
-  if (!pick) return;
-  const deleted = await running().sendRequest(ForgetRequest, pick.uri ? { uri: pick.uri } : {});
-  // The copy "Show Collected Data" wrote is collected data too.
-  if (collectedDataFile) rmSync(collectedDataFile, { force: true });
-  void vscode.window.showInformationMessage(`GAPO: deleted ${deleted.episodes} episodes, ${deleted.suggestions} suggestions and ${deleted.edits} edits.`);
+  if (pick) await forget(pick.path);
+}
+
+/** Deletes one file's data, or (once confirmed) everything. */
+async function forget(filePath: string | undefined): Promise<void> {
+  if (filePath === undefined) {
+    const confirm = await vscode.window.showWarningMessage('Delete everything GAPO Assistant collected?', { modal: true, detail: 'Every edit, episode and suggestion is removed from its database and zeroed on disk. Trained adapters stay.' }, 'Delete Everything');
+    if (confirm !== 'Delete Everything') return;
+  }
+  const deleted = await running().sendRequest(ForgetRequest, filePath === undefined ? {} : { path: filePath });
+  void vscode.window.showInformationMessage(`GAPO: deleted ${deleted.episodes} episodes, ${deleted.suggestions} suggestions`);
 }
 
 export async function deactivate(): Promise<void> {

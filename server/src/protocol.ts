@@ -88,7 +88,7 @@ export interface ForgetResult {
   edits: number;
 }
 
-export type { ExportFormat, RunResult };
+export type { AdapterRecord, ExportFormat, RunRecord, RunResult, StepRecord };
 
 /** Model, adapter, counts and training state. */
 export const StatusRequest = new RequestType0<ServerStatus, void>('gapo/status');

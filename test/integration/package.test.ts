@@ -41,11 +41,11 @@ describe('the linux-x64 .vsix', () => {
     new AdmZip(vsix).extractAllTo(unpacked, true);
   });
 
-  it('is a linux-x64 package under 40 MB with dist/ and the default model, and nothing else of the repository', () => {
+  it('is a linux-x64 package under 40 MB with dist/, media/ and the default model, and nothing else of the repository', () => {
     assert.ok(statSync(vsix).size < 40 * 2 ** 20, `${statSync(vsix).size} bytes`);
     assert.match(readFileSync(join(unpacked, 'extension.vsixmanifest'), 'utf8'), /TargetPlatform="linux-x64"/);
     const files = filesUnder(extension).map((file) => relative(extension, file));
-    for (const expected of ['package.json', 'dist/extension.js', 'dist/server.js', 'dist/engine-worker.js', 'dist/training-worker.js', 'models/default/model.safetensors', 'models/default/tokenizer.json']) {
+    for (const expected of ['package.json', 'dist/extension.js', 'dist/server.js', 'dist/engine-worker.js', 'dist/training-worker.js', 'dist/dashboard.js', 'dist/dashboard.css', 'media/dashboard.css', 'media/walkthrough/privacy.md', 'models/default/model.safetensors', 'models/default/tokenizer.json']) {
       assert.ok(files.includes(expected), `${expected} is missing`);
     }
     const slipped = files.filter((file) => /(^|\/)(src|test|\.gapo|\.scratch)\//.test(file) || /\.(ts|map|jsonl|parquet|db)$/.test(file) && !file.endsWith('.d.ts'));

@@ -17,6 +17,18 @@ describe('extension manifest', () => {
     assert.deepEqual(registered, contributed);
   });
 
+  it('walks a first run through commands that exist, with pages that exist', () => {
+    const commands = new Set(manifest.contributes.commands.map((c: { command: string }) => c.command));
+    const steps = manifest.contributes.walkthroughs.flatMap((w: { steps: unknown[] }) => w.steps) as { description: string; media: { markdown: string } }[];
+    assert.ok(steps.length >= 4);
+    for (const step of steps) {
+      const linked = [...step.description.matchAll(/\(command:([\w.]+)\)/g)].map((m) => m[1]);
+      assert.ok(linked.length > 0, step.description);
+      for (const command of linked) assert.ok(commands.has(command), `${command} is linked but not contributed`);
+      assert.ok(readFileSync(join(repoRoot, step.media.markdown), 'utf8').length > 100, step.media.markdown);
+    }
+  });
+
   it('declares every setting the extension reads', () => {
     const read = [...source.matchAll(/config\.get<[^>]+>\('([^']+)'/g)].map((m) => `gapo.${m[1]}`);
     assert.ok(read.length >= 5, `the pattern finds the settings read (${read.length})`);

@@ -1,0 +1,54 @@
+// What the status item and a Train Now notification say: the truth about the model and the
+// run, in few words.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { RunResult, ServerStatus } from '../../server/src/protocol';
+import { runSummary, statusText } from '../../src/summaries';
+
+const ready: ServerStatus = {
+  version: '0.1.0',
+  dataDir: '/d',
+  model: '/m/default',
+  modelState: 'ready',
+  modelError: null,
+  adapterVersion: 3,
+  openDocuments: 1,
+  episodes: { total: 40, untrained: 4, fromSuggestions: 10 },
+  suggestions: { shown: 20, accepted: 8, typedOver: 6, ignored: 6, recentAcceptance: { accepted: 8, of: 20 }, enabled: true },
+  learning: 'on',
+  training: { state: 'idle', runId: null, percentage: null, message: null, lastRun: null },
+};
+
+describe('the status item', () => {
+  it('says ready, with the live adapter, only when a model is loaded and suggesting', () => {
+    assert.deepEqual(statusText('running', ready), { text: '$(sparkle) GAPO v3', summary: 'ready: suggesting with adapter v3', error: false });
+  });
+
+  it('never says ready without a model: loading, none and failed (with why) say so', () => {
+    assert.match(statusText('running', { ...ready, modelState: 'loading' }).summary, /loading the model/);
+    assert.match(statusText('running', { ...ready, modelState: 'none', model: null }).text, /no model/);
+    const failed = statusText('running', { ...ready, modelState: 'failed', modelError: 'config.json: unsupported architecture' });
+    assert.equal(failed.error, true);
+    assert.match(failed.summary, /unsupported architecture/);
+    assert.equal(statusText('stopped', null).error, true);
+    assert.match(statusText('starting', null).summary, /starting/);
+  });
+
+  it('shows training with its percentage, then paused learning and switched-off suggestions', () => {
+    assert.equal(statusText('running', { ...ready, training: { ...ready.training, state: 'training', percentage: 42, message: 'training (1/2)' } }).text, '$(sync~spin) GAPO 42%');
+    assert.match(statusText('running', { ...ready, learning: 'paused' }).summary, /paused/);
+    assert.match(statusText('running', { ...ready, suggestions: { ...ready.suggestions, enabled: false } }).summary, /suggestions off/);
+  });
+});
+
+describe("a run's one-line result", () => {
+  const evaluation = (es: number, baseline: number) => ({ n: 12, exact_match: 0.083, edit_similarity: es, finished: 1, baseline: { exact_match: 0, edit_similarity: baseline } });
+  it('names the version, whether it is live, the held-out count and the do-nothing baseline, within a notification', () => {
+    const result: RunResult = { runId: 4, status: 'deployed', adapterVersion: 12, live: evaluation(0.771, 0.774), candidate: evaluation(0.78125, 0.774), error: null };
+    const line = runSummary(result);
+    assert.equal(line, 'v12 live: ES 0.781 vs 0.774 unchanged, 12 held out');
+    assert.ok(`GAPO: ${line}`.length <= 60, line);
+    assert.match(runSummary({ ...result, status: 'kept' }), /^v12 kept, not live/);
+    assert.equal(runSummary({ runId: 5, status: 'failed', adapterVersion: null, live: null, candidate: null, error: 'not enough episodes' }), 'training failed: not enough episodes');
+  });
+});
