@@ -6,6 +6,7 @@ import * as esbuild from 'esbuild';
 const watch = process.argv.includes('--watch');
 const tests = process.argv.includes('--tests');
 const bench = process.argv.includes('--bench');
+const e2e = process.argv.includes('--e2e');
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 
 const common = {
@@ -30,6 +31,11 @@ const builds = [
 // Tests are bundled one file each into out/, to run on Node's own test runner.
 if (tests) {
   builds.push({ ...common, entryPoints: ['test/**/*.test.ts'], outbase: '.', outdir: 'out', define: {} });
+}
+
+// The end-to-end tests drive a browser through playwright-core, which stays a package of its own.
+if (e2e) {
+  builds.push({ ...common, entryPoints: ['test/e2e/*.e2e.ts'], outbase: 'test/e2e', outdir: 'out/e2e', define: {}, external: [...common.external, 'playwright-core'] });
 }
 
 if (bench) {
