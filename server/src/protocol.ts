@@ -6,7 +6,7 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import type { RunResult } from './learn/learner';
 import type { ExportFormat } from './store/export';
-import type { AdapterRecord, RunRecord, StepRecord } from './store/store';
+import type { AcceptanceDay, AdapterRecord, CollectedFile, RunRecord, StepRecord } from './store/store';
 import type { OutcomeKind } from './edits/suggestion';
 
 /** The command every suggestion carries; the client runs it on accept. */
@@ -57,22 +57,6 @@ export interface DashboardData {
   collected: CollectedFile[];
 }
 
-export interface AcceptanceDay {
-  day: string;
-  shown: number;
-  accepted: number;
-  typedOver: number;
-  ignored: number;
-  survival: number | null;
-}
-
-export interface CollectedFile {
-  path: string;
-  episodes: number;
-  suggestions: number;
-  edits: number;
-  lastTime: number;
-}
 
 export interface StatsResult {
   runs: RunRecord[];
@@ -88,7 +72,7 @@ export interface ForgetResult {
   edits: number;
 }
 
-export type { AdapterRecord, ExportFormat, RunRecord, RunResult, StepRecord };
+export type { AcceptanceDay, AdapterRecord, CollectedFile, ExportFormat, RunRecord, RunResult, StepRecord };
 
 /** Model, adapter, counts and training state. */
 export const StatusRequest = new RequestType0<ServerStatus, void>('gapo/status');

@@ -54,6 +54,9 @@ function color(name: string, fallback: string): string {
   return getComputedStyle(document.body).getPropertyValue(`--vscode-charts-${name}`).trim() || fallback;
 }
 
+/** An axis of whole numbers (groups, steps, runs): ticks only at integers. */
+const counting = (label: string): uPlot.Axis => ({ label, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] });
+
 const fixed = (value: number | null | undefined, digits = 3) => (value === null || value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits));
 const when = (time: number) => new Date(time).toLocaleString();
 
@@ -139,7 +142,7 @@ function groupsSection(steps: StepRecord[]): HTMLElement {
     ctx.restore();
   };
   const figure = chart(
-    { scales: { x: { time: false, range: [0.5, groups.length + 0.5] } }, series, legend: { show: false }, hooks: { drawClear: [intervalBand] }, axes: [{ label: 'group', values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? String(t) : '')) }, { label: 'reward' }] },
+    { scales: { x: { time: false, range: [0.5, groups.length + 0.5] } }, series, legend: { show: false }, hooks: { drawClear: [intervalBand] }, axes: [counting('group'), { label: 'reward' }] },
     data as uPlot.AlignedData,
     `Run ${step.runId}, step ${step.step}: ${groups.length} groups of ${size} rollouts.`,
   );
@@ -155,12 +158,12 @@ function trainingSection(steps: StepRecord[], runs: RunRecord[]): HTMLElement {
     const xs = steps.map((_, i) => i + 1);
     const line = (label: string, name: string, fallback: string, scale = 'y') => ({ label, stroke: color(name, fallback), width: 2, scale, points: { show: steps.length < 40 } });
     parts.push(
-      chart({ scales: { x: { time: false } }, series: [{ label: 'step' }, line('mean reward', 'blue', '#3794ff')], axes: [{ label: 'step' }, { label: 'reward' }] }, [xs, metrics.map((m) => m.reward)], 'Mean reward per step (the last runs, oldest first).'),
+      chart({ scales: { x: { time: false } }, series: [{ label: 'step' }, line('mean reward', 'blue', '#3794ff')], axes: [counting('step'), { label: 'reward' }] }, [xs, metrics.map((m) => m.reward)], 'Mean reward per step (the last runs, oldest first).'),
       chart(
         {
           scales: { x: { time: false } },
           series: [{ label: 'step' }, line('clip (low)', 'red', '#f14c4c'), line('clip (high)', 'purple', '#b180d7'), line('KL', 'yellow', '#cca700')],
-          axes: [{ label: 'step' }, { label: 'fraction / KL' }],
+          axes: [counting('step'), { label: 'fraction / KL' }],
         },
         [xs, metrics.map((m) => m.clipLow ?? null), metrics.map((m) => m.clipHigh ?? null), metrics.map((m) => m.approxKl ?? null)] as uPlot.AlignedData,
         'Clipped fractions of tokens (low and high side) and the approximate KL to the old policy.',
@@ -176,7 +179,7 @@ function trainingSection(steps: StepRecord[], runs: RunRecord[]): HTMLElement {
         {
           scales: { x: { time: false } },
           series: [{ label: 'run' }, line('candidate ES', 'blue', '#3794ff'), line('live ES', 'foreground', '#ccc', [4, 4]), line('unchanged ES', 'orange', '#d18616', [2, 4]), line('candidate EM', 'green', '#89d185'), line('live EM', 'purple', '#b180d7', [4, 4])],
-          axes: [{ label: 'run', values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? String(t) : '')) }, { label: 'held out' }],
+          axes: [counting('run'), { label: 'held out' }],
         },
         [judged.map((r) => r.id), evals.map((e) => e.candidate.edit_similarity), evals.map((e) => e.live.edit_similarity), evals.map((e) => e.candidate.baseline.edit_similarity), evals.map((e) => e.candidate.exact_match), evals.map((e) => e.live.exact_match)],
         'Held-out edit similarity (ES) and exact match (EM) per run: the candidate, the adapter live before it, and leaving the region unchanged.',

@@ -161,9 +161,8 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     );
     assert.ok(drawn.length >= 3, `${drawn.length} charts`);
     assert.ok(drawn.every((painted) => painted > 500), `painted pixels per chart: ${drawn.join(', ')}`);
-    await page.screenshot({ path: screenshotPath('dashboard'), fullPage: true });
-    await view.locator('#collected').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: screenshotPath('dashboard-collected') });
+    await page.screenshot({ path: screenshotPath('dashboard') });
+    for (const section of ['groups', 'training', 'acceptance', 'adapters', 'collected']) await view.locator(`#${section}`).screenshot({ path: screenshotPath(`dashboard-${section}`) });
 
     const file = join(workspace, 'double.js');
     const rowsOf = () => readStore(vscode.dataDir, (db) => (db.prepare('SELECT count(*) n FROM episodes WHERE path = ?').get(file) as { n: number }).n);

@@ -131,6 +131,17 @@ describe('learning through the language server', () => {
     assert.deepEqual(await session.request(CancelTrainingRequest), { cancelled: false }, 'nothing runs any more');
   });
 
+  it("cancels a run from its progress notification's Cancel button", async () => {
+    const started = session.progress.length;
+    const running = session.request(TrainNowRequest);
+    await session.until(() => session.progress.slice(started).some((p) => p.kind === 'begin'), 'the run to begin');
+    const begin = session.progress.slice(started).find((p) => p.kind === 'begin')!;
+    assert.equal(begin.cancellable, true, 'the editor shows a Cancel button');
+    await session.connection.sendNotification('window/workDoneProgress/cancel', { token: session.progressTokens.at(-1) });
+    assert.equal((await running).status, 'cancelled');
+    assert.deepEqual((await session.request(StatsRequest, undefined)).adapters.map((a) => a.version), [0, 1]);
+  });
+
   it('collects and trains nothing while learning is paused, and goes on once resumed', async () => {
     const before = (await session.request(StatusRequest)).episodes.total;
     assert.deepEqual(await session.request(SetLearningRequest, { paused: true }), { learning: 'paused' });

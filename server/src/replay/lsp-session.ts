@@ -62,7 +62,9 @@ export class LspSession {
   /** The statuses the server pushed (gapo/statusChanged), oldest first. */
   readonly statuses: ServerStatus[] = [];
   /** Work-done progress the server reported (`$/progress` values: begin, report, end). */
-  readonly progress: { kind: string; title?: string; message?: string; percentage?: number }[] = [];
+  readonly progress: { kind: string; title?: string; message?: string; percentage?: number; cancellable?: boolean }[] = [];
+  /** The tokens of the work-done progress the server created, oldest first (to cancel one). */
+  readonly progressTokens: (string | number)[] = [];
   initializeResult: InitializeResult | null = null;
   private exited: Promise<number | null>;
 
@@ -99,7 +101,7 @@ export class LspSession {
     connection.onNotification(EpisodeCapturedNotification, (params) => void session.episodes.push(params));
     connection.onNotification(OutcomeNotification, (params) => void session.outcomes.push(params));
     connection.onNotification(StatusNotification, (params) => void session.statuses.push(params));
-    connection.onRequest(WorkDoneProgressCreateRequest.method, () => null);
+    connection.onRequest(WorkDoneProgressCreateRequest.method, (params: { token: string | number }) => void session.progressTokens.push(params.token));
     connection.onNotification('$/progress', (params: { value: LspSession['progress'][number] }) => void session.progress.push(params.value));
     connection.onError(() => {});
     connection.listen();

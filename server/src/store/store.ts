@@ -12,7 +12,6 @@ import { migrations } from './migrations';
 import type { Episode } from '../edits/episode';
 import type { Outcome, PendingSurvivalCheck } from '../edits/suggestion';
 import type { Span } from '../edits/text';
-import type { AcceptanceDay, CollectedFile } from '../protocol';
 
 export class StoreError extends Error {}
 
@@ -62,6 +61,25 @@ export interface StepRecord {
   time: number;
   metrics: unknown;
   groups: unknown;
+}
+
+/** Suggestions of one day (UTC) and what became of them; survival: mean share kept at the last check. */
+export interface AcceptanceDay {
+  day: string;
+  shown: number;
+  accepted: number;
+  typedOver: number;
+  ignored: number;
+  survival: number | null;
+}
+
+/** What was collected from one file. */
+export interface CollectedFile {
+  path: string;
+  episodes: number;
+  suggestions: number;
+  edits: number;
+  lastTime: number;
 }
 
 const json = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
