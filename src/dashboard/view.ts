@@ -163,7 +163,8 @@ function trainingSection(steps: StepRecord[], runs: RunRecord[]): HTMLElement {
         {
           scales: { x: { time: false } },
           series: [{ label: 'step' }, line('clip (low)', 'red', '#f14c4c'), line('clip (high)', 'purple', '#b180d7'), line('KL', 'yellow', '#cca700')],
-          axes: [counting('step'), { label: 'fraction / KL' }],
+          // KL is tiny: three significant digits, not uPlot's fixed decimals (which print "-0").
+          axes: [counting('step'), { label: 'fraction / KL', size: 70, values: (_u, ticks) => ticks.map((t) => String(Number(t.toPrecision(3)))) }],
         },
         [xs, metrics.map((m) => m.clipLow ?? null), metrics.map((m) => m.clipHigh ?? null), metrics.map((m) => m.approxKl ?? null)] as uPlot.AlignedData,
         'Clipped fractions of tokens (low and high side) and the approximate KL to the old policy.',
