@@ -1,7 +1,7 @@
 // The `gapo` CLI as a user runs it: the built bundle in a child process.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -208,5 +208,26 @@ describe('gapo train and eval', () => {
     const noAdapter = gapo(['eval', ...common, '--adapter', join(dir, 'missing'), '--episodes', episodes]);
     assert.equal(noAdapter.code, 2);
     assert.match(noAdapter.stderr, /no adapter config/);
+  });
+});
+
+describe('gapo export-model', () => {
+  it('writes the bundled model as GGUF, and exits 2 with one line on a bad format, dtype, folder or adapter', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'gapo-export-model-')), 'model.gguf');
+    const written = gapo(['export-model', '--format', 'gguf', '--out', out, '--dtype', 'q8_0']);
+    assert.equal(written.code, 0, written.stderr);
+    assert.match(written.stderr, /38 tensors, .* MiB, q8_0/);
+    assert.equal(readFileSync(out).subarray(0, 4).toString('latin1'), 'GGUF');
+    for (const [args, message] of [
+      [['--format', 'onnx', '--out', out], /unknown format onnx/],
+      [['--format', 'gguf', '--out', out, '--dtype', 'q4'], /--dtype must be one of f16, q8_0, f32/],
+      [['--format', 'gguf', '--out', '/no/such/folder/m.gguf'], /no such folder/],
+      [['--format', 'gguf', '--out', out, '--adapter', mkdtempSync(join(tmpdir(), 'gapo-no-adapter-'))], /no adapter config/],
+    ] as const) {
+      const { code, stderr } = gapo(['export-model', ...args]);
+      assert.equal(code, 2, stderr);
+      assert.match(stderr, message);
+      assert.equal(stderr.trim().split('\n').length, 1);
+    }
   });
 });
