@@ -3,6 +3,7 @@
 import './no-telemetry'; // first: before anything can load ONNX Runtime
 import { adapterCommand } from './commands/adapter';
 import { exportModelCommand } from './commands/export-model';
+import { modelCommand } from './commands/model';
 import { advantagesCommand } from './commands/advantages';
 import { Command, CommandIO, UsageError } from './commands/command';
 import { corpusCommand } from './commands/corpus';
@@ -22,7 +23,7 @@ import { serveCommand } from './commands/serve';
 import { trainCommand } from './commands/train';
 import { version } from './version';
 
-const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, exportModelCommand, adapterCommand, corpusCommand, tokenizerCommand, pretrainCommand, sftCommand, shipModelCommand, perplexityCommand];
+const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, exportModelCommand, modelCommand, adapterCommand, corpusCommand, tokenizerCommand, pretrainCommand, sftCommand, shipModelCommand, perplexityCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,5 +1,7 @@
 // Options every model command shares, and turning them into a loaded engine.
 
+import { existsSync } from 'node:fs';
+import { cachedModelDir } from '../model/hub';
 import { bundledModelDir } from '../model/default-model';
 import { Engine } from '../model/engine';
 import type { ExecutionProvider } from '../model/sessions';
@@ -67,8 +69,13 @@ export function probability(name: string, text: string): number {
   return value;
 }
 
-/** --model, else the bundled default model. */
+/** --model (a folder, or ORG/NAME of a model pulled into the hub cache), else the bundled default model. */
 export function modelDirOrBundled(model: string | undefined): string {
+  if (model !== undefined && !existsSync(model) && /^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(model)) {
+    const cached = cachedModelDir(model);
+    if (!cached) throw new UsageError(`${model} is neither a folder nor a model in the hub cache: gapo model pull ${model}`);
+    return cached;
+  }
   const modelDir = model ?? bundledModelDir();
   if (!modelDir) throw new UsageError('missing --model DIR (this build has no bundled model)');
   return modelDir;

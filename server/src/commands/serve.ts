@@ -3,6 +3,7 @@ import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
 import { defaultDataDir } from '../lsp/options';
 import { startServer } from '../server';
 import { Command, UsageError } from './command';
+import { modelDirOrBundled } from './engine-options';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -18,7 +19,8 @@ The client's initializationOptions may set dataDir, modelDir, adapterDir, prompt
 prompt, suggest (enabled, maxTokens, minProbability) and training.
 
   --data DIR    where the store and adapters live
-  --model DIR   a Hugging Face model directory (or one made by gapo init-model)
+  --model DIR   a Hugging Face model directory (or one made by gapo init-model), or the
+                ORG/NAME of a model pulled with gapo model pull
   --no-model    capture only
   --cache DIR   where converted weights are kept (default ~/.cache/gapo-assistant/weights)`,
 
@@ -31,7 +33,7 @@ prompt, suggest (enabled, maxTokens, minProbability) and training.
     if (!values.stdio) throw new UsageError('gapo serve speaks LSP over stdio only: pass --stdio');
     if (values.model && values['no-model']) throw new UsageError('give --model DIR or --no-model, not both');
     const connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout);
-    startServer({ dataDir: values.data, modelDir: values['no-model'] ? null : values.model, cacheDir: values.cache }, connection);
+    startServer({ dataDir: values.data, modelDir: values['no-model'] ? null : values.model === undefined ? undefined : modelDirOrBundled(values.model), cacheDir: values.cache }, connection);
     // The connection keeps the process alive; it exits when the client sends exit or hangs up.
     return new Promise<number>(() => {});
   },
