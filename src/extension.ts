@@ -17,6 +17,7 @@ import {
   ImportAdapterRequest,
   LearnFromHistoryRequest,
   OutcomeNotification,
+  PullModelRequest,
   RollbackRequest,
   SetLearningRequest,
   StatsRequest,
@@ -31,6 +32,12 @@ import { runSummary } from './summaries';
 
 let client: LanguageClient | undefined;
 let statusItem: StatusItem;
+
+/** Models offered by Choose Model; the memory is what this project's engine needs for them (float32). */
+const SUGGESTED_MODELS = [
+  { id: 'Qwen/Qwen2.5-Coder-0.5B', detail: 'Apache-2.0 · 1 GB download · about 3 GB of memory · fill-in-the-middle' },
+  { id: 'Qwen/Qwen2.5-Coder-1.5B', detail: 'Apache-2.0 · 3 GB download · about 8 GB of memory · fill-in-the-middle' },
+];
 
 /** Settings that shape the server: a change restarts it. */
 const SERVER_SETTINGS = ['gapo.enable', 'gapo.model', 'gapo.suggest', 'gapo.capture', 'gapo.training'];
@@ -166,15 +173,22 @@ async function learnFromHistory(folder?: vscode.Uri): Promise<void> {
 async function chooseModel(): Promise<void> {
   const config = vscode.workspace.getConfiguration('gapo');
   const current = config.get<string>('model.path') || '';
-  const picks: (vscode.QuickPickItem & { dir?: string })[] = [
+  const picks: (vscode.QuickPickItem & { dir?: string; hub?: string })[] = [
     { label: 'Bundled default model', description: current === '' ? 'current' : '', detail: 'A 3.2M-parameter code model trained by this project: short insertions at the cursor, fast on any CPU', dir: '' },
-    { label: 'A model folder…', detail: 'A Llama or Qwen2 model in the Hugging Face layout (config.json, *.safetensors, tokenizer.json), such as Qwen2.5-Coder-0.5B' },
+    ...SUGGESTED_MODELS.map((m) => ({ label: m.id, description: 'Hugging Face hub', detail: m.detail, hub: m.id })),
+    { label: 'A model on the Hugging Face hub…', detail: 'Any Llama or Qwen2 model by its id, ORG/NAME (HF_TOKEN in the environment for gated ones)', hub: '' },
+    { label: 'A model folder…', detail: 'A Llama or Qwen2 model in the Hugging Face layout (config.json, *.safetensors, tokenizer.json)' },
   ];
   if (current) picks.unshift({ label: path.basename(current), description: 'current', detail: current, dir: current });
   const pick = await vscode.window.showQuickPick(picks, { title: 'GAPO: the model that suggests' });
   if (!pick) return;
   let dir = pick.dir;
-  if (dir === undefined) {
+  if (pick.hub !== undefined) {
+    const id = pick.hub || (await vscode.window.showInputBox({ title: 'GAPO: a model on the Hugging Face hub', prompt: 'ORG/NAME or ORG/NAME@REVISION', validateInput: (v) => (/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(v.trim()) ? null : 'ORG/NAME, for example Qwen/Qwen2.5-Coder-0.5B') }))?.trim();
+    if (!id) return;
+    // The server downloads it into the shared hub cache (progress with Cancel), or finds it there.
+    dir = (await running().sendRequest(PullModelRequest, { id })).dir;
+  } else if (dir === undefined) {
     const [folder] = (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, title: 'GAPO: a model folder (config.json, *.safetensors, tokenizer.json)' })) ?? [];
     if (!folder) return;
     for (const file of ['config.json', 'tokenizer.json']) if (!existsSync(path.join(folder.fsPath, file))) throw new Error(`${folder.fsPath} has no ${file}: not a model folder`);

@@ -101,6 +101,12 @@ export const SetLearningRequest = new RequestType<{ paused: boolean }, { learnin
  */
 export const LearnFromHistoryRequest = new RequestType<{ folder: string; limit?: number }, { episodes: number; commits: number; skipped: number }, void>('gapo/learnFromHistory');
 
+/**
+ * Pulls a model from the Hugging Face hub into the shared hub cache (work-done progress with
+ * bytes and rate, cancellable); answers with its folder, for the model setting.
+ */
+export const PullModelRequest = new RequestType<{ id: string }, { dir: string; downloaded: number }, void>('gapo/pullModel');
+
 /** Sent when anything the status shows changed (model, training progress, adapter, counts). */
 export const StatusNotification = new NotificationType<ServerStatus>('gapo/statusChanged');
 /** Sent once an episode is committed to the store. */

@@ -10,7 +10,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSyn
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cachedModelDir, pullModel } from '../../server/src/model/hub';
-import { StatusRequest } from '../../server/src/protocol';
+import { PullModelRequest, StatusRequest } from '../../server/src/protocol';
 import { LspSession } from '../../server/src/replay/lsp-session';
 import { MockHub } from '../helpers/mock-hub';
 import { makeModel, tempDir } from '../helpers/models';
@@ -94,6 +94,22 @@ describe('pulling a model from the hub', () => {
       const status = await session.request(StatusRequest);
       assert.equal(status.model, dir);
       assert.equal(status.modelState, 'ready');
+    } finally {
+      await session.stop();
+    }
+  });
+
+  it('pulls for the extension over LSP (gapo/pullModel), reporting bytes and rate as work-done progress', async () => {
+    const cache = tempDir('hub-cache-lsp');
+    const env = { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_TOKEN: '' };
+    const session = await LspSession.start({ cliPath, dataDir: join(tempDir('hub-lsp'), 'data'), modelDir: null, env });
+    try {
+      const pulled = await session.request(PullModelRequest, { id: 'org/tiny' });
+      assert.equal(pulled.dir, join(cache, 'models--org--tiny', 'snapshots', hub.commit));
+      assert.ok(pulled.downloaded > weightsSize());
+      assert.ok(session.progress.some((p) => p.kind === 'begin' && /pulling org\/tiny/.test(p.title ?? '') && p.cancellable));
+      assert.ok(session.progress.some((p) => p.kind === 'report' && /MiB at [\d.]+ MiB\/s/.test(p.message ?? '')));
+      await assert.rejects(session.request(PullModelRequest, { id: 'org/missing' }), /there is no model org\/missing/);
     } finally {
       await session.stop();
     }

@@ -13,6 +13,7 @@ import {
   ForgetRequest,
   ImportAdapterRequest,
   LearnFromHistoryRequest,
+  PullModelRequest,
   RollbackRequest,
   SetLearningRequest,
   StatsRequest,
@@ -21,6 +22,7 @@ import {
 } from '../protocol';
 import { redactSecrets } from '../edits/redaction';
 import { commitEpisodes, GitError } from '../replay/git-episodes';
+import { HubError, pullModel } from '../model/hub';
 import { exportEpisodes } from '../store/export';
 import { filePath, type ServerState } from './state';
 
@@ -92,6 +94,29 @@ export function answerRequests(connection: Connection, server: () => ServerState
     state.log(`learned ${episodes} episodes from ${commits} commits of ${folder}${skipped ? ` (${skipped} skipped)` : ''}`);
     state.statusChanged();
     return { episodes, commits, skipped };
+  });
+
+  connection.onRequest(PullModelRequest, async (params, token) => {
+    if (typeof params?.id !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${PullModelRequest.method} takes { id: ORG/NAME[@REVISION] }`);
+    const progress = await connection.window.createWorkDoneProgress().catch(() => null);
+    progress?.begin(`GAPO: pulling ${params.id}`, 0, 'asking the hub', true);
+    const abort = new AbortController();
+    token.onCancellationRequested(() => abort.abort());
+    progress?.token.onCancellationRequested(() => abort.abort());
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+    try {
+      const pulled = await pullModel(params.id, {
+        signal: abort.signal,
+        onProgress: ({ done, total, bytesPerSecond, file }) => progress?.report(total ? Math.round((100 * done) / total) : 100, `${mib(done)}/${mib(total)} MiB at ${(bytesPerSecond / 2 ** 20).toFixed(1)} MiB/s: ${file}`),
+      });
+      server().log(`pulled ${params.id} into ${pulled.dir} (${mib(pulled.downloaded)} MiB downloaded)`);
+      return { dir: pulled.dir, downloaded: pulled.downloaded };
+    } catch (error) {
+      if (error instanceof HubError) throw failed(error.message);
+      throw error;
+    } finally {
+      progress?.done();
+    }
   });
 
   connection.onRequest(StatsRequest, (params) => {
