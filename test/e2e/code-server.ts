@@ -19,6 +19,8 @@ export interface Workbench {
   /** Where the extension keeps its data (VS Code's global storage for it). */
   dataDir: string;
   userSettings: string;
+  /** Where machine-scoped settings (gapo.model.path) go when code-server is the machine. */
+  machineSettings: string;
   /** Lines code-server printed, for a failure's message. */
   log: string[];
   close(): Promise<void>;
@@ -46,7 +48,7 @@ export async function until<T>(probe: () => Promise<T | null | undefined | false
 }
 
 /** Installs the .vsix into a fresh profile, starts code-server on `workspace` and opens it in Chromium. */
-export async function launch(vsix: string, workspace: string, settings: Record<string, unknown>): Promise<Workbench> {
+export async function launch(vsix: string, workspace: string, settings: Record<string, unknown>, extraEnv: Record<string, string> = {}): Promise<Workbench> {
   const home = tempDir('e2e-home');
   const userDataDir = join(home, 'user-data');
   const extensionsDir = join(home, 'extensions');
@@ -54,7 +56,7 @@ export async function launch(vsix: string, workspace: string, settings: Record<s
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
   writeFileSync(userSettings, JSON.stringify({ 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false, ...settings }, null, 2));
   // HOME too: code-server otherwise writes under the real home.
-  const env = { ...process.env, HOME: home, ORT_DISABLE_TELEMETRY: '1' };
+  const env = { ...process.env, HOME: home, ORT_DISABLE_TELEMETRY: '1', ...extraEnv };
   execFileSync(codeServerBin, ['--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], { env, stdio: 'pipe' });
 
   const port = await freePort();
@@ -82,7 +84,7 @@ export async function launch(vsix: string, workspace: string, settings: Record<s
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-    return { page, dataDir: join(userDataDir, 'User', 'globalStorage', EXTENSION_ID), userSettings, log, close };
+    return { page, dataDir: join(userDataDir, 'User', 'globalStorage', EXTENSION_ID), userSettings, machineSettings: join(userDataDir, 'Machine', 'settings.json'), log, close };
   } catch (error) {
     await close();
     throw new Error(`${(error as Error).message}\ncode-server said:\n${log.slice(-30).join('\n')}`);
@@ -92,6 +94,15 @@ export async function launch(vsix: string, workspace: string, settings: Record<s
 /** The extension's status bar item. */
 export function statusItem(page: Page): Locator {
   return page.locator('.statusbar-item', { hasText: 'GAPO' }).first();
+}
+
+/** The status item's tooltip as it is now (hovered afresh: a hover shows what it was given when it opened). */
+export async function statusTooltip(page: Page): Promise<string> {
+  await page.mouse.move(5, 5);
+  await page.locator('.monaco-hover').waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => {});
+  await statusItem(page).hover();
+  const hover = page.locator('.monaco-hover', { hasText: 'GAPO Assistant' }).last();
+  return (await hover.waitFor({ timeout: 5_000 }).then(() => hover.innerText()).catch(() => '')).trim();
 }
 
 /** Runs a command from the command palette by its title ("GAPO: Train Now"). */

@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { DatabaseSync } from '@photostructure/sqlite';
 import { parquetReadObjects } from 'hyparquet';
-import { tempDir } from '../helpers/models';
+import { MockHub } from '../helpers/mock-hub';
+import { makeModel, tempDir } from '../helpers/models';
 import { repoRoot } from '../helpers/paths';
-import { launch, notification, openFile, pick, runCommand, screenshotPath, statusItem, until, type Workbench } from './code-server';
+import { launch, notification, openFile, pick, runCommand, screenshotPath, statusItem, statusTooltip, until, type Workbench } from './code-server';
 
 const version = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
 const vsix = join(repoRoot, 'vsix', `gapo-assistant-linux-x64-${version}.vsix`);
@@ -59,6 +60,8 @@ function readStore<T>(dataDir: string, query: (db: InstanceType<typeof DatabaseS
 describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
   let vscode: Workbench;
   let workspace: string;
+  let hub: Awaited<ReturnType<typeof MockHub.start>>;
+  const hubCache = tempDir('e2e-hub-cache');
   const latencies: number[] = [];
 
   // A failing test leaves a screenshot of what VS Code showed.
@@ -73,11 +76,14 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     // The web build's own default, files.autoSave afterDelay (1000 ms), is left as it is.
     // IntelliSense's quick suggestions are off: with its widget open, Tab takes the widget's
     // item, not the ghost text (VS Code's rule, for any inline-completion provider).
-    vscode = await launch(vsix, workspace, { 'gapo.training.background': false, 'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' } });
+    // A local server that answers as the Hugging Face hub does, for Choose Model.
+    hub = await MockHub.start({ 'org/tiny-coder': { dir: makeModel('qwen2-tied-bias') } });
+    vscode = await launch(vsix, workspace, { 'gapo.training.background': false, 'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' } }, { HF_ENDPOINT: hub.url, HF_HUB_CACHE: hubCache });
   });
 
   after(async () => {
     await vscode?.close();
+    await hub?.stop();
   });
 
   it('starts from the package: the status item says the bundled model is ready, at v0', async () => {
@@ -199,6 +205,27 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     const bytes = readFileSync(join(out, 'episodes.parquet'));
     const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
     assert.equal(rows.length, episodes);
+  });
+
+  it('Choose Model pulls a model from the hub and restarts on it; the bundled one comes back the same way', async () => {
+    const { page } = vscode;
+    await runCommand(page, 'GAPO: Choose Model');
+    await pick(page, 'A model on the Hugging Face hub');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor();
+    await input.fill('org/tiny-coder');
+    await page.keyboard.press('Enter');
+    const pulled = join(hubCache, 'models--org--tiny-coder', 'snapshots', hub.commit);
+    await until(() => existsSync(join(pulled, 'model.safetensors')), 'the model in the hub cache', 60_000);
+    // The setting changed, the server restarted on the pulled model and loaded it.
+    await until(async () => (await statusTooltip(page)).includes(`Model: ${pulled} (ready)`), 'the pulled model, ready, in the status tooltip', 90_000);
+    await page.screenshot({ path: screenshotPath('choose-model-pulled') });
+    const modelSetting = () => JSON.parse(readFileSync(vscode.machineSettings, 'utf8'))['gapo.model.path'];
+    assert.equal(modelSetting(), pulled);
+    await runCommand(page, 'GAPO: Choose Model');
+    await pick(page, 'Bundled default model');
+    await until(() => modelSetting() === '', 'the setting back to the bundled model', 30_000);
+    await until(async () => /Model: .*models\/default \(ready\)/.test(await statusTooltip(page)), 'the bundled model, ready, in the status tooltip', 90_000);
   });
 
   after(() => {

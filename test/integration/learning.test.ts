@@ -235,4 +235,16 @@ describe('learning through the language server', () => {
     assert.equal((await session.request(StatusRequest)).adapterVersion, 0);
     assert.ok(log.some((line) => /adapter v2's files are missing .* serving the base model/.test(line)), log.join('\n'));
   });
+
+  it('serves the base model when the user switches models, and refuses to make the other model\'s adapter live', async () => {
+    await session.request(RollbackRequest, { version: 1 });
+    await session.stop();
+    const log: string[] = [];
+    const other = makeModel('llama-gqa-untied');
+    session = await LspSession.start({ ...base, modelDir: other, initializationOptions: { training: { ...training, background: false }, prompt, suggest: { maxTokens: 12 } }, log: (line) => log.push(line) });
+    await session.waitForModel();
+    assert.equal((await session.request(StatusRequest)).adapterVersion, 0);
+    assert.ok(log.some((line) => /adapter v1 does not fit .* serving the base model/.test(line)), log.join('\n'));
+    await assert.rejects(session.request(RollbackRequest, { version: 1 }), /adapter version 1 does not fit the model being served: it was trained on /);
+  });
 });

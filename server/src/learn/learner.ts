@@ -30,6 +30,8 @@ export interface LearnerHost {
   log(message: string): void;
   /** A run's progress (0-100); `running` is false once it has finished. */
   progress(message: string, percentage: number, running: boolean): void;
+  /** Why an adapter does not fit the served model (null: it fits). */
+  mismatch(adapterDir: string): string | null;
   /** Makes a version live in the serving engine (null: the base model). */
   deploy(version: number, adapterDir: string | null): Promise<void>;
 }
@@ -207,6 +209,8 @@ export class Learner {
     const adapter = this.host.store.adapter(version);
     if (!adapter) throw new TrainingError(`there is no adapter version ${version}`);
     if (adapter.path !== null && !existsSync(adapter.path)) throw new TrainingError(`adapter version ${version}'s files are missing (${adapter.path})`);
+    const foreign = adapter.path === null ? null : this.host.mismatch(adapter.path);
+    if (foreign) throw new TrainingError(`adapter version ${version} does not fit the model being served: ${foreign}`);
     await this.host.deploy(version, adapter.path);
     this.host.store.setLiveAdapterVersion(version);
     this.host.log(`adapter v${version} is live`);

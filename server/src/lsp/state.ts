@@ -13,7 +13,9 @@ import type { PromptContext } from '../edits/episode';
 import { fragmentProbes, SecretLedger } from '../edits/redaction';
 import { Learner } from '../learn/learner';
 import { SuggestionsFirst } from '../learn/suggestions-first';
+import { readModelConfig } from '../model/config';
 import { EngineClient } from '../model/engine-client';
+import { adapterMismatch } from '../model/lora';
 import { EpisodeCapturedNotification, OutcomeNotification, type ServerStatus, StatusNotification } from '../protocol';
 import { Store } from '../store/store';
 import { version } from '../version';
@@ -130,6 +132,13 @@ export class ServerState {
       store.setLiveAdapterVersion(0);
       live = store.adapter(0);
     }
+    // The user chose another model: an adapter trained on the last one does not serve it.
+    const foreign = live?.path && !options.adapterDir ? foreignAdapter(live.path, modelDir) : null;
+    if (live && foreign) {
+      this.connection.console.warn(`adapter v${live.version} does not fit ${modelDir} (${foreign}); serving the base model (v0), and new adapters are trained on this model`);
+      store.setLiveAdapterVersion(0);
+      live = store.adapter(0);
+    }
     const log = (message: string) => this.log(message);
     this.statusChanged();
     EngineClient.start({ modelDir, cacheDir: options.cacheDir, adapterDir: options.adapterDir ?? live?.path ?? undefined, promptFormat: options.promptFormat ?? undefined, workerPath: join(__dirname, 'engine-worker.js'), log }).then(
@@ -147,6 +156,7 @@ export class ServerState {
           suggestionsFirst: this.suggestionsFirst,
           workerPath: join(__dirname, 'training-worker.js'),
           paused: () => this.paused,
+          mismatch: (adapterDir) => foreignAdapter(adapterDir, modelDir),
           log,
           progress: (message, percentage, running) => {
             this.training = running ? { percentage: Math.round(percentage), message } : null;
@@ -228,6 +238,17 @@ export class ServerState {
     const cursor = Math.min(secrets.scrub(e.region.slice(0, e.cursor)).length, region.length);
     return { ...e, history: e.history.map((h) => secrets.scrub(h)), prefix: secrets.scrub(e.prefix), region, suffix: secrets.scrub(e.suffix), cursor };
   }
+}
+
+/** Why an adapter does not fit a model folder (null: it fits; a model that cannot be read is the engine's to report). */
+export function foreignAdapter(adapterDir: string, modelDir: string): string | null {
+  let config;
+  try {
+    config = readModelConfig(modelDir);
+  } catch {
+    return null;
+  }
+  return adapterMismatch(adapterDir, modelDir, config);
 }
 
 /** The path of a file: URI, or null for any other (or a malformed one). */

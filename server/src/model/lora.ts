@@ -3,7 +3,7 @@
 // `base_model.model.<module>.lora_A.weight` [r, in] and `...lora_B.weight` [out, r]), so they
 // load in PEFT and vLLM, and adapters trained there load here.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from './ort';
 import { writeFileAtomic } from '../util/atomic-write';
@@ -162,5 +162,21 @@ export class LoraAdapter {
     }
     if (found === 0) throw new AdapterError(`${weightsPath}: no LoRA tensor matches a linear layer of this model`);
     return adapter;
+  }
+}
+
+/**
+ * Why an adapter cannot serve this model, or null when it can: it was trained on another model
+ * folder that still exists, or its shapes do not fit (a folder that moved, as the bundled
+ * model's does when the extension updates, is judged by its shapes alone).
+ */
+export function adapterMismatch(adapterDir: string, modelDir: string, config: ModelConfig): string | null {
+  try {
+    const base = String(JSON.parse(readFileSync(join(adapterDir, ADAPTER_CONFIG), 'utf8')).base_model_name_or_path ?? '');
+    if (base && existsSync(base) && statSync(base).isDirectory() && realpathSync(base) !== realpathSync(modelDir)) return `it was trained on ${base}`;
+    LoraAdapter.load(adapterDir, config);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
   }
 }
