@@ -30,8 +30,7 @@ const builds = [
 
 // Tests are bundled one file each into out/, to run on Node's own test runner.
 if (tests) {
-  // node-llama-cpp is ESM-only: the GGUF test imports it at run time.
-  builds.push({ ...common, entryPoints: ['test/**/*.test.ts'], outbase: '.', outdir: 'out', define: {}, external: [...common.external, 'node-llama-cpp'] });
+  builds.push({ ...common, entryPoints: ['test/**/*.test.ts'], outbase: '.', outdir: 'out', define: {} });
 }
 
 // The end-to-end tests drive a browser through playwright-core, which stays a package of its own.

@@ -2,6 +2,7 @@
 // `npm run bench -- engine` runs one section; GAPO_BENCH_MODELS=tiny limits the training one.
 import { benchDefaultModel } from './default-model.bench';
 import { benchEngine, benchOneModel } from './engine.bench';
+import { benchPeer, benchPeerRun } from './peer.bench';
 import { benchRewards } from './rewards.bench';
 import { benchServer } from './server.bench';
 import { benchShapes } from './shapes.bench';
@@ -13,6 +14,7 @@ const sections: Record<string, () => Promise<void> | void> = {
   training: benchTraining,
   server: benchServer,
   'default-model': benchDefaultModel,
+  'llama-cpp': benchPeer,
   shapes: benchShapes,
 };
 
@@ -20,6 +22,10 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--engine-model') {
     await benchOneModel(args[1], args[2] as 'bytes' | 'qwen', Number(args[3]));
+    return;
+  }
+  if (args[0] === '--peer-run') {
+    await benchPeerRun(args[1] as Parameters<typeof benchPeerRun>[0], args[2], args[3], Number(args[4]));
     return;
   }
   if (args[0] === '--training-model') {

@@ -14,10 +14,9 @@ import { LoraAdapter } from '../../server/src/model/lora';
 import { ModelWeights } from '../../server/src/model/weights';
 import { seededRandom } from '../../server/src/edits/text';
 import { makeModel, tempDir } from '../helpers/models';
+import { type Llama, loadLlamaCpp } from '../helpers/llama-cpp';
 import { repoRoot } from '../helpers/paths';
 
-type NodeLlamaCpp = typeof import('node-llama-cpp');
-type Llama = Awaited<ReturnType<NodeLlamaCpp['getLlama']>>;
 
 const PROMPTS = [
   'function total(items) {\n  let sum = 0;\n  for (let i = 0; i < items.length; i',
@@ -33,7 +32,7 @@ async function llamaCpp(llama: Llama, file: string, prompt: string, ids: number[
     const context = await model.createContext({ contextSize: 256 });
     try {
       const greedy: number[] = [];
-      for await (const token of context.getSequence().evaluate(ids as never, { temperature: 0 })) {
+      for await (const token of context.getSequence().evaluate(ids, { temperature: 0 })) {
         // Both stop at the end-of-text token without counting it.
         if (token === model.tokens.eos) break;
         greedy.push(token);
@@ -63,9 +62,7 @@ describe('GGUF export, loaded by llama.cpp', () => {
   let llama: Llama;
 
   before(async () => {
-    // ESM-only: loaded as llama.cpp's users load it, with no build and no download.
-    const { getLlama } = (await import('node-llama-cpp')) as NodeLlamaCpp;
-    llama = await getLlama({ build: 'never', skipDownload: true, gpu: false, logLevel: 'error' as never });
+    llama = await loadLlamaCpp();
   });
 
   after(async () => {

@@ -1,0 +1,164 @@
+// The engine beside llama.cpp, the peer users of local completion run: the same weights (the
+// engine's model written by `gapo export-model` as GGUF, F16 and Q8_0), run through
+// node-llama-cpp's prebuilt binaries offline. Every contender runs in a child process of its
+// own (its peak RSS is its own), and the runs alternate contender by contender, round after
+// round, so the drift of a shared machine falls on all of them alike. Medians over the rounds.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Engine } from '../../server/src/model/engine';
+import { parseModelConfig, readModelConfig } from '../../server/src/model/config';
+import { writeGguf, type GgufDType } from '../../server/src/model/gguf';
+import { initModel } from '../../server/src/model/init-model';
+import { presets } from '../../server/src/model/presets';
+import { ModelWeights } from '../../server/src/model/weights';
+import { loadLlamaCpp } from '../helpers/llama-cpp';
+import { repoRoot } from '../helpers/paths';
+import { table } from './timing';
+
+const BENCH_DIR = join(repoRoot, '.bench-cache');
+const PROMPT = 512;
+const EDIT = 4;
+const SUGGESTION = 24;
+
+interface Figures {
+  prefillTokensPerS: number;
+  decodeTokensPerS: number;
+  coldMs: number;
+  reusedMs: number;
+  peakRssMiB: number;
+}
+
+type Contender = 'engine f32' | 'llama.cpp f16' | 'llama.cpp q8_0';
+const CONTENDERS: Contender[] = ['engine f32', 'llama.cpp f16', 'llama.cpp q8_0'];
+
+function promptIds(vocab: number): number[] {
+  return Array.from({ length: PROMPT }, (_, i) => ((i * 7919 + 13) % Math.min(vocab, 256)) + (vocab > 1000 ? 1000 : 0));
+}
+
+/** The previous keystroke's prompt but for its last tokens: what an editor sends next. */
+const edited = (prompt: number[]) => [...prompt.slice(0, PROMPT - EDIT), ...prompt.slice(0, EDIT)];
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+/** Runs in a child: one contender's figures as a JSON line. */
+export async function benchPeerRun(contender: Contender, modelDir: string, ggufDir: string, threads: number): Promise<void> {
+  const config = readModelConfig(modelDir);
+  const prompt = promptIds(config.vocabSize);
+  let figures: Figures;
+  if (contender === 'engine f32') {
+    const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads: threads || undefined });
+    engine.clearPrefixCache();
+    let t = performance.now();
+    const state = await engine.prefill(prompt);
+    const prefillMs = performance.now() - t;
+    void state;
+    engine.clearPrefixCache();
+    t = performance.now();
+    const [cold] = await engine.generate(prompt, { maxTokens: SUGGESTION });
+    const coldMs = performance.now() - t;
+    t = performance.now();
+    await engine.generate(edited(prompt), { maxTokens: SUGGESTION });
+    const reusedMs = performance.now() - t;
+    // Decode rate: the cold suggestion's time after its prefill, per token.
+    figures = { prefillTokensPerS: PROMPT / (prefillMs / 1000), decodeTokensPerS: (cold.tokens.length - 1) / ((coldMs - prefillMs) / 1000), coldMs, reusedMs, peakRssMiB: 0 };
+    await engine.dispose();
+  } else {
+    const llama = await loadLlamaCpp();
+    const file = ggufFile(ggufDir, contender === 'llama.cpp f16' ? 'f16' : 'q8_0');
+    const model = await llama.loadModel({ modelPath: file });
+    const context = await model.createContext({ contextSize: 1024, batchSize: PROMPT, threads: threads || undefined });
+    const sequence = context.getSequence();
+    const generate = async (ids: number[]) => {
+      let count = 0;
+      for await (const token of sequence.evaluate(ids, { temperature: 0 })) {
+        void token;
+        if (++count === SUGGESTION) break;
+      }
+      return count;
+    };
+    let t = performance.now();
+    await sequence.evaluateWithoutGeneratingNewTokens(prompt);
+    const prefillMs = performance.now() - t;
+    await sequence.clearHistory();
+    t = performance.now();
+    const generated = await generate(prompt);
+    const coldMs = performance.now() - t;
+    // The next keystroke: keep the common prefix in the KV cache, evaluate the rest.
+    const next = edited(prompt);
+    const kept = PROMPT - EDIT;
+    t = performance.now();
+    await sequence.eraseContextTokenRanges([{ start: kept, end: sequence.nextTokenIndex }]);
+    await generate(next.slice(kept));
+    const reusedMs = performance.now() - t;
+    figures = { prefillTokensPerS: PROMPT / (prefillMs / 1000), decodeTokensPerS: (generated - 1) / ((coldMs - prefillMs) / 1000), coldMs, reusedMs, peakRssMiB: 0 };
+    await context.dispose();
+    await model.dispose();
+    await llama.dispose();
+  }
+  figures.peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  console.log(JSON.stringify(figures));
+}
+
+function ggufFile(modelDir: string, dtype: GgufDType): string {
+  return join(modelDir, `bench-${dtype}.gguf`);
+}
+
+export async function benchPeer(): Promise<void> {
+  const threads = Number(process.env.GAPO_BENCH_THREADS) || 0;
+  const big = join(BENCH_DIR, 'model-qwen2.5-0.5b');
+  if (!existsSync(join(big, 'config.json'))) {
+    mkdirSync(BENCH_DIR, { recursive: true });
+    initModel(parseModelConfig(presets['qwen2.5-0.5b'], 'qwen2.5-0.5b'), big, { seed: 1, tokenizer: 'qwen', dtype: 'BF16' });
+  }
+  const defaultCopy = join(BENCH_DIR, 'model-default');
+  const models = [
+    { name: 'default model (3.2M)', dir: join(repoRoot, 'models', 'default'), gguf: defaultCopy, rounds: 5 },
+    { name: 'qwen2.5-0.5b shape', dir: big, gguf: big, rounds: Number(process.env.GAPO_BENCH_ROUNDS) || 3 },
+  ];
+  console.log('Alternating runs (engine, llama.cpp F16, llama.cpp Q8_0; repeated), each in its own process; medians.');
+  console.log(`Prompt ${PROMPT} tokens; a suggestion is ${SUGGESTION} greedy tokens; "reused": the prompt of the next keystroke (${PROMPT - EDIT} tokens kept in the KV cache).\n`);
+  const rows = [];
+  for (const model of models) {
+    // The GGUF files sit beside the bench's own models (the shipped folder stays as it is).
+    mkdirSync(model.gguf, { recursive: true });
+    const config = readModelConfig(model.dir);
+    for (const dtype of ['f16', 'q8_0'] as const) {
+      const file = ggufFile(model.gguf, dtype);
+      if (!existsSync(file)) writeGguf(file, config, ModelWeights.open(model.dir, config), { dtype });
+    }
+    const runs = new Map<Contender, Figures[]>(CONTENDERS.map((c) => [c, []]));
+    for (let round = 0; round < model.rounds; round++) {
+      for (const contender of CONTENDERS) {
+        const child = spawnSync(process.execPath, [process.argv[1], '--peer-run', contender, model.dir, model.gguf, String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+        const line = child.stdout.trim().split('\n').pop() ?? '';
+        if (child.status !== 0 || !line.startsWith('{')) throw new Error(`${contender} on ${model.name} failed:\n${child.stderr}`);
+        runs.get(contender)!.push(JSON.parse(line));
+      }
+    }
+    const engine = runs.get('engine f32')!;
+    for (const contender of CONTENDERS) {
+      const r = runs.get(contender)!;
+      const m = (key: keyof Figures) => median(r.map((f) => f[key]));
+      // llama.cpp's advantage: above 1, llama.cpp is that many times faster (or leaner).
+      const ratio = (key: keyof Figures, higherIsBetter = false) => {
+        if (contender === 'engine f32') return '';
+        const ours = median(engine.map((f) => f[key]));
+        return ` (${(higherIsBetter ? m(key) / ours : ours / m(key)).toFixed(2)}×)`;
+      };
+      rows.push({
+        model: model.name,
+        contender,
+        'prefill tok/s': `${Math.round(m('prefillTokensPerS'))}${ratio('prefillTokensPerS', true)}`,
+        'decode tok/s': `${m('decodeTokensPerS').toFixed(1)}${ratio('decodeTokensPerS', true)}`,
+        'suggestion cold ms': `${Math.round(m('coldMs'))}${ratio('coldMs')}`,
+        'prefix reused ms': `${Math.round(m('reusedMs'))}${ratio('reusedMs')}`,
+        'peak RSS MiB': `${Math.round(m('peakRssMiB'))}${ratio('peakRssMiB')}`,
+      });
+    }
+  }
+  table(rows);
+  console.log("\n(×): llama.cpp's advantage over the engine: above 1, llama.cpp is that many times faster (rates, times) or leaner (memory).");
+}
