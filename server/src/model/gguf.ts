@@ -5,12 +5,13 @@
 // interleaved RoPE pairs (Qwen2 keeps Hugging Face's halves), 1-D tensors in F32, a tied
 // output layer left out (llama.cpp reuses the embeddings).
 
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectedWeights, type ModelConfig } from './config';
 import type { LoraAdapter } from './lora';
 import type { ModelWeights } from './weights';
 import { float32ToFloat16 } from './safetensors';
+import { writeFileAtomic } from '../util/atomic-write';
 
 export type GgufDType = 'f32' | 'f16' | 'q8_0';
 
@@ -316,21 +317,14 @@ export function writeGguf(out: string, config: ModelConfig, weights: ModelWeight
   });
   header.pad(ALIGNMENT);
 
-  const partial = `${out}.partial`;
-  const fd = openSync(partial, 'w');
-  try {
-    writeSync(fd, header.bytes());
+  function* chunks(): Generator<Uint8Array> {
+    yield header.bytes();
     for (const bytes of encoded) {
-      writeSync(fd, bytes);
+      yield bytes;
       const rest = bytes.length % ALIGNMENT;
-      if (rest) writeSync(fd, Buffer.alloc(ALIGNMENT - rest));
+      if (rest) yield Buffer.alloc(ALIGNMENT - rest);
     }
-  } catch (error) {
-    closeSync(fd);
-    rmSync(partial, { force: true });
-    throw error;
   }
-  closeSync(fd);
-  renameSync(partial, out);
+  writeFileAtomic(out, chunks());
   return { tensors: tensors.length, bytes: header.length + offset };
 }
