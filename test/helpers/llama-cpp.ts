@@ -23,6 +23,8 @@ export interface LlamaModel {
 }
 
 export interface Llama {
+  /** The CPU's math cores (its default thread count counts hardware threads instead). */
+  readonly cpuMathCores: number;
   loadModel(options: { modelPath: string }): Promise<LlamaModel>;
   dispose(): Promise<void>;
 }

@@ -29,7 +29,7 @@ const STEPS = 12;
 async function llamaCpp(llama: Llama, file: string, prompt: string, ids: number[]): Promise<{ tokens: number[]; greedy: number[] }> {
   const model = await llama.loadModel({ modelPath: file });
   try {
-    const context = await model.createContext({ contextSize: 256 });
+    const context = await model.createContext({ contextSize: 256, threads: llama.cpuMathCores });
     try {
       const greedy: number[] = [];
       for await (const token of context.getSequence().evaluate(ids, { temperature: 0 })) {

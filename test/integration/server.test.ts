@@ -9,7 +9,7 @@ import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../server/src/replay/replay';
 import { replayTyping } from '../../server/src/replay/typing';
 import { Store } from '../../server/src/store/store';
-import { ExportRequest, ForgetRequest, ImportAdapterRequest, StatsRequest, StatusRequest } from '../../server/src/protocol';
+import { DashboardRequest, ExportRequest, ForgetRequest, ImportAdapterRequest, SetLearningRequest, StatsRequest, StatusRequest } from '../../server/src/protocol';
 import { readModelConfig } from '../../server/src/model/config';
 import { LoraAdapter } from '../../server/src/model/lora';
 import { cliPath } from '../helpers/paths';
@@ -37,6 +37,7 @@ describe('language server over stdio', () => {
   const latePath = join(work, 'late.js');
   const restartPath = join(work, 'restart.js');
   const forgetPath = join(work, 'forget.js');
+  const pausedPath = join(work, 'paused.js');
   const replayPaths = [join(work, 'replay', 'kept.js'), join(work, 'replay', 'flipped.js'), join(work, 'typing', 'add.js')];
   const cacheDir = tempDir('server-cache');
   let session: LspSession;
@@ -45,7 +46,7 @@ describe('language server over stdio', () => {
 
   before(async () => {
     modelDir = await makeTaughtModel(
-      [acceptPath, typeOverPath, cancelPath, autosavePath, latePath, restartPath, forgetPath, ...replayPaths].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
+      [acceptPath, typeOverPath, cancelPath, autosavePath, latePath, restartPath, forgetPath, pausedPath, ...replayPaths].map((path) => ({ prompt: promptFor(path), completion: editCompletion({ target: SUGGESTED_REGION }) })),
       MAX_TOKENS,
       cacheDir,
     );
@@ -286,6 +287,26 @@ describe('language server over stdio', () => {
     assert.equal(status.suggestions.typedOver, 1);
     assert.ok(status.episodes.total >= 2);
     assert.equal(status.training.state, 'idle');
+  });
+
+  it('still suggests while learning is paused, but stores neither the suggestion, its accept, nor the edit', async () => {
+    await session.request(SetLearningRequest, { paused: true });
+    try {
+      const before = await session.request(StatusRequest);
+      const uri = pathToFileURL(pausedPath).href;
+      await session.open(uri, DOCUMENT, 'javascript');
+      const [item] = await session.inlineCompletion(uri, CURSOR);
+      assert.equal(item?.insertText, 'a + b;', 'suggestions go on');
+      assert.deepEqual(await session.accept(uri, item), { accepted: true });
+      await session.save(uri);
+      await session.close(uri);
+      const after = await session.request(StatusRequest);
+      assert.equal(after.learning, 'paused');
+      assert.deepEqual([after.suggestions.shown, after.suggestions.accepted, after.episodes.total], [before.suggestions.shown, before.suggestions.accepted, before.episodes.total]);
+      assert.ok(!(await session.request(DashboardRequest)).collected.some((f) => f.path === pausedPath), 'no edit of the file either');
+    } finally {
+      await session.request(SetLearningRequest, { paused: false });
+    }
   });
 
   it('measures the characters a typing user saves: a suggestion that writes what comes next is accepted', async () => {

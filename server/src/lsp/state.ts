@@ -38,6 +38,7 @@ export class ServerState {
   /** The running training run's last reported progress. */
   private training: { percentage: number; message: string } | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
+  private pausedNow: boolean;
 
   /** What capture hands over for storage: scrubbed of known secrets' fragments, then announced. */
   readonly sink: CaptureSink = {
@@ -70,6 +71,7 @@ export class ServerState {
     readonly options: ServerOptions,
     readonly store: Store,
   ) {
+    this.pausedNow = store.learningPaused();
     // The server's own data folder (exports default there) is never captured as the user's editing.
     this.privacy = new PrivacyFilter({ exclude: options.capture.exclude, maxFileBytes: options.capture.maxFileBytes, excludeFolders: [options.dataDir, ...(options.capture.excludeFolders ?? [])] });
     this.survival = new SurvivalChecks(
@@ -92,13 +94,14 @@ export class ServerState {
     this.connection.console.log(message);
   }
 
-  /** Paused by the user: nothing is collected or trained (suggestions go on). */
+  /** Paused by the user: nothing is collected or trained (suggestions go on). Kept in the store. */
   get paused(): boolean {
-    return this.store.learningPaused();
+    return this.pausedNow;
   }
 
   setPaused(paused: boolean): void {
     this.store.setLearningPaused(paused);
+    this.pausedNow = paused;
     if (paused) for (const capture of this.captures.values()) capture.discard();
     this.log(paused ? 'learning paused: nothing is collected or trained until it is resumed' : 'learning resumed');
     this.statusChanged();

@@ -59,6 +59,8 @@ function settings(state: ServerState, format: PromptFormat): PipelineSettings {
     minProbability: state.options.suggest.minProbability ?? format.defaultMinProbability,
     record: (capture, { item, rewritten }, latencyMs) => {
       const id = randomUUID();
+      // Paused learning stores nothing: the suggestion is shown, its outcome goes unrecorded.
+      if (state.paused) return id;
       store.addSuggestion({
         id,
         time: Date.now(),
