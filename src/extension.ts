@@ -179,7 +179,9 @@ async function chooseModel(): Promise<void> {
     { label: 'A model on the Hugging Face hub…', detail: 'Any Llama or Qwen2 model by its id, ORG/NAME (HF_TOKEN in the environment for gated ones)', hub: '' },
     { label: 'A model folder…', detail: 'A Llama or Qwen2 model in the Hugging Face layout (config.json, *.safetensors, tokenizer.json)' },
   ];
-  if (current) picks.unshift({ label: path.basename(current), description: 'current', detail: current, dir: current });
+  // A model pulled into the hub cache is named as the hub names it, not by its snapshot's hash.
+  const pulled = /models--([^/\\]+)--([^/\\]+)[/\\]snapshots[/\\]/.exec(current);
+  if (current) picks.unshift({ label: pulled ? `${pulled[1]}/${pulled[2]}` : path.basename(current), description: 'current', detail: current, dir: current });
   const pick = await vscode.window.showQuickPick(picks, { title: 'GAPO: the model that suggests' });
   if (!pick) return;
   let dir = pick.dir;
