@@ -21,6 +21,7 @@ import {
   RollbackRequest,
   SetLearningRequest,
   StatsRequest,
+  type ServerStatus,
   StatusNotification,
   StatusRequest,
   TrainNowRequest,
@@ -32,6 +33,8 @@ import { runSummary } from './summaries';
 
 let client: LanguageClient | undefined;
 let statusItem: StatusItem;
+/** The statuses the server pushes, for whoever follows a run's progress. */
+const statusChanged = new vscode.EventEmitter<ServerStatus>();
 
 /** Models offered by Choose Model; the memory is what this project's engine needs for them (float32). */
 const SUGGESTED_MODELS = [
@@ -104,6 +107,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
   });
   started.onNotification(StatusNotification, (status) => {
     statusItem.setStatus(status);
+    statusChanged.fire(status);
     DashboardPanel.changed();
   });
   started.onNotification(EpisodeCapturedNotification, () => DashboardPanel.changed());
@@ -145,8 +149,22 @@ async function showStatus(): Promise<void> {
 }
 
 async function trainNow(): Promise<void> {
-  // The server reports the run's progress (with Cancel) as LSP work-done progress.
-  const result = await running().sendRequest(TrainNowRequest);
+  // A notification with the run's percentage and a Cancel button (LSP's own work-done progress
+  // shows in the status bar, where it cannot be cancelled).
+  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'GAPO: training', cancellable: true }, async (progress, token) => {
+    token.onCancellationRequested(() => void running().sendRequest(CancelTrainingRequest));
+    let shown = 0;
+    const following = statusChanged.event(({ training }) => {
+      if (training.state !== 'training' || training.percentage === null) return;
+      progress.report({ increment: training.percentage - shown, message: `${training.percentage}%: ${training.message ?? ''}` });
+      shown = training.percentage;
+    });
+    try {
+      return await running().sendRequest(TrainNowRequest);
+    } finally {
+      following.dispose();
+    }
+  });
   if (result.status === 'cancelled') return void vscode.window.showInformationMessage('GAPO: training cancelled');
   if (!result.candidate) throw new Error(runSummary(result));
   void vscode.window.showInformationMessage(`GAPO: ${runSummary(result)}`, 'Dashboard').then((pick) => pick && vscode.commands.executeCommand('gapo.showDashboard'));

@@ -92,6 +92,9 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     await item.hover();
     await vscode.page.locator('.monaco-hover', { hasText: 'ready: suggesting with adapter v0' }).waitFor();
     await vscode.page.screenshot({ path: screenshotPath('status-item-ready') });
+    // The tooltip would lie over the notifications later tests click.
+    await vscode.page.mouse.move(5, 5);
+    await vscode.page.locator('.monaco-hover').waitFor({ state: 'hidden' });
   });
 
   /** Types the `i` of `i++`, waits for the ghost text, lets `waitMs` pass, then accepts it with Tab. */
@@ -135,10 +138,18 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     await until(() => acceptedIn('loop-saved.js') === 1, 'an accepted outcome in the store', 10_000);
   });
 
-  it('learns from the repository history, and Train Now moves the adapter version in the status bar', async () => {
+  it('learns from the repository history; Train Now can be cancelled, and a run moves the adapter version in the status bar', async () => {
     const { page } = vscode;
     await runCommand(page, 'GAPO: Learn from Repository History');
     assert.match(await notification(page, /edits from \d+ commits/), /GAPO: \d+ edits from 4 commits/);
+    // Train Now shows the server's progress with a Cancel button; Cancel stops the run.
+    await runCommand(page, 'GAPO: Train Now');
+    await page.mouse.move(5, 5);
+    const progress = page.locator('.notification-toast', { hasText: 'GAPO: training' }).last();
+    await progress.getByRole('button', { name: 'Cancel' }).click({ timeout: 60_000 });
+    await notification(page, /GAPO: training cancelled/, 60_000);
+    // VS Code shows three toasts at most: the next result must not queue behind these.
+    await runCommand(page, 'Notifications: Clear All Notifications');
     await runCommand(page, 'GAPO: Train Now');
     const result = await notification(page, /v1 (live|kept)/, 10 * 60_000);
     await page.screenshot({ path: screenshotPath('train-now-result') });
@@ -173,7 +184,8 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     const file = join(workspace, 'double.js');
     const rowsOf = () => readStore(vscode.dataDir, (db) => (db.prepare('SELECT count(*) n FROM episodes WHERE path = ?').get(file) as { n: number }).n);
     assert.ok(rowsOf() > 0, 'double.js was learned from');
-    await view.locator('#collected tr', { hasText: file }).getByRole('button', { name: 'Delete' }).click();
+    // Dispatched to the button itself: a notification toast may lie over the panel's lower right.
+    await view.locator('#collected tr', { hasText: file }).getByRole('button', { name: 'Delete' }).dispatchEvent('click');
     await until(() => rowsOf() === 0, "double.js's episodes to be deleted", 10_000);
     await until(async () => (await view.locator('#collected tr', { hasText: file }).count()) === 0, 'the row to leave the dashboard', 10_000);
   });

@@ -140,6 +140,11 @@ describe('learning through the language server', () => {
     await session.connection.sendNotification('window/workDoneProgress/cancel', { token: session.progressTokens.at(-1) });
     assert.equal((await running).status, 'cancelled');
     assert.deepEqual((await session.request(StatsRequest, undefined)).adapters.map((a) => a.version), [0, 1]);
+    // A run after a cancelled one trains as usual.
+    const again = await session.request(TrainNowRequest);
+    assert.ok(again.status === 'deployed' || again.status === 'kept', JSON.stringify(again));
+    assert.equal(again.adapterVersion, 2);
+    await session.request(RollbackRequest, { version: 0 });
   });
 
   it('collects and trains nothing while learning is paused, and goes on once resumed', async () => {
@@ -187,7 +192,7 @@ describe('learning through the language server', () => {
     const run = runs.find((r) => r.trigger === 'background');
     assert.ok(run, 'a background run started');
     assert.ok(run.status === 'deployed' || run.status === 'kept', run.status);
-    assert.equal(run.adapterVersion, 2);
+    assert.equal(run.adapterVersion, 3);
   });
 
   it("learns from a repository's history: its commits' edits, never an excluded file's, secrets redacted", async () => {
@@ -225,15 +230,15 @@ describe('learning through the language server', () => {
   });
 
   it('serves the base model, with a warning, when the live adapter was deleted from disk', async () => {
-    await session.request(RollbackRequest, { version: 2 });
-    const dir = (await session.request(StatsRequest, undefined)).adapters[2].path!;
+    await session.request(RollbackRequest, { version: 3 });
+    const dir = (await session.request(StatsRequest, undefined)).adapters[3].path!;
     await session.stop();
     rmSync(dir, { recursive: true });
     const log: string[] = [];
     session = await LspSession.start({ ...base, initializationOptions: { training: { ...training, background: false }, prompt, suggest: { maxTokens: 12 } }, log: (line) => log.push(line) });
     await session.waitForModel();
     assert.equal((await session.request(StatusRequest)).adapterVersion, 0);
-    assert.ok(log.some((line) => /adapter v2's files are missing .* serving the base model/.test(line)), log.join('\n'));
+    assert.ok(log.some((line) => /adapter v3's files are missing .* serving the base model/.test(line)), log.join('\n'));
   });
 
   it('serves the base model when the user switches models, and refuses to make the other model\'s adapter live', async () => {
