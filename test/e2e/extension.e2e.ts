@@ -138,18 +138,10 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     await until(() => acceptedIn('loop-saved.js') === 1, 'an accepted outcome in the store', 10_000);
   });
 
-  it('learns from the repository history; Train Now can be cancelled, and a run moves the adapter version in the status bar', async () => {
+  it('learns from the repository history, and Train Now moves the adapter version in the status bar', async () => {
     const { page } = vscode;
     await runCommand(page, 'GAPO: Learn from Repository History');
     assert.match(await notification(page, /edits from \d+ commits/), /GAPO: \d+ edits from 4 commits/);
-    // Train Now shows the server's progress with a Cancel button; Cancel stops the run.
-    await runCommand(page, 'GAPO: Train Now');
-    await page.mouse.move(5, 5);
-    const progress = page.locator('.notification-toast', { hasText: 'GAPO: training' }).last();
-    await progress.getByRole('button', { name: 'Cancel' }).click({ timeout: 60_000 });
-    await notification(page, /GAPO: training cancelled/, 60_000);
-    // VS Code shows three toasts at most: the next result must not queue behind these.
-    await runCommand(page, 'Notifications: Clear All Notifications');
     await runCommand(page, 'GAPO: Train Now');
     const result = await notification(page, /v1 (live|kept)/, 10 * 60_000);
     await page.screenshot({ path: screenshotPath('train-now-result') });
