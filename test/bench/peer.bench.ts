@@ -52,9 +52,8 @@ export async function benchPeerRun(contender: Contender, modelDir: string, ggufD
     const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads: threads || undefined });
     engine.clearPrefixCache();
     let t = performance.now();
-    const state = await engine.prefill(prompt);
+    await engine.prefill(prompt);
     const prefillMs = performance.now() - t;
-    void state;
     engine.clearPrefixCache();
     t = performance.now();
     const [cold] = await engine.generate(prompt, { maxTokens: SUGGESTION });
@@ -75,8 +74,7 @@ export async function benchPeerRun(contender: Contender, modelDir: string, ggufD
     const sequence = context.getSequence();
     const generate = async (ids: number[]) => {
       let count = 0;
-      for await (const token of sequence.evaluate(ids, { temperature: 0 })) {
-        void token;
+      for await (const _token of sequence.evaluate(ids, { temperature: 0 })) {
         if (++count === SUGGESTION) break;
       }
       return count;
