@@ -94,6 +94,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
       dataDir: context.globalStorageUri.fsPath,
       modelDir: config.get<string>('model.path') || undefined,
       promptFormat: config.get<string>('model.promptFormat') || undefined,
+      dtype: config.get<string>('model.dtype') || undefined,
       capture: { exclude: config.get<string[]>('capture.exclude', []), maxFileBytes: config.get<number>('capture.maxFileKilobytes', 1024) * 1024 },
       suggest: { enabled: config.get<boolean>('suggest.enable', true), ...minProbability(config.get<number | null>('suggest.minProbability', null)) },
       training: { background: config.get<boolean>('training.background', true), minNewEpisodes: config.get<number>('training.minNewEpisodes', 16) },

@@ -105,6 +105,10 @@ describe('gapo init-model, generate and logprobs', () => {
     assert.equal(generated.code, 0, generated.stderr);
     const samples = JSON.parse(generated.stdout);
     assert.equal(samples.length, 2);
+    // --dtype q4 serves the same model from 4-bit blocks, and says so.
+    const small = gapo(['generate', '--model', model, ...cache, '--prompt', 'let x', '--max-tokens', '3', '--dtype', 'q4']);
+    assert.equal(small.code, 0, small.stderr);
+    assert.match(small.stderr, /, q4, /);
     assert.equal(samples[0].tokens.length, samples[0].logprobs.length);
 
     const ids = join(dir, 'ids.json');
@@ -123,6 +127,7 @@ describe('gapo init-model, generate and logprobs', () => {
       ['generate', '--model', join(dir, 'missing'), '--prompt', 'x'],
       ['generate', '--model', model, '--prompt', 'x', '--temperature', '-1'],
       ['generate', '--model', model, '--prompt', 'x', '--provider', 'tpu'],
+      ['generate', '--model', model, '--prompt', 'x', '--dtype', 'q3'],
       ['logprobs', '--model', model, '--text', 'only-one'],
       ['logprobs', '--model', model, '--input', join(dir, 'nope.json')],
       ['init-model', '--preset', 'huge', '--out', join(dir, 'x')],

@@ -5,6 +5,7 @@ import { cachedModelDir } from '../model/hub';
 import { bundledModelDir } from '../model/default-model';
 import { Engine } from '../model/engine';
 import type { ExecutionProvider } from '../model/sessions';
+import { WEIGHT_DTYPES, type WeightDType } from '../model/quantize';
 import { CommandIO, UsageError } from './command';
 
 export const engineOptionSpecs = {
@@ -12,6 +13,7 @@ export const engineOptionSpecs = {
   cache: { type: 'string' },
   provider: { type: 'string', default: 'cpu' },
   threads: { type: 'string' },
+  dtype: { type: 'string', default: 'f32' },
   adapter: { type: 'string' },
   'prompt-format': { type: 'string' },
 } as const;
@@ -21,20 +23,25 @@ export const engineOptionsUsage = `  --model DIR       a Hugging Face model dire
   --cache DIR       where converted weights are kept (default ~/.cache/gapo-assistant/weights)
   --provider P      cpu (default) or cuda (falls back to cpu, with a message, when unavailable)
   --threads N       ONNX Runtime threads (default: all cores)
+  --dtype D         weights as f32 (default), q8 or q4 (8- or 4-bit blocks of 32, as llama.cpp's
+                    Q8_0 and Q4_0: faster and smaller; training needs f32)
   --adapter DIR     apply a LoRA adapter (PEFT layout) to the model
   --prompt-format F edit, fim-psm or fim-spm (default: what the model declares, else what its
                     tokenizer suggests: fim-psm with FIM tokens, edit otherwise)`;
 
-export async function loadEngine(values: { model?: string; cache?: string; provider?: string; threads?: string; adapter?: string; 'prompt-format'?: string }, io: CommandIO): Promise<Engine> {
+export async function loadEngine(values: { model?: string; cache?: string; provider?: string; threads?: string; dtype?: string; adapter?: string; 'prompt-format'?: string }, io: CommandIO): Promise<Engine> {
   const modelDir = modelDirOrBundled(values.model);
   if (values.provider !== 'cpu' && values.provider !== 'cuda') throw new UsageError(`--provider must be cpu or cuda, got ${values.provider}`);
   const threads = values.threads === undefined ? undefined : positiveInteger('--threads', values.threads);
+  const dtype = values.dtype ?? 'f32';
+  if (!WEIGHT_DTYPES.includes(dtype as WeightDType)) throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got ${dtype}`);
   try {
     return await Engine.load({
       modelDir,
       cacheDir: values.cache,
       provider: values.provider as ExecutionProvider,
       threads,
+      dtype: dtype as WeightDType,
       adapterDir: values.adapter,
       promptFormat: values['prompt-format'],
       log: (message) => io.stderr(`${message}\n`),

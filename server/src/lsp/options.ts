@@ -8,6 +8,7 @@ import { defaultMaxFileBytes } from '../capture/privacy';
 import { defaultPromptLimits, type PromptLimits } from '../edits/prompt';
 import { defaultTrainingSettings, type TrainingSettings } from '../learn/training-job';
 import { bundledModelDir } from '../model/default-model';
+import type { WeightDType } from '../model/quantize';
 
 export interface ServerOptions {
   dataDir: string;
@@ -19,6 +20,8 @@ export interface ServerOptions {
   capture: CaptureOptions & { exclude: string[]; maxFileBytes: number; excludeFolders?: string[] };
   /** The prompt format to speak, over what the model declares (edits/prompt-format.ts); null: the model's. */
   promptFormat: string | null;
+  /** How the served model's weights are held (training always uses f32). */
+  dtype: WeightDType;
   suggest: { enabled: boolean; maxTokens: number; minProbability: number | null };
   prompt: PromptLimits;
   training: TrainingSettings & { background: boolean };
@@ -28,7 +31,7 @@ export interface ServerOptions {
 export const defaultSuggestOptions: ServerOptions['suggest'] = { enabled: true, maxTokens: 128, minProbability: null };
 
 /** modelDir undefined: not given (the client's choice, else the bundled model); null: none. */
-export type CommandLineOptions = Partial<Pick<ServerOptions, 'dataDir' | 'modelDir' | 'cacheDir'>>;
+export type CommandLineOptions = Partial<Pick<ServerOptions, 'dataDir' | 'modelDir' | 'cacheDir' | 'dtype'>>;
 
 export function defaultDataDir(): string {
   return join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'gapo-assistant');
@@ -42,8 +45,11 @@ export function resolveOptions(cli: CommandLineOptions, init: Record<string, any
     cacheDir: cli.cacheDir ?? init.cacheDir,
     capture: { ...defaultCaptureOptions, exclude: [], maxFileBytes: defaultMaxFileBytes, ...(init.capture ?? {}) },
     promptFormat: init.promptFormat ?? null,
+    // Not checked here: an unknown dtype fails the model's load with a clear message, and capture goes on.
+    dtype: cli.dtype ?? init.dtype ?? 'f32',
     suggest: { ...defaultSuggestOptions, ...(init.suggest ?? {}) },
     prompt: { ...defaultPromptLimits, ...(init.prompt ?? {}) },
     training: { ...defaultTrainingSettings, background: true, ...(init.training ?? {}) },
   };
 }
+

@@ -144,7 +144,7 @@ export class ServerState {
     }
     const log = (message: string) => this.log(message);
     this.statusChanged();
-    EngineClient.start({ modelDir, cacheDir: options.cacheDir, adapterDir: options.adapterDir ?? live?.path ?? undefined, promptFormat: options.promptFormat ?? undefined, workerPath: join(__dirname, 'engine-worker.js'), log }).then(
+    EngineClient.start({ modelDir, cacheDir: options.cacheDir, adapterDir: options.adapterDir ?? live?.path ?? undefined, promptFormat: options.promptFormat ?? undefined, dtype: options.dtype, workerPath: join(__dirname, 'engine-worker.js'), log }).then(
       (client) => {
         this.engine = client;
         this.model = { state: 'ready', error: null };

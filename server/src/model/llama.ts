@@ -14,8 +14,9 @@
 // symbolic dimension), so adapters swap without rebuilding anything and "no adapter" is a
 // zero adapter: y = x·Wᵀ + b + scale · (x·Aᵀ)·Bᵀ.
 
-import { GraphBuilder, Value } from '../onnx/graph';
+import { GraphBuilder, MICROSOFT_DOMAIN, Value } from '../onnx/graph';
 import { ModelConfig } from './config';
+import { QUANT_BLOCK } from './quantize';
 import { WeightLayout } from './weights';
 
 export const DECODER_INPUTS = { ids: 'input_ids', positions: 'position_ids', mask: 'attention_mask' } as const;
@@ -55,16 +56,32 @@ export function loraTargets(config: ModelConfig): { module: string; inFeatures: 
 export interface GraphOptions {
   /** 'external': constant initializers from the weight cache; 'inputs': fed each run (full fine-tuning). */
   weights: 'external' | 'inputs';
+  /** false: no LoRA branches (serving the base model skips their small matrix products). */
+  lora?: boolean;
+}
+
+/** A quantized matrix as graph values: its blocks and scales in the shapes MatMulNBits reads. */
+interface QuantizedWeight {
+  blocks: Value;
+  scales: Value;
+  bits: 4 | 8;
+  outFeatures: number;
+  inFeatures: number;
+  /** The same bytes as rows of [in · bits / 8] with [out, in / 32] scales (GatherBlockQuantized). */
+  rows: () => { data: Value; scales: Value };
 }
 
 export interface Body {
   g: GraphBuilder;
   config: ModelConfig;
   weight: (name: string) => Value;
+  /** The weight's 8- or 4-bit blocks, where the cache holds it quantized (else null). */
+  quantized: (name: string) => QuantizedWeight | null;
   shapeOf: (name: string) => number[];
   /** The LoRA A and B inputs, in the order the layers created them. */
   lora: Value[];
-  loraScale: Value;
+  /** null: a graph without LoRA branches. */
+  loraScale: Value | null;
   /** [B, S, -1], for reshaping flat [N, x] tensors back to batch and sequence. */
   batchSeqShape: Value;
   positions: Value;
@@ -79,22 +96,47 @@ export function startGraph(name: string, config: ModelConfig, layout: WeightLayo
   const positions = g.input(DECODER_INPUTS.positions, 'int64', ['batch', 'seq']);
   const mask = g.input(DECODER_INPUTS.mask, 'bool', ['batch', 1, 'seq', 'total']);
   const declared = new Map<string, Value>();
-  const weight = (tensor: string): Value => {
+  const entryOf = (tensor: string) => {
     const entry = layout.tensors[tensor];
     if (!entry) throw new Error(`weight ${tensor} is not in the weight cache`);
+    return entry;
+  };
+  const weight = (tensor: string): Value => {
+    const entry = entryOf(tensor);
+    if (entry.quantized) throw new Error(`weight ${tensor} is quantized in this cache; its readers take its blocks`);
     if (options.weights === 'external') return g.external(tensor, entry.shape, { location: layout.file, offset: entry.offset, length: entry.length });
     if (!declared.has(tensor)) declared.set(tensor, g.input(tensor, 'float32', entry.shape));
     return declared.get(tensor)!;
   };
   const { cos, sin } = rotaryTables(config);
   const half = config.headDim / 2;
+  const quantized = (tensor: string): QuantizedWeight | null => {
+    const entry = entryOf(tensor);
+    if (!entry.quantized) return null;
+    if (options.weights !== 'external') throw new Error('a quantized weight cache cannot feed weights as inputs (full fine-tuning needs float32)');
+    const [outFeatures, inFeatures] = entry.shape;
+    const { bits, scales } = entry.quantized;
+    const blocks = inFeatures / QUANT_BLOCK;
+    return {
+      blocks: g.external(`${tensor}:blocks`, [outFeatures, blocks, (QUANT_BLOCK * bits) / 8], { location: layout.file, offset: entry.offset, length: entry.length }, 'uint8'),
+      scales: g.external(`${tensor}:scales`, [outFeatures * blocks], { location: layout.file, ...scales }),
+      bits,
+      outFeatures,
+      inFeatures,
+      rows: () => ({
+        data: g.external(`${tensor}:rows`, [outFeatures, (inFeatures * bits) / 8], { location: layout.file, offset: entry.offset, length: entry.length }, 'uint8'),
+        scales: g.external(`${tensor}:row_scales`, [outFeatures, blocks], { location: layout.file, ...scales }),
+      }),
+    };
+  };
   const body: Body = {
     g,
     config,
     weight,
+    quantized,
     shapeOf: (tensor) => layout.tensors[tensor].shape,
     lora: [],
-    loraScale: g.input(LORA_SCALE, 'float32', []),
+    loraScale: options.lora === false ? null : g.input(LORA_SCALE, 'float32', []),
     batchSeqShape: g.node('Concat', [g.node('Shape', [ids]), g.ints([-1])], { axis: 0 }),
     positions,
     mask,
@@ -119,11 +161,21 @@ export function rotaryTables(config: ModelConfig): { cos: Float32Array; sin: Flo
   return { cos, sin };
 }
 
+/** x · Wᵀ for a [out, in] weight: Gemm in float32, MatMulNBits on 8- or 4-bit blocks. */
+function matmulWeight(b: Body, x: Value, name: string): Value {
+  const q = b.quantized(name);
+  if (!q) return b.g.node('Gemm', [x, b.weight(name)], { transB: 1 });
+  // accuracy_level 4: the activations are quantized to int8 per block too, so the products
+  // run on the CPU's int8 dot-product instructions (as llama.cpp's Q8_0 and Q4_0 do).
+  const attributes = { K: q.inFeatures, N: q.outFeatures, bits: q.bits, block_size: QUANT_BLOCK, accuracy_level: 4 };
+  return b.g.node('MatMulNBits', [x, q.blocks, q.scales], attributes, undefined, MICROSOFT_DOMAIN);
+}
+
 function linear(b: Body, x: Value, name: string, bias = false): Value {
   const { g } = b;
-  const inputs = [x, b.weight(`${name}.weight`)];
-  if (bias) inputs.push(b.weight(`${name}.bias`));
-  const base = g.node('Gemm', inputs, { transB: 1 });
+  let base = matmulWeight(b, x, `${name}.weight`);
+  if (bias) base = g.node('Add', [base, b.weight(`${name}.bias`)]);
+  if (!b.loraScale) return base;
   const [outFeatures, inFeatures] = b.shapeOf(`${name}.weight`);
   const a = g.input(loraA(name), 'float32', ['rank', inFeatures]);
   const bMatrix = g.input(loraB(name), 'float32', [outFeatures, 'rank']);
@@ -163,7 +215,7 @@ function mlp(b: Body, x: Value, layer: number): Value {
 /** Embedding, the decoder layers and the final norm: flat [N, hidden] states out. */
 export function decoderBody(b: Body, ids: Value, withCache: boolean): Value {
   const { g, config } = b;
-  const embedded = g.node('Gather', [b.weight('model.embed_tokens.weight'), ids], { axis: 0 });
+  const embedded = embed(b, ids);
   let x = g.node('Reshape', [embedded, g.ints([-1, config.hiddenSize])]);
   for (let layer = 0; layer < config.numLayers; layer++) {
     const past = withCache
@@ -183,17 +235,28 @@ export function decoderBody(b: Body, ids: Value, withCache: boolean): Value {
   return rmsNorm(b, x, 'model.norm');
 }
 
-export function outputWeight(b: Body): Value {
-  return b.weight(b.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+/** The embeddings of `ids`: a Gather, or GatherBlockQuantized on the quantized rows. */
+function embed(b: Body, ids: Value): Value {
+  const name = 'model.embed_tokens.weight';
+  const q = b.quantized(name);
+  if (!q) return b.g.node('Gather', [b.weight(name), ids], { axis: 0 });
+  // The same bytes the tied output layer reads as blocks (a Reshape would be folded into a copy).
+  const { data, scales } = q.rows();
+  return b.g.node('GatherBlockQuantized', [data, ids, scales], { bits: q.bits, block_size: QUANT_BLOCK, gather_axis: 0, quantize_axis: 1 }, undefined, MICROSOFT_DOMAIN);
+}
+
+/** Logits of flat [N, hidden] states: the output layer (the embeddings, where tied). */
+export function outputLogits(b: Body, hidden: Value): Value {
+  return matmulWeight(b, hidden, b.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
 }
 
 /** Prefill and decode: next-token logits at the last position, and the KV cache. */
-export function buildDecoderGraph(config: ModelConfig, layout: WeightLayout): GraphBuilder {
-  const { body, ids } = startGraph('decoder', config, layout);
+export function buildDecoderGraph(config: ModelConfig, layout: WeightLayout, options: { lora: boolean } = { lora: true }): GraphBuilder {
+  const { body, ids } = startGraph(options.lora ? 'decoder' : 'decoder-base', config, layout, { weights: 'external', lora: options.lora });
   const { g } = body;
   const hidden = decoderBody(body, ids, true);
   const last = g.node('Gather', [g.node('Reshape', [hidden, body.batchSeqShape]), g.scalar(-1, 'int64')], { axis: 1 });
-  const logits = g.node('Gemm', [last, outputWeight(body)], { transB: 1 });
+  const logits = outputLogits(body, last);
   g.output(logits, 'logits', 'float32', ['batch', config.vocabSize]);
   return g;
 }
@@ -209,7 +272,7 @@ export function buildScorerGraph(config: ModelConfig, layout: WeightLayout): Gra
   const rows = g.input('score_rows', 'int64', ['scored']);
   const targets = g.input('score_targets', 'int64', ['scored']);
   const hidden = g.node('Gather', [decoderBody(body, ids, false), rows], { axis: 0 });
-  const logProbs = g.node('LogSoftmax', [g.node('Gemm', [hidden, outputWeight(body)], { transB: 1 })], { axis: -1 });
+  const logProbs = g.node('LogSoftmax', [outputLogits(body, hidden)], { axis: -1 });
   const picked = g.node('GatherElements', [logProbs, g.node('Unsqueeze', [targets, g.ints([1])])], { axis: 1 });
   const entropy = g.node('Neg', [g.node('ReduceSum', [g.node('Mul', [g.node('Exp', [logProbs]), logProbs]), g.ints([-1])], { keepdims: 0 })]);
   g.output(g.node('Reshape', [picked, g.ints([-1])]), 'logprobs', 'float32', ['scored']);

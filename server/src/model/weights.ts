@@ -5,6 +5,8 @@
 // Why a converted copy: ONNX Runtime's CPU kernels want float32 (checkpoints ship BF16), and
 // weights that are graph initializers (rather than inputs fed on every run) are pre-packed for
 // the matrix kernels, which measured 1.3–1.7× faster here, and stay on the GPU under CUDA.
+// A q8 or q4 copy holds the matrices in 8- or 4-bit blocks (quantize.ts) for MatMulNBits: a
+// decode step reads every weight once, so its time follows the bytes it reads.
 
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write';
 import { expectedWeights, ModelConfig, WeightSpec } from './config';
+import { bitsOf, QUANT_BLOCK, quantizable, quantizeMatrix, type WeightDType } from './quantize';
 import { readSafetensorsHeader, readTensorAsFloat32, SafetensorsError, TensorEntry } from './safetensors';
 
 export class ModelFilesError extends Error {}
@@ -84,44 +87,78 @@ function safetensorsFiles(modelDir: string): string[] {
   return files.map((f) => join(modelDir, f));
 }
 
-/** Where each weight sits in the converted float32 file. */
+/** A quantized matrix's blocks: its bytes sit at the entry's offset, its scales here. */
+export interface QuantizedEntry {
+  bits: 4 | 8;
+  scales: { offset: number; length: number };
+}
+
+/** Where each weight sits in the converted file. */
 export interface WeightLayout {
   dir: string;
   file: string;
-  tensors: Record<string, { offset: number; length: number; shape: number[] }>;
+  /** f32: every weight in float32; q8 / q4: the matrices in blocks for MatMulNBits. */
+  dtype: WeightDType;
+  tensors: Record<string, { offset: number; length: number; shape: number[]; quantized?: QuantizedEntry }>;
 }
 
 const ALIGNMENT = 4096; // page-aligned, so ONNX Runtime may map the file instead of copying it
 
 /**
- * Returns the float32 weight file for these weights, writing it on first use. The manifest
- * is written last, so a run killed half-way leaves no manifest and the next run starts over.
+ * Which weights a quantized cache stores in blocks: every linear layer's matrix, the output
+ * layer and the embeddings (read by GatherBlockQuantized), where their rows split into blocks
+ * of 32. Norms and biases stay float32.
  */
-export function prepareWeightCache(weights: ModelWeights, cacheRoot: string): WeightLayout {
-  const dir = join(cacheRoot, weights.fingerprint());
+export function quantizedInCache(name: string, shape: readonly number[]): boolean {
+  return (name.endsWith('_proj.weight') || name === 'lm_head.weight' || name === 'model.embed_tokens.weight') && quantizable(shape);
+}
+
+/**
+ * Returns the weight file for these weights in `dtype`, writing it on first use, one folder per
+ * model and dtype. The manifest is written last, so a run killed half-way leaves no manifest
+ * and the next run starts over.
+ */
+export function prepareWeightCache(weights: ModelWeights, cacheRoot: string, dtype: WeightDType = 'f32'): WeightLayout {
+  const dir = join(cacheRoot, dtype === 'f32' ? weights.fingerprint() : `${weights.fingerprint()}-${dtype}`);
   const manifestPath = join(dir, 'weights.json');
   if (existsSync(manifestPath)) {
     try {
       const layout = JSON.parse(readFileSync(manifestPath, 'utf8')) as WeightLayout;
-      if (weights.specs.every((s) => layout.tensors[s.name])) return { ...layout, dir };
+      if ((layout.dtype ?? 'f32') === dtype && weights.specs.every((s) => layout.tensors[s.name])) return { ...layout, dtype, dir };
     } catch {
       // A damaged manifest: rebuild below.
     }
   }
   mkdirSync(dir, { recursive: true });
-  const layout: WeightLayout = { dir, file: 'weights.bin', tensors: {} };
+  const layout: WeightLayout = { dir, file: 'weights.bin', dtype, tensors: {} };
+  const bits = dtype === 'f32' ? null : bitsOf(dtype);
+  const aligned = (length: number) => Math.ceil(length / ALIGNMENT) * ALIGNMENT;
   let offset = 0;
   for (const spec of weights.specs) {
-    const length = spec.shape.reduce((a, b) => a * b, 1) * 4;
-    layout.tensors[spec.name] = { offset, length, shape: spec.shape };
-    offset += Math.ceil(length / ALIGNMENT) * ALIGNMENT;
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    if (bits && quantizedInCache(spec.name, spec.shape)) {
+      const length = (count * bits) / 8;
+      const scales = { offset: offset + aligned(length), length: (count / QUANT_BLOCK) * 4 };
+      layout.tensors[spec.name] = { offset, length, shape: spec.shape, quantized: { bits, scales } };
+      offset = scales.offset + aligned(scales.length);
+    } else {
+      layout.tensors[spec.name] = { offset, length: count * 4, shape: spec.shape };
+      offset += aligned(count * 4);
+    }
   }
+  const padded = (bytes: Uint8Array) => [bytes, new Uint8Array((ALIGNMENT - (bytes.byteLength % ALIGNMENT)) % ALIGNMENT)];
+  const asBytes = (data: Float32Array | Uint8Array) => new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   function* chunks(): Generator<Uint8Array> {
     for (const spec of weights.specs) {
       const data = weights.read(spec.name);
-      yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const padding = (ALIGNMENT - (data.byteLength % ALIGNMENT)) % ALIGNMENT;
-      if (padding) yield new Uint8Array(padding);
+      const entry = layout.tensors[spec.name];
+      if (entry.quantized) {
+        const matrix = quantizeMatrix(data, spec.shape[0], spec.shape[1], entry.quantized.bits);
+        yield* padded(matrix.data);
+        yield* padded(asBytes(matrix.scales));
+      } else {
+        yield* padded(asBytes(data));
+      }
     }
   }
   try {

@@ -4,7 +4,7 @@
 
 import { onnx } from 'onnx-proto';
 
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool' | 'uint8';
 
 const ONNX_TYPES: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
@@ -14,7 +14,11 @@ const ONNX_TYPES: Record<DType, number> = {
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
+  uint8: onnx.TensorProto.DataType.UINT8,
 };
+
+/** ONNX Runtime's contrib-op domain. */
+export const MICROSOFT_DOMAIN = 'com.microsoft';
 
 /** A named value in the graph: a graph input, an initializer or a node output. */
 export interface Value {
@@ -90,12 +94,13 @@ export class GraphBuilder {
   }
 
   /** A constant tensor stored in the graph (keep these small: the protobuf limit is 2 GB). */
-  constant(data: number[] | Float32Array, dims: number[], dtype: 'float32' | 'int64' | 'int32' | 'bool' = 'float32', stem = 'const'): Value {
+  constant(data: number[] | Float32Array | Uint8Array, dims: number[], dtype: 'float32' | 'int64' | 'int32' | 'bool' | 'uint8' = 'float32', stem = 'const'): Value {
     const name = this.fresh(stem);
     let stored: Initializer['data'];
     if (dtype === 'int64') stored = BigInt64Array.from(Array.from(data, (v) => BigInt(v)));
     else if (dtype === 'int32') stored = Int32Array.from(data);
     else if (dtype === 'bool') stored = Uint8Array.from(data, (v) => (v ? 1 : 0));
+    else if (dtype === 'uint8') stored = Uint8Array.from(data);
     else stored = Float32Array.from(data);
     this.initializers.push({ name, dtype, dims, data: stored });
     return { name };
@@ -158,7 +163,8 @@ export class GraphBuilder {
     return onnx.ModelProto.create({
       irVersion: 10,
       producerName: 'gapo-assistant',
-      opsetImport: [{ domain: '', version: opset }],
+      // Microsoft's contrib ops (MatMulNBits, GatherBlockQuantized) have their own opset.
+      opsetImport: this.nodes.some((n) => n.domain === MICROSOFT_DOMAIN) ? [{ domain: '', version: opset }, { domain: MICROSOFT_DOMAIN, version: 1 }] : [{ domain: '', version: opset }],
       graph,
     });
   }

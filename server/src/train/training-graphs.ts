@@ -8,7 +8,7 @@
 import { gradients } from '../onnx/autodiff';
 import { GraphBuilder, Value } from '../onnx/graph';
 import { ModelConfig } from '../model/config';
-import { decoderBody, outputWeight, startGraph } from '../model/llama';
+import { decoderBody, outputLogits, startGraph } from '../model/llama';
 import { WeightLayout } from '../model/weights';
 
 export type LossAggregation = 'token-mean' | 'seq-mean-token-mean';
@@ -69,13 +69,15 @@ interface LogProbs {
 }
 
 function forwardLogprobs(name: string, config: ModelConfig, layout: WeightLayout, weights: 'external' | 'inputs'): LogProbs {
+  // The backward pass has no VJP for MatMulNBits: training reads the float32 cache.
+  if (layout.dtype !== 'f32') throw new Error(`training graphs need the float32 weight cache, not ${layout.dtype}`);
   const { body, ids } = startGraph(name, config, layout, { weights });
   const { g } = body;
   const rows = g.input(TRAIN_INPUTS.rows, 'int64', ['tokens']);
   const targets = g.input(TRAIN_INPUTS.targets, 'int64', ['tokens']);
   const tokenWeights = g.input(TRAIN_INPUTS.weights, 'float32', ['tokens']);
   const hidden = g.node('Gather', [decoderBody(body, ids, false), rows], { axis: 0 });
-  const logSoftmax = g.node('LogSoftmax', [g.node('Gemm', [hidden, outputWeight(body)], { transB: 1 })], { axis: -1 });
+  const logSoftmax = g.node('LogSoftmax', [outputLogits(body, hidden)], { axis: -1 });
   const picked = g.node('GatherElements', [logSoftmax, g.node('Unsqueeze', [targets, g.ints([1])])], { axis: 1 });
   const logprobs = g.node('Reshape', [picked, g.ints([-1])]);
   return { g, body, logprobs, logSoftmax, weights: tokenWeights };

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readModelConfig } from '../../server/src/model/config';
+import { Engine } from '../../server/src/model/engine';
+import { dequantizeMatrix, QUANT_BLOCK, quantizeMatrix } from '../../server/src/model/quantize';
+import { writeSafetensors } from '../../server/src/model/safetensors';
+import { ModelWeights, prepareWeightCache, quantizedInCache } from '../../server/src/model/weights';
+import { buildCrossEntropyGraph } from '../../server/src/train/training-graphs';
+import { makeModel, tempDir } from '../helpers/models';
+
+const prompt = [72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 40, 41, 59]; // "Hello world();"
+
+function randomMatrix(rows: number, cols: number, seed: number): Float32Array {
+  let state = seed;
+  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  return Float32Array.from({ length: rows * cols }, () => next() * next() * 0.1);
+}
+
+/** A copy of a model whose quantizable weights are replaced by what their blocks stand for. */
+function dequantizedCopy(modelDir: string, bits: 4 | 8): string {
+  const dir = tempDir(`dequantized-q${bits}`);
+  cpSync(modelDir, dir, { recursive: true });
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.safetensors'))) rmSync(join(dir, file));
+  const weights = ModelWeights.open(modelDir, readModelConfig(modelDir));
+  const tensors = weights.specs.map(({ name, shape }) => {
+    const data = weights.read(name);
+    if (!quantizedInCache(name, shape)) return { name, shape, data };
+    return { name, shape, data: dequantizeMatrix(quantizeMatrix(data, shape[0], shape[1], bits), shape[0], shape[1], bits) };
+  });
+  writeSafetensors(join(dir, 'model.safetensors'), tensors);
+  return dir;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+describe('block quantization', () => {
+  for (const bits of [8, 4] as const) {
+    it(`keeps every ${bits}-bit weight within half a step of its block's scale, and each block's extreme exactly`, () => {
+      // 4-bit levels run from −8 to +7 steps, the extreme at −8: the other side clamps at +7 (as Q4_0 does).
+      const rows = 6;
+      const cols = 4 * QUANT_BLOCK;
+      const weights = randomMatrix(rows, cols, bits);
+      const matrix = quantizeMatrix(weights, rows, cols, bits);
+      assert.equal(matrix.data.length, (rows * cols * bits) / 8);
+      assert.equal(matrix.scales.length, (rows * cols) / QUANT_BLOCK);
+      const restored = dequantizeMatrix(matrix, rows, cols, bits);
+      for (let block = 0; block < matrix.scales.length; block++) {
+        const step = Math.abs(matrix.scales[block]);
+        let extreme = 0;
+        for (let i = block * QUANT_BLOCK; i < (block + 1) * QUANT_BLOCK; i++) {
+          const clamped = bits === 4 && weights[i] / matrix.scales[block] > 7.5;
+          const want = clamped ? 7 * matrix.scales[block] : weights[i];
+          assert.ok(Math.abs(restored[i] - want) <= step / 2 + 1e-7, `weight ${i}: ${weights[i]} became ${restored[i]} (step ${step})`);
+          if (Math.abs(weights[i]) > Math.abs(weights[extreme + block * QUANT_BLOCK])) extreme = i - block * QUANT_BLOCK;
+        }
+        const at = block * QUANT_BLOCK + extreme;
+        assert.ok(Math.abs(restored[at] - weights[at]) < 1e-6 * Math.abs(weights[at]) + 1e-9, `block ${block}'s largest weight moved`);
+      }
+    });
+  }
+
+  it('stores an all-zero block as zeros, not NaN', () => {
+    const matrix = quantizeMatrix(new Float32Array(QUANT_BLOCK), 1, QUANT_BLOCK, 4);
+    assert.deepEqual([...dequantizeMatrix(matrix, 1, QUANT_BLOCK, 4)], new Array(QUANT_BLOCK).fill(0));
+  });
+
+  it('refuses rows that do not split into blocks of 32', () => {
+    assert.throws(() => quantizeMatrix(new Float32Array(2 * 40), 2, 40, 8), /cannot quantize 40 columns in blocks of 32/);
+  });
+});
+
+// Test models mix both kinds of weights: 32-wide matrices are quantized, 40- and 48-wide ones stay float32.
+for (const dtype of ['q8', 'q4'] as const) {
+  describe(`engine with ${dtype} weights`, () => {
+    const bits = dtype === 'q8' ? 8 : 4;
+    const cacheDir = tempDir(`cache-${dtype}`);
+    let modelDir: string;
+    let quantized: Engine;
+    let reference: Engine;
+    let original: Engine;
+
+    before(async () => {
+      modelDir = makeModel('qwen2-tied-bias');
+      quantized = await Engine.load({ modelDir, cacheDir, threads: 1, dtype });
+      reference = await Engine.load({ modelDir: dequantizedCopy(modelDir, bits), cacheDir, threads: 1 });
+      original = await Engine.load({ modelDir, cacheDir, threads: 1 });
+    });
+    after(() => {
+      quantized.dispose();
+      reference.dispose();
+      original.dispose();
+    });
+
+    it('computes what its blocks stand for: the logits of the float32 model with dequantized weights', async () => {
+      const want = await reference.prefill(prompt);
+      const got = await quantized.prefill(prompt);
+      const range = Math.max(...want.logits) - Math.min(...want.logits);
+      assert.ok(range > 1, 'reference logits are nearly flat');
+      // accuracy_level 4 multiplies in int8 (activations quantized per block): close, not exact.
+      const diff = maxAbsDiff(got.logits, want.logits);
+      assert.ok(diff < 0.02 * range, `max |Δlogit| ${diff} against a range of ${range}`);
+      // ...and the quantization is real: the original float32 weights give other logits.
+      const exact = await original.prefill(prompt);
+      assert.ok(maxAbsDiff(exact.logits, want.logits) > 1e-4, 'the dequantized weights equal the originals');
+    });
+
+    it('decodes step by step with the KV cache to the logits of a prefill', async () => {
+      quantized.clearPrefixCache();
+      const whole = await quantized.prefill(prompt);
+      quantized.clearPrefixCache();
+      await quantized.prefill(prompt.slice(0, 8));
+      const stepwise = await quantized.prefill(prompt); // reuses the 8-token prefix, decodes the rest
+      assert.ok(maxAbsDiff(whole.logits, stepwise.logits) < 1e-3);
+    });
+
+    it(`keeps its cache beside the float32 one, ${bits === 8 ? 'about a quarter' : 'about an eighth'} of the bytes for the quantized matrices`, () => {
+      const config = readModelConfig(modelDir);
+      const weights = ModelWeights.open(modelDir, config);
+      const small = prepareWeightCache(weights, cacheDir, dtype);
+      const full = prepareWeightCache(weights, cacheDir, 'f32');
+      assert.notEqual(small.dir, full.dir);
+      assert.equal(small.dtype, dtype);
+      const names = Object.keys(small.tensors).filter((name) => small.tensors[name].quantized);
+      assert.ok(names.includes('model.embed_tokens.weight') && names.some((n) => n.endsWith('q_proj.weight')), `quantized: ${names.join(', ')}`);
+      assert.ok(Object.keys(small.tensors).some((n) => n.endsWith('down_proj.weight') && !small.tensors[n].quantized), '40-wide rows stay float32');
+      for (const name of names) assert.equal(small.tensors[name].length * (32 / bits), full.tensors[name].length, name);
+      // A second load finds the cache and does not rewrite it.
+      const written = statSync(join(small.dir, small.file)).mtimeMs;
+      prepareWeightCache(weights, cacheDir, dtype);
+      assert.equal(statSync(join(small.dir, small.file)).mtimeMs, written);
+    });
+
+    it('refuses to build training graphs on quantized weights, saying why', () => {
+      const config = readModelConfig(modelDir);
+      const layout = prepareWeightCache(ModelWeights.open(modelDir, config), cacheDir, dtype);
+      assert.throws(() => buildCrossEntropyGraph(config, layout, 'lora'), new RegExp(`training graphs need the float32 weight cache, not ${dtype}`));
+    });
+  });
+}
+
+describe('engine dtype option', () => {
+  it('rejects an unknown dtype with the ones it knows', async () => {
+    await assert.rejects(Engine.load({ modelDir: makeModel('qwen2-tied-bias'), cacheDir: tempDir('cache'), dtype: 'q2' as never }), /unknown weight dtype q2: f32, q8, q4/);
+  });
+});
