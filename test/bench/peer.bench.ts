@@ -1,8 +1,10 @@
 // The engine beside llama.cpp, the peer users of local completion run: the same weights (the
-// engine's model written by `gapo export-model` as GGUF, F16 and Q8_0), run through
+// engine's model written by `gapo export-model` as GGUF, F16, Q8_0 and Q4_0), run through
 // node-llama-cpp's prebuilt binaries offline. Every contender runs in a child process of its
 // own (its peak RSS is its own), and the runs alternate contender by contender, round after
 // round, so the drift of a shared machine falls on all of them alike. Medians over the rounds.
+// Each of the engine's weight types is set against llama.cpp's like it: f32 against F16 (the
+// closest llama.cpp runs), q8 against Q8_0, q4 against Q4_0 (the same blocks of 32).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { parseModelConfig, readModelConfig } from '../../server/src/model/config
 import { writeGguf, type GgufDType } from '../../server/src/model/gguf';
 import { initModel } from '../../server/src/model/init-model';
 import { presets } from '../../server/src/model/presets';
+import type { WeightDType } from '../../server/src/model/quantize';
 import { ModelWeights } from '../../server/src/model/weights';
 import { loadLlamaCpp } from '../helpers/llama-cpp';
 import { repoRoot } from '../helpers/paths';
@@ -31,8 +34,14 @@ interface Figures {
   peakRssMiB: number;
 }
 
-type Contender = 'engine f32' | 'llama.cpp f16' | 'llama.cpp q8_0';
-const CONTENDERS: Contender[] = ['engine f32', 'llama.cpp f16', 'llama.cpp q8_0'];
+type Contender = `engine ${WeightDType}` | `llama.cpp ${'f16' | 'q8_0' | 'q4_0'}`;
+/** Each llama.cpp contender and the engine's like it. */
+const PAIRS: [Contender, Contender][] = [
+  ['engine f32', 'llama.cpp f16'],
+  ['engine q8', 'llama.cpp q8_0'],
+  ['engine q4', 'llama.cpp q4_0'],
+];
+const CONTENDERS: Contender[] = PAIRS.flat();
 
 function promptIds(vocab: number): number[] {
   return Array.from({ length: PROMPT }, (_, i) => ((i * 7919 + 13) % Math.min(vocab, 256)) + (vocab > 1000 ? 1000 : 0));
@@ -48,8 +57,9 @@ export async function benchPeerRun(contender: Contender, modelDir: string, ggufD
   const config = readModelConfig(modelDir);
   const prompt = promptIds(config.vocabSize);
   let figures: Figures;
-  if (contender === 'engine f32') {
-    const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads: threads || undefined });
+  if (contender.startsWith('engine ')) {
+    const dtype = contender.slice('engine '.length) as WeightDType;
+    const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads: threads || undefined, dtype });
     engine.clearPrefixCache();
     let t = performance.now();
     await engine.prefill(prompt);
@@ -66,7 +76,7 @@ export async function benchPeerRun(contender: Contender, modelDir: string, ggufD
     await engine.dispose();
   } else {
     const llama = await loadLlamaCpp();
-    const file = ggufFile(ggufDir, contender === 'llama.cpp f16' ? 'f16' : 'q8_0');
+    const file = ggufFile(ggufDir, contender.slice('llama.cpp '.length) as GgufDType);
     const model = await llama.loadModel({ modelPath: file });
     // As many threads as the engine: the CPU's math cores (node-llama-cpp's default counts
     // hardware threads, and on this 2-core machine 4 threads made decoding ~30x slower).
@@ -118,14 +128,14 @@ export async function benchPeer(): Promise<void> {
     { name: 'default model (3.2M)', dir: join(repoRoot, 'models', 'default'), gguf: defaultCopy, rounds: 5 },
     { name: 'qwen2.5-0.5b shape', dir: big, gguf: big, rounds: Number(process.env.GAPO_BENCH_ROUNDS) || 3 },
   ];
-  console.log('Alternating runs (engine, llama.cpp F16, llama.cpp Q8_0; repeated), each in its own process; medians.');
+  console.log(`Alternating runs (${CONTENDERS.join(', ')}; repeated), each in its own process; medians.`);
   console.log(`Prompt ${PROMPT} tokens; a suggestion is ${SUGGESTION} greedy tokens; "reused": the prompt of the next keystroke (${PROMPT - EDIT} tokens kept in the KV cache).\n`);
   const rows = [];
   for (const model of models) {
     // The GGUF files sit beside the bench's own models (the shipped folder stays as it is).
     mkdirSync(model.gguf, { recursive: true });
     const config = readModelConfig(model.dir);
-    for (const dtype of ['f16', 'q8_0'] as const) {
+    for (const dtype of ['f16', 'q8_0', 'q4_0'] as const) {
       const file = ggufFile(model.gguf, dtype);
       if (!existsSync(file)) writeGguf(file, config, ModelWeights.open(model.dir, config), { dtype });
     }
@@ -138,14 +148,14 @@ export async function benchPeer(): Promise<void> {
         runs.get(contender)!.push(JSON.parse(line));
       }
     }
-    const engine = runs.get('engine f32')!;
     for (const contender of CONTENDERS) {
       const r = runs.get(contender)!;
       const m = (key: keyof Figures) => median(r.map((f) => f[key]));
-      // llama.cpp's advantage: above 1, llama.cpp is that many times faster (or leaner).
+      const pair = PAIRS.find(([, peer]) => peer === contender);
+      // llama.cpp's advantage over the engine's like weights: above 1, llama.cpp is that many times faster (or leaner).
       const ratio = (key: keyof Figures, higherIsBetter = false) => {
-        if (contender === 'engine f32') return '';
-        const ours = median(engine.map((f) => f[key]));
+        if (!pair) return '';
+        const ours = median(runs.get(pair[0])!.map((f) => f[key]));
         return ` (${(higherIsBetter ? m(key) / ours : ours / m(key)).toFixed(2)}×)`;
       };
       rows.push({
@@ -161,5 +171,5 @@ export async function benchPeer(): Promise<void> {
   }
   table(rows);
   console.log('\nDecode: the cold suggestion\'s tokens after its prefill, per second (0 where the model ended its answer at once).');
-  console.log("(×): llama.cpp's advantage over the engine: above 1, llama.cpp is that many times faster (rates, times) or leaner (memory).");
+  console.log("(×): llama.cpp's advantage over the engine with like weights (F16: f32, Q8_0: q8, Q4_0: q4): above 1, llama.cpp is that many times faster (rates, times) or leaner (memory).");
 }

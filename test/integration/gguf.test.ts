@@ -11,6 +11,7 @@ import { readModelConfig } from '../../server/src/model/config';
 import { Engine } from '../../server/src/model/engine';
 import { GgufError, interleaveRopeRows, writeGguf, type GgufDType } from '../../server/src/model/gguf';
 import { LoraAdapter } from '../../server/src/model/lora';
+import type { WeightDType } from '../../server/src/model/quantize';
 import { ModelWeights } from '../../server/src/model/weights';
 import { seededRandom } from '../../server/src/edits/text';
 import { makeModel, tempDir } from '../helpers/models';
@@ -47,8 +48,8 @@ async function llamaCpp(llama: Llama, file: string, prompt: string, ids: number[
   }
 }
 
-async function engineGreedy(modelDir: string, prompt: string, adapterDir?: string): Promise<{ ids: number[]; greedy: number[] }> {
-  const engine = await Engine.load({ modelDir, adapterDir, cacheDir: tempDir('gguf-cache'), threads: 1 });
+async function engineGreedy(modelDir: string, prompt: string, adapterDir?: string, dtype: WeightDType = 'f32'): Promise<{ ids: number[]; greedy: number[] }> {
+  const engine = await Engine.load({ modelDir, adapterDir, cacheDir: tempDir('gguf-cache'), threads: 1, dtype });
   try {
     const ids = engine.tokenizer.encode(prompt);
     const [generation] = await engine.generate(ids, { maxTokens: STEPS, temperature: 0 });
@@ -69,12 +70,12 @@ describe('GGUF export, loaded by llama.cpp', () => {
     await llama?.dispose();
   });
 
-  async function assertSameGreedy(modelDir: string, dtype: GgufDType, adapterDir?: string, checkTokenizer = true): Promise<void> {
+  async function assertSameGreedy(modelDir: string, dtype: GgufDType, adapterDir?: string, checkTokenizer = true, engineDType: WeightDType = 'f32'): Promise<void> {
     const config = readModelConfig(modelDir);
     const file = join(tempDir('gguf'), `model-${dtype}.gguf`);
     writeGguf(file, config, ModelWeights.open(modelDir, config), { dtype, adapter: adapterDir ? LoraAdapter.load(adapterDir, config) : null });
     for (const prompt of PROMPTS) {
-      const ours = await engineGreedy(modelDir, prompt, adapterDir);
+      const ours = await engineGreedy(modelDir, prompt, adapterDir, engineDType);
       const theirs = await llamaCpp(llama, file, prompt, ours.ids);
       if (checkTokenizer) assert.deepEqual(theirs.tokens, ours.ids, `llama.cpp tokenizes ${JSON.stringify(prompt)} as the engine does`);
       assert.deepEqual(theirs.greedy, ours.greedy, `greedy tokens after ${JSON.stringify(prompt)}`);
@@ -99,6 +100,11 @@ describe('GGUF export, loaded by llama.cpp', () => {
     const adapted = await engineGreedy(modelDir, PROMPTS[0], adapterDir);
     assert.notDeepEqual(adapted.greedy, base.greedy, 'the adapter changes what the model writes');
     await assertSameGreedy(modelDir, 'f32', adapterDir);
+  });
+
+  it('writes Q4_0 blocks that llama.cpp reads as the engine reads its own 4-bit weights', async () => {
+    // The same levels on both sides (only the scale's precision differs: F16 there, F32 here).
+    await assertSameGreedy(join(repoRoot, 'models', 'default'), 'q4_0', undefined, false, 'q4');
   });
 
   it('permutes Llama q/k rows from halves to interleaved pairs, head by head', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Engine } from '../../server/src/model/engine';
-import { emptyCache } from '../../server/src/model/kv-cache';
+import { emptyCache, selectRows } from '../../server/src/model/kv-cache';
 import { logSoftmax, ReferenceModel } from '../helpers/reference-model';
 import { makeModel, tempDir, testConfigs } from '../helpers/models';
 
@@ -165,6 +165,32 @@ describe('generation', () => {
     // The same prompt again still runs its last token to get logits.
     await engine.prefill(edited);
     assert.equal(engine.lastReusedTokens, edited.length - 1);
+  });
+
+  it('answers the same prompt the same after its answer was decoded into the reused cache', async () => {
+    // One sample decodes on in the prompt's own cache buffers; the prefix kept for reuse must not see those positions.
+    engine.clearPrefixCache();
+    const [first] = await engine.generate(prompt, { maxTokens: 6, temperature: 0 });
+    const [again] = await engine.generate(prompt, { maxTokens: 6, temperature: 0 });
+    assert.equal(engine.lastReusedTokens, prompt.length - 1);
+    assert.deepEqual(again.tokens, first.tokens);
+    const edited = [...prompt.slice(0, 9), ...first.tokens.slice(0, 2).map((t) => (t + 1) % engine.config.vocabSize)];
+    const warm = await engine.prefill(edited);
+    engine.clearPrefixCache();
+    const cold = await engine.prefill(edited);
+    assert.ok(maxAbsDiff(warm.logits, cold.logits) < 1e-5);
+  });
+
+  it('grows a full cache and decodes on to the logits of a cold prefill', async () => {
+    engine.clearPrefixCache();
+    const { cache } = await engine.prefill(prompt.slice(0, 5));
+    let full = selectRows(cache, [0], engine.config, 5); // no room left: the next step must grow it
+    assert.equal(full.capacity, 5);
+    let logits: Float32Array = new Float32Array(0);
+    for (const token of prompt.slice(5)) ({ logits, cache: full } = await engine.runDecoder([[token]], full));
+    assert.ok(full.capacity > 5 && full.length === prompt.length);
+    engine.clearPrefixCache();
+    assert.ok(maxAbsDiff(logits, (await engine.prefill(prompt)).logits) < 1e-4);
   });
 
   it('keeps the end of a prompt longer than the model allows', async () => {

@@ -8,17 +8,17 @@ import { ModelWeights } from '../model/weights';
 import { Command, UsageError } from './command';
 import { modelDirOrBundled } from './engine-options';
 
-const DTYPES: GgufDType[] = ['f16', 'q8_0', 'f32'];
+const DTYPES: GgufDType[] = ['f16', 'q8_0', 'q4_0', 'f32'];
 
 export const exportModelCommand: Command = {
   name: 'export-model',
   summary: 'write the model, with an adapter merged in, as a GGUF file for llama.cpp, Ollama or LM Studio',
-  usage: `gapo export-model --format gguf --out FILE [--model DIR] [--adapter DIR] [--dtype f16|q8_0|f32]
+  usage: `gapo export-model --format gguf --out FILE [--model DIR] [--adapter DIR] [--dtype f16|q8_0|q4_0|f32]
 
 Merges the LoRA adapter (PEFT's layout; a version the server trained lives in DATA/adapters/vN)
 into the model's weights and writes one GGUF v3 file: architecture metadata, the tokenizer and
-the weights under llama.cpp's names. Matrices in --dtype (default f16; q8_0 is llama.cpp's
-8-bit format), vectors in f32. Llama and Qwen2 models with a byte-level BPE tokenizer.
+the weights under llama.cpp's names. Matrices in --dtype (default f16; q8_0 and q4_0 are
+llama.cpp's 8- and 4-bit formats), vectors in f32. Llama and Qwen2 models with a byte-level BPE tokenizer.
 
   --model DIR     the base model (default: the bundled model)
   --adapter DIR   a LoRA adapter to merge (default: none, the base model alone)`,

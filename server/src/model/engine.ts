@@ -9,8 +9,8 @@ import { availableParallelism } from 'node:os';
 import { type PromptFormatSpec, promptFormatFor, promptFormatNamed } from '../edits/prompt-format';
 import { seededRandom } from '../edits/text';
 import { ModelConfig, readModelConfig } from './config';
-import { causalMask, emptyCache, type KvCache, positionIds, selectRows, truncateCache } from './kv-cache';
-import { buildDecoderGraph, buildScorerGraph, DECODER_INPUTS, pastKey, pastValue, presentKey, presentValue } from './llama';
+import { causalMask, emptyCache, type KvCache, positionIds, selectRows, truncateCache, withCapacity } from './kv-cache';
+import { buildDecoderGraph, buildScorerGraph, CACHE_INPUTS, DECODER_INPUTS, pastKey, pastValue, presentKey, presentValue } from './llama';
 import { LoraAdapter } from './lora';
 import * as ort from './ort';
 import { WEIGHT_DTYPES, type WeightDType } from './quantize';
@@ -193,11 +193,13 @@ export class Engine {
     if (!(o.samples >= 1) || !(o.maxTokens >= 1)) throw new EngineError('samples and maxTokens must be at least 1');
     const ids = this.fitPrompt(prompt, o.maxTokens);
 
-    const prefill = await this.prefill(ids);
+    const prefill = await this.prefill(ids, o.maxTokens);
     const randoms = Array.from({ length: o.samples }, (_, row) => seededRandom((o.seed * 1000003 + row * 7919) >>> 0));
     const results: Generation[] = Array.from({ length: o.samples }, () => ({ text: '', tokens: [], logprobs: [], finishReason: 'length' as FinishReason }));
     let active = results.map((_, row) => row);
-    let cache = selectRows(prefill.cache, active.map(() => 0));
+    // One sample decodes on in the prompt's own buffers (the reusable prefix keeps its length,
+    // so the positions after it are free); G samples get a row each.
+    let cache = o.samples === 1 ? prefill.cache : selectRows(prefill.cache, active.map(() => 0), this.config, ids.length + o.maxTokens);
     let logits: Float32Array[] = active.map(() => prefill.logits);
     const eos = new Set(this.tokenizer.eosIds);
     // One logits buffer for every decode step: each step's logits are sampled before the next.
@@ -237,7 +239,7 @@ export class Engine {
         break;
       }
       // Rows that finished leave the batch, so their cache stops costing decode time.
-      if (stillActive.length < active.length) cache = selectRows(cache, stillActive);
+      if (stillActive.length < active.length) cache = selectRows(cache, stillActive, this.config);
       active = stillActive.map((i) => active[i]);
       const out = await this.runDecoder(next.map((t) => [t]), cache, logitsBuffer);
       cache = out.cache;
@@ -264,10 +266,11 @@ export class Engine {
   }
 
   /**
-   * Runs a prompt through the model (batch 1) and returns the next-token logits and the cache,
-   * reusing the cache of the longest prefix shared with the previous prompt.
+   * Runs a prompt through the model (batch 1) and returns the next-token logits and the cache
+   * (with room for `room` more positions), reusing the cache of the longest prefix shared with
+   * the previous prompt: only the new tokens run.
    */
-  async prefill(ids: number[]): Promise<{ logits: Float32Array; cache: KvCache }> {
+  async prefill(ids: number[], room = 0): Promise<{ logits: Float32Array; cache: KvCache }> {
     this.checkIds(ids);
     let reuse = 0;
     if (this.lastPrompt) {
@@ -275,8 +278,8 @@ export class Engine {
       const limit = Math.min(previous.length, ids.length - 1); // at least one token must run
       while (reuse < limit && previous[reuse] === ids[reuse]) reuse++;
     }
-    const past = reuse > 0 ? truncateCache(this.lastPrompt!.cache, reuse, this.config.headDim) : emptyCache(this.config, 1);
-    const out = await this.runDecoder([ids.slice(reuse)], past);
+    const past = reuse > 0 ? truncateCache(this.lastPrompt!.cache, reuse) : emptyCache(this.config, 1);
+    const out = await this.runDecoder([ids.slice(reuse)], withCapacity(past, Math.min(ids.length + room, this.config.maxPositions), this.config));
     this.lastReusedTokens = reuse;
     this.lastPrompt = { ids: [...ids], cache: out.cache };
     return out;
@@ -288,9 +291,11 @@ export class Engine {
   }
 
   /**
-   * One forward step of the decoder over `tokens` ([batch][new tokens]) after `cache`. With
-   * `logitsBuffer`, ONNX Runtime writes the logits into it instead of a fresh allocation (the
-   * decode loop reuses one buffer for every step).
+   * One forward step of the decoder over `tokens` ([batch][new tokens]) after `cache`. The new
+   * keys and values are written into the cache's buffers in place (grown first when full): the
+   * returned cache shares them, and `cache` itself must not be used for positions past its
+   * length again. With `logitsBuffer`, ONNX Runtime writes the logits into it instead of a fresh
+   * allocation (the decode loop reuses one buffer for every step).
    */
   async runDecoder(tokens: number[][], cache: KvCache, logitsBuffer?: Float32Array): Promise<{ logits: Float32Array; cache: KvCache }> {
     const batch = tokens.length;
@@ -298,30 +303,28 @@ export class Engine {
     if (cache.batch !== batch) throw new EngineError(`cache holds ${cache.batch} rows, got ${batch}`);
     const { numKvHeads, headDim, numLayers } = this.config;
     const total = cache.length + seq;
+    const room = withCapacity(cache, total, this.config);
     const feeds: Record<string, ort.Tensor> = {
       ...(this.adapter ? this.adapterFeeds : {}),
       [DECODER_INPUTS.ids]: new ort.Tensor('int64', BigInt64Array.from(tokens.flat(), BigInt), [batch, seq]),
       [DECODER_INPUTS.positions]: new ort.Tensor('int64', positionIds(batch, seq, cache.length), [batch, seq]),
-      [DECODER_INPUTS.mask]: new ort.Tensor('bool', causalMask(batch, seq, cache.length), [batch, 1, seq, total]),
+      [CACHE_INPUTS.seqlens]: new ort.Tensor('int32', new Int32Array(batch).fill(total - 1), [batch]),
+      [CACHE_INPUTS.total]: new ort.Tensor('int32', Int32Array.of(total), []),
     };
-    for (let layer = 0; layer < numLayers; layer++) {
-      const dims = [batch, numKvHeads, cache.length, headDim];
-      feeds[pastKey(layer)] = new ort.Tensor('float32', cache.keys[layer], dims);
-      feeds[pastValue(layer)] = new ort.Tensor('float32', cache.values[layer], dims);
-    }
     const vocab = this.config.vocabSize;
-    const fetches: ort.InferenceSession.FetchesType = logitsBuffer
-      ? { logits: new ort.Tensor('float32', logitsBuffer.subarray(0, batch * vocab), [batch, vocab]) }
-      : ['logits'];
-    if (logitsBuffer) for (let layer = 0; layer < numLayers; layer++) Object.assign(fetches, { [presentKey(layer)]: null, [presentValue(layer)]: null });
-    else for (let layer = 0; layer < numLayers; layer++) (fetches as string[]).push(presentKey(layer), presentValue(layer));
-    const out = await (await this.decoderSession()).run(feeds, fetches);
-    const next: KvCache = { batch, length: total, keys: [], values: [] };
+    const fetches: Record<string, ort.Tensor | null> = { logits: logitsBuffer ? new ort.Tensor('float32', logitsBuffer.subarray(0, batch * vocab), [batch, vocab]) : null };
+    const dims = [batch, numKvHeads, room.capacity, headDim];
     for (let layer = 0; layer < numLayers; layer++) {
-      next.keys.push(out[presentKey(layer)].data as Float32Array);
-      next.values.push(out[presentValue(layer)].data as Float32Array);
+      // The same buffer in and out: GroupQueryAttention sees one pointer and writes in place.
+      const keys = new ort.Tensor('float32', room.keys[layer], dims);
+      const values = new ort.Tensor('float32', room.values[layer], dims);
+      feeds[pastKey(layer)] = keys;
+      feeds[pastValue(layer)] = values;
+      fetches[presentKey(layer)] = keys;
+      fetches[presentValue(layer)] = values;
     }
-    return { logits: logitsBuffer ? logitsBuffer.subarray(0, batch * vocab) : (out.logits.data as Float32Array), cache: next };
+    const out = await (await this.decoderSession()).run(feeds, fetches);
+    return { logits: logitsBuffer ? logitsBuffer.subarray(0, batch * vocab) : (out.logits.data as Float32Array), cache: { ...room, length: total } };
   }
 
   /** Log-probabilities (and entropies) of each sequence's tokens from `start` on. */

@@ -1,6 +1,6 @@
 // A model (and a LoRA adapter merged into it) written as GGUF v3, the file llama.cpp, Ollama and
 // LM Studio load: architecture metadata, the byte-level BPE tokenizer, and the weights under
-// llama.cpp's tensor names, in F32, F16 or Q8_0. Written the way llama.cpp's
+// llama.cpp's tensor names, in F32, F16, Q8_0 or Q4_0. Written the way llama.cpp's
 // convert_hf_to_gguf.py writes these architectures: Llama's q/k rows permuted back to
 // interleaved RoPE pairs (Qwen2 keeps Hugging Face's halves), 1-D tensors in F32, a tied
 // output layer left out (llama.cpp reuses the embeddings).
@@ -13,14 +13,14 @@ import type { ModelWeights } from './weights';
 import { float32ToFloat16 } from './safetensors';
 import { writeFileAtomic } from '../util/atomic-write';
 
-export type GgufDType = 'f32' | 'f16' | 'q8_0';
+export type GgufDType = 'f32' | 'f16' | 'q8_0' | 'q4_0';
 
 export class GgufError extends Error {}
 
 const GGUF_MAGIC = 0x46554747; // "GGUF", little-endian
 const GGUF_VERSION = 3;
 const ALIGNMENT = 32;
-const Q8_BLOCK = 32;
+const BLOCK = 32; // Q8_0 and Q4_0 alike
 
 /** GGUF metadata value types. */
 const enum ValueType {
@@ -33,8 +33,8 @@ const enum ValueType {
 }
 
 /** ggml tensor types, and general.file_type's "mostly" values. */
-const TENSOR_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, q8_0: 8 };
-const FILE_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, q8_0: 7 };
+const TENSOR_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 8 };
+const FILE_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7 };
 
 type Value = { type: ValueType.UINT32 | ValueType.INT32 | ValueType.FLOAT32; value: number } | { type: ValueType.BOOL; value: boolean } | { type: ValueType.STRING; value: string } | { type: ValueType.ARRAY; of: ValueType.STRING; value: string[] } | { type: ValueType.ARRAY; of: ValueType.INT32; value: number[] };
 
@@ -178,9 +178,9 @@ function ggufTensors(config: ModelConfig, weights: ModelWeights, adapter: LoraAd
       const heads = name.includes('.q_proj.') ? config.numHeads : config.numKvHeads;
       data = interleaveRopeRows(data, heads, shape.length === 2 ? shape[1] : 1);
     }
-    // As llama.cpp's converter: vectors stay F32; a matrix Q8_0 only if its rows split into blocks.
+    // As llama.cpp's converter: vectors stay F32; a matrix in blocks only if its rows split into them.
     const matrix = shape.length === 2;
-    const type: GgufDType = !matrix ? 'f32' : dtype === 'q8_0' && shape[1] % Q8_BLOCK !== 0 ? 'f16' : dtype;
+    const type: GgufDType = !matrix ? 'f32' : (dtype === 'q8_0' || dtype === 'q4_0') && shape[1] % BLOCK !== 0 ? 'f16' : dtype;
     return { name: ggufTensorName(name), shape, data, type };
   });
 }
@@ -193,20 +193,43 @@ function encodeTensor(tensor: Tensor): Buffer {
     for (let i = 0; i < data.length; i++) out.writeUInt16LE(float32ToFloat16(data[i]), i * 2);
     return out;
   }
+  if (type === 'q4_0') return encodeQ4_0(data);
   // Q8_0: blocks of 32 values, an F16 scale then 32 signed bytes, as ggml's quantize_row_q8_0.
-  const blocks = data.length / Q8_BLOCK;
-  const out = Buffer.alloc(blocks * (2 + Q8_BLOCK));
+  const blocks = data.length / BLOCK;
+  const out = Buffer.alloc(blocks * (2 + BLOCK));
   for (let b = 0; b < blocks; b++) {
     let max = 0;
-    for (let i = 0; i < Q8_BLOCK; i++) max = Math.max(max, Math.abs(data[b * Q8_BLOCK + i]));
+    for (let i = 0; i < BLOCK; i++) max = Math.max(max, Math.abs(data[b * BLOCK + i]));
     const d = max / 127;
     const inverse = d === 0 ? 0 : 1 / d;
-    const at = b * (2 + Q8_BLOCK);
+    const at = b * (2 + BLOCK);
     out.writeUInt16LE(float32ToFloat16(d), at);
-    for (let i = 0; i < Q8_BLOCK; i++) {
-      const x = data[b * Q8_BLOCK + i] * inverse;
+    for (let i = 0; i < BLOCK; i++) {
+      const x = data[b * BLOCK + i] * inverse;
       out.writeInt8(Math.sign(x) * Math.round(Math.abs(x)), at + 2 + i); // roundf: halves away from zero
     }
+  }
+  return out;
+}
+
+/**
+ * Q4_0, as ggml's quantize_row_q4_0: blocks of 32 values, an F16 scale d (the block's
+ * largest-magnitude value over −8), then 16 bytes whose low nibbles hold values 0–15 and high
+ * nibbles values 16–31, each floor(x / d + 8.5) capped at 15.
+ */
+function encodeQ4_0(data: Float32Array): Buffer {
+  const blocks = data.length / BLOCK;
+  const out = Buffer.alloc(blocks * (2 + BLOCK / 2));
+  for (let b = 0; b < blocks; b++) {
+    const from = b * BLOCK;
+    let extreme = 0;
+    for (let i = 0; i < BLOCK; i++) if (Math.abs(data[from + i]) > Math.abs(extreme)) extreme = data[from + i];
+    const d = extreme / -8;
+    const inverse = d === 0 ? 0 : 1 / d;
+    const at = b * (2 + BLOCK / 2);
+    out.writeUInt16LE(float32ToFloat16(d), at);
+    const level = (x: number) => Math.min(15, Math.trunc(x * inverse + 8.5));
+    for (let j = 0; j < BLOCK / 2; j++) out[at + 2 + j] = level(data[from + j]) | (level(data[from + j + BLOCK / 2]) << 4);
   }
   return out;
 }
@@ -287,7 +310,7 @@ export interface GgufExport {
  */
 export function writeGguf(out: string, config: ModelConfig, weights: ModelWeights, options: { adapter?: LoraAdapter | null; dtype?: GgufDType; name?: string } = {}): GgufExport {
   const dtype = options.dtype ?? 'f16';
-  if (!(dtype in TENSOR_TYPE)) throw new GgufError(`unknown GGUF dtype ${dtype}: f32, f16 or q8_0`);
+  if (!(dtype in TENSOR_TYPE)) throw new GgufError(`unknown GGUF dtype ${dtype}: f32, f16, q8_0 or q4_0`);
   const metadata = [...modelMetadata(config, options.name ?? 'gapo-assistant', dtype), ...tokenizerMetadata(weights.modelDir, config)];
   const tensors = ggufTensors(config, weights, options.adapter ?? null, dtype);
   const encoded = tensors.map(encodeTensor);

@@ -1,49 +1,66 @@
-// The key/value cache of the decoder: per layer, [batch, kv heads, length, head dim] floats,
-// and the helpers the decode loop uses on it (tiling rows to G samples, cutting a reused
-// prefix), with the position ids and causal mask that go with it.
+// The key/value cache of the decoder: per layer, [batch, kv heads, capacity, head dim] floats of
+// which the first `length` positions hold keys and values. The decoder writes each step's new
+// positions into these buffers in place (GroupQueryAttention, llama.ts), so a step costs what
+// its new tokens cost; the buffers are copied only to grow, or to tile one prompt to G rows.
+// Cutting a reused prefix is only a shorter `length`.
 
 import type { ModelConfig } from './config';
 
-/** Keys and values of every layer, each [batch, kv heads, length, head dim]. */
+/** Keys and values of every layer, each [batch, kv heads, capacity, head dim]. */
 export interface KvCache {
   batch: number;
+  /** Positions filled. */
   length: number;
+  /** Positions each buffer has room for. */
+  capacity: number;
   keys: Float32Array[];
   values: Float32Array[];
 }
 
 export function emptyCache(config: ModelConfig, batch: number): KvCache {
-  return {
-    batch,
-    length: 0,
-    keys: Array.from({ length: config.numLayers }, () => new Float32Array(0)),
-    values: Array.from({ length: config.numLayers }, () => new Float32Array(0)),
-  };
+  const none = () => Array.from({ length: config.numLayers }, () => new Float32Array(0));
+  return { batch, length: 0, capacity: 0, keys: none(), values: none() };
 }
 
-/** The cache's rows in the given order (rows may repeat: tiling one prompt to G samples). */
-export function selectRows(cache: KvCache, rows: number[]): KvCache {
-  const rowSize = cache.batch === 0 ? 0 : cache.keys[0].length / cache.batch;
-  const pick = (tensor: Float32Array) => {
-    const out = new Float32Array(rows.length * rowSize);
-    rows.forEach((row, i) => out.set(tensor.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
-    return out;
-  };
-  return { batch: rows.length, length: cache.length, keys: cache.keys.map(pick), values: cache.values.map(pick) };
+/** Capacities grow in steps of this many positions, so a decode loop reallocates rarely. */
+const CAPACITY_STEP = 256;
+
+/**
+ * The cache with room for `needed` positions (at most the model's): itself when it has it,
+ * else a copy into buffers a step larger. Rows and filled positions are kept.
+ */
+export function withCapacity(cache: KvCache, needed: number, config: ModelConfig): KvCache {
+  if (needed <= cache.capacity) return cache;
+  const capacity = Math.min(config.maxPositions, Math.max(needed, Math.ceil((needed + CAPACITY_STEP / 4) / CAPACITY_STEP) * CAPACITY_STEP));
+  if (needed > capacity) throw new Error(`${needed} positions exceed the model's ${config.maxPositions}`);
+  return copyRows(cache, Array.from({ length: cache.batch }, (_, row) => row), capacity, config);
 }
 
-/** The first `length` positions of a cache: [batch, heads, length, dim] → [batch, heads, kept, dim]. */
-export function truncateCache(cache: KvCache, length: number, headDim: number): KvCache {
-  const cut = (tensor: Float32Array) => {
-    const blocks = tensor.length / (cache.length * headDim); // batch · heads
-    const out = new Float32Array(blocks * length * headDim);
-    for (let b = 0; b < blocks; b++) {
-      const from = b * cache.length * headDim;
-      out.set(tensor.subarray(from, from + length * headDim), b * length * headDim);
-    }
+/** The cache's rows in the given order (rows may repeat: tiling one prompt to G samples), with room for `capacity`. */
+export function selectRows(cache: KvCache, rows: number[], config: ModelConfig, capacity = cache.capacity): KvCache {
+  return copyRows(cache, rows, Math.max(capacity, cache.length), config);
+}
+
+function copyRows(cache: KvCache, rows: number[], capacity: number, config: ModelConfig): KvCache {
+  const { numKvHeads: heads, headDim } = config;
+  const filled = cache.length * headDim;
+  const copy = (tensor: Float32Array) => {
+    const out = new Float32Array(rows.length * heads * capacity * headDim);
+    rows.forEach((row, i) => {
+      for (let h = 0; h < heads; h++) {
+        const from = (row * heads + h) * cache.capacity * headDim;
+        out.set(tensor.subarray(from, from + filled), (i * heads + h) * capacity * headDim);
+      }
+    });
     return out;
   };
-  return { batch: cache.batch, length, keys: cache.keys.map(cut), values: cache.values.map(cut) };
+  return { batch: rows.length, length: cache.length, capacity, keys: cache.keys.map(copy), values: cache.values.map(copy) };
+}
+
+/** The first `length` positions of a cache: the same buffers (the next step overwrites what follows). */
+export function truncateCache(cache: KvCache, length: number): KvCache {
+  if (length > cache.length) throw new Error(`cannot keep ${length} of ${cache.length} cached positions`);
+  return { ...cache, length };
 }
 
 export function positionIds(batch: number, seq: number, offset: number): BigInt64Array {

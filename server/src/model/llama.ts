@@ -20,6 +20,8 @@ import { QUANT_BLOCK } from './quantize';
 import { WeightLayout } from './weights';
 
 export const DECODER_INPUTS = { ids: 'input_ids', positions: 'position_ids', mask: 'attention_mask' } as const;
+/** The decoder's cache inputs besides past_*: each row's total length − 1, and the total length. */
+export const CACHE_INPUTS = { seqlens: 'seqlens_k', total: 'total_sequence_length' } as const;
 export const pastKey = (layer: number) => `past_key.${layer}`;
 export const pastValue = (layer: number) => `past_value.${layer}`;
 export const presentKey = (layer: number) => `present_key.${layer}`;
@@ -85,7 +87,8 @@ export interface Body {
   /** [B, S, -1], for reshaping flat [N, x] tensors back to batch and sequence. */
   batchSeqShape: Value;
   positions: Value;
-  mask: Value;
+  /** The [batch, 1, seq, total] attention mask, declared where a graph uses it (not by the decoder). */
+  mask: () => Value;
   cos: Value;
   sin: Value;
 }
@@ -94,7 +97,7 @@ export function startGraph(name: string, config: ModelConfig, layout: WeightLayo
   const g = new GraphBuilder(name);
   const ids = g.input(DECODER_INPUTS.ids, 'int64', ['batch', 'seq']);
   const positions = g.input(DECODER_INPUTS.positions, 'int64', ['batch', 'seq']);
-  const mask = g.input(DECODER_INPUTS.mask, 'bool', ['batch', 1, 'seq', 'total']);
+  let mask: Value | null = null;
   const declared = new Map<string, Value>();
   const entryOf = (tensor: string) => {
     const entry = layout.tensors[tensor];
@@ -139,7 +142,7 @@ export function startGraph(name: string, config: ModelConfig, layout: WeightLayo
     loraScale: options.lora === false ? null : g.input(LORA_SCALE, 'float32', []),
     batchSeqShape: g.node('Concat', [g.node('Shape', [ids]), g.ints([-1])], { axis: 0 }),
     positions,
-    mask,
+    mask: () => (mask ??= g.input(DECODER_INPUTS.mask, 'bool', ['batch', 1, 'seq', 'total'])),
     cos: g.constant(cos, [config.maxPositions, half], 'float32', 'rope_cos'),
     sin: g.constant(sin, [config.maxPositions, half], 'float32', 'rope_sin'),
   };
@@ -189,7 +192,13 @@ function rmsNorm(b: Body, x: Value, name: string): Value {
   return b.g.node('RMSNormalization', [x, b.weight(`${name}.weight`)], { axis: -1, epsilon: b.config.rmsNormEps });
 }
 
-function attention(b: Body, x: Value, layer: number, past: { key: Value; value: Value } | null): { out: Value; key: Value; value: Value } {
+/**
+ * Self-attention. With a cache, GroupQueryAttention: its past_* inputs are buffers with room
+ * for more positions, and the engine binds each present_* output to the same buffer, so a step
+ * writes its new keys and values in place and copies nothing (causal, every row the same
+ * length). Without one (scoring, training), the ONNX Attention op with an explicit mask.
+ */
+function attention(b: Body, x: Value, layer: number, cache: DecoderCache | null): { out: Value; key: Value; value: Value } {
   const { g, config } = b;
   const p = `model.layers.${layer}.self_attn`;
   const rope = (t: Value, heads: number) => g.node('RotaryEmbedding', [t, b.cos, b.sin, b.positions], { num_heads: heads, interleaved: 0 });
@@ -197,11 +206,25 @@ function attention(b: Body, x: Value, layer: number, past: { key: Value; value: 
   const q = rope(toBatchSeq(linear(b, x, `${p}.q_proj`, config.qkvBias)), config.numHeads);
   const k = rope(toBatchSeq(linear(b, x, `${p}.k_proj`, config.qkvBias)), config.numKvHeads);
   const v = toBatchSeq(linear(b, x, `${p}.v_proj`, config.qkvBias));
-  const inputs = past ? [q, k, v, b.mask, past.key, past.value] : [q, k, v, b.mask];
-  const outputs = past ? [g.fresh('attn'), presentKey(layer), presentValue(layer)] : [g.fresh('attn')];
-  const [y, key, value] = g.nodeMulti('Attention', inputs, { q_num_heads: config.numHeads, kv_num_heads: config.numKvHeads }, outputs);
+  let y: Value;
+  let key = k;
+  let value = v;
+  if (cache) {
+    const shape = ['batch', config.numKvHeads, 'capacity', config.headDim];
+    const past = [g.input(pastKey(layer), 'float32', shape), g.input(pastValue(layer), 'float32', shape)];
+    const heads = { num_heads: config.numHeads, kv_num_heads: config.numKvHeads };
+    [y, key, value] = g.nodeMulti('GroupQueryAttention', [q, k, v, ...past, cache.seqlens, cache.total], heads, [g.fresh('attn'), presentKey(layer), presentValue(layer)], MICROSOFT_DOMAIN);
+    g.outputs.push({ name: key.name, dtype: 'float32', shape }, { name: value.name, dtype: 'float32', shape });
+  } else {
+    y = g.node('Attention', [q, k, v, b.mask()], { q_num_heads: config.numHeads, kv_num_heads: config.numKvHeads });
+  }
   const flat = g.node('Reshape', [y, g.ints([-1, config.numHeads * config.headDim])]);
   return { out: linear(b, flat, `${p}.o_proj`), key, value };
+}
+
+interface DecoderCache {
+  seqlens: Value;
+  total: Value;
 }
 
 function mlp(b: Body, x: Value, layer: number): Value {
@@ -217,18 +240,9 @@ export function decoderBody(b: Body, ids: Value, withCache: boolean): Value {
   const { g, config } = b;
   const embedded = embed(b, ids);
   let x = g.node('Reshape', [embedded, g.ints([-1, config.hiddenSize])]);
+  const cache: DecoderCache | null = withCache ? { seqlens: g.input(CACHE_INPUTS.seqlens, 'int32', ['batch']), total: g.input(CACHE_INPUTS.total, 'int32', []) } : null;
   for (let layer = 0; layer < config.numLayers; layer++) {
-    const past = withCache
-      ? {
-          key: g.input(pastKey(layer), 'float32', ['batch', config.numKvHeads, 'past', config.headDim]),
-          value: g.input(pastValue(layer), 'float32', ['batch', config.numKvHeads, 'past', config.headDim]),
-        }
-      : null;
-    const attn = attention(b, rmsNorm(b, x, `model.layers.${layer}.input_layernorm`), layer, past);
-    if (withCache) {
-      const shape = ['batch', config.numKvHeads, 'total', config.headDim];
-      g.outputs.push({ name: attn.key.name, dtype: 'float32', shape }, { name: attn.value.name, dtype: 'float32', shape });
-    }
+    const attn = attention(b, rmsNorm(b, x, `model.layers.${layer}.input_layernorm`), layer, cache);
     x = g.node('Add', [x, attn.out]);
     x = g.node('Add', [x, mlp(b, rmsNorm(b, x, `model.layers.${layer}.post_attention_layernorm`), layer)]);
   }
