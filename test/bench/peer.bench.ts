@@ -7,7 +7,7 @@
 // closest llama.cpp runs), q8 against Q8_0, q4 against Q4_0 (the same blocks of 32).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Engine } from '../../server/src/model/engine';
@@ -108,8 +108,17 @@ export async function benchPeerRun(contender: Contender, modelDir: string, ggufD
     await model.dispose();
     await llama.dispose();
   }
-  figures.peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  figures.peakRssMiB = peakRssMiB();
   console.log(JSON.stringify(figures));
+}
+
+/**
+ * This process's peak RSS since it started: VmHWM, which exec resets (getrusage's maxRSS keeps
+ * the parent's peak across exec, and the parent has held the weights while writing GGUF).
+ */
+function peakRssMiB(): number {
+  const line = readFileSync('/proc/self/status', 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+  return line ? Number(line[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
 function ggufFile(modelDir: string, dtype: GgufDType): string {

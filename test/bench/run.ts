@@ -3,6 +3,7 @@
 import { benchDefaultModel } from './default-model.bench';
 import { benchEngine, benchOneModel } from './engine.bench';
 import { benchPeer, benchPeerRun } from './peer.bench';
+import { benchQuantization } from './quantization.bench';
 import { benchRewards } from './rewards.bench';
 import { benchServer } from './server.bench';
 import { benchShapes } from './shapes.bench';
@@ -15,6 +16,7 @@ const sections: Record<string, () => Promise<void> | void> = {
   server: benchServer,
   'default-model': benchDefaultModel,
   'llama-cpp': benchPeer,
+  quantization: benchQuantization,
   shapes: benchShapes,
 };
 

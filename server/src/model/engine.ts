@@ -14,7 +14,7 @@ import { buildDecoderGraph, buildScorerGraph, CACHE_INPUTS, DECODER_INPUTS, past
 import { LoraAdapter } from './lora';
 import * as ort from './ort';
 import { WEIGHT_DTYPES, type WeightDType } from './quantize';
-import { logSoftmaxAt, sampleToken } from './sampling';
+import { sampleToken } from './sampling';
 import { createSession, type ExecutionProvider, SHARED_WEIGHTS_SESSION, writeGraph } from './sessions';
 import { TextTokenizer } from './tokenizer';
 import { defaultCacheRoot, ModelWeights, prepareWeightCache, WeightLayout } from './weights';
@@ -97,6 +97,13 @@ export interface EngineInfo {
 }
 
 export class EngineError extends Error {}
+
+/** A decoder run's next-token logits per row ([batch · vocab]), their log Σ exp per row, and the cache after it. */
+export interface DecoderStep {
+  logits: Float32Array;
+  logSumExp: Float32Array;
+  cache: KvCache;
+}
 
 /** Budget for the scorer's [scored tokens, vocab] float logits in one run. */
 const SCORER_LOGIT_BYTES = 512 * 1024 * 1024;
@@ -201,6 +208,7 @@ export class Engine {
     // so the positions after it are free); G samples get a row each.
     let cache = o.samples === 1 ? prefill.cache : selectRows(prefill.cache, active.map(() => 0), this.config, ids.length + o.maxTokens);
     let logits: Float32Array[] = active.map(() => prefill.logits);
+    let logSumExp: number[] = active.map(() => prefill.logSumExp[0]);
     const eos = new Set(this.tokenizer.eosIds);
     // One logits buffer for every decode step: each step's logits are sampled before the next.
     const logitsBuffer = new Float32Array(o.samples * this.config.vocabSize);
@@ -213,10 +221,10 @@ export class Engine {
         const result = results[row];
         if (eos.has(token)) {
           result.finishReason = 'eos';
-          result.eos = { token, logprob: logSoftmaxAt(logits[i], token) };
+          result.eos = { token, logprob: logits[i][token] - logSumExp[i] };
           return;
         }
-        const logprob = logSoftmaxAt(logits[i], token);
+        const logprob = logits[i][token] - logSumExp[i];
         if (Math.exp(logprob) < o.minProbability) {
           result.finishReason = 'unsure';
           return;
@@ -244,6 +252,7 @@ export class Engine {
       const out = await this.runDecoder(next.map((t) => [t]), cache, logitsBuffer);
       cache = out.cache;
       logits = active.map((_, i) => out.logits.subarray(i * this.config.vocabSize, (i + 1) * this.config.vocabSize));
+      logSumExp = Array.from(out.logSumExp);
     }
     return results;
   }
@@ -270,7 +279,7 @@ export class Engine {
    * (with room for `room` more positions), reusing the cache of the longest prefix shared with
    * the previous prompt: only the new tokens run.
    */
-  async prefill(ids: number[], room = 0): Promise<{ logits: Float32Array; cache: KvCache }> {
+  async prefill(ids: number[], room = 0): Promise<DecoderStep> {
     this.checkIds(ids);
     let reuse = 0;
     if (this.lastPrompt) {
@@ -297,7 +306,7 @@ export class Engine {
    * length again. With `logitsBuffer`, ONNX Runtime writes the logits into it instead of a fresh
    * allocation (the decode loop reuses one buffer for every step).
    */
-  async runDecoder(tokens: number[][], cache: KvCache, logitsBuffer?: Float32Array): Promise<{ logits: Float32Array; cache: KvCache }> {
+  async runDecoder(tokens: number[][], cache: KvCache, logitsBuffer?: Float32Array): Promise<DecoderStep> {
     const batch = tokens.length;
     const seq = tokens[0].length;
     if (cache.batch !== batch) throw new EngineError(`cache holds ${cache.batch} rows, got ${batch}`);
@@ -312,7 +321,7 @@ export class Engine {
       [CACHE_INPUTS.total]: new ort.Tensor('int32', Int32Array.of(total), []),
     };
     const vocab = this.config.vocabSize;
-    const fetches: Record<string, ort.Tensor | null> = { logits: logitsBuffer ? new ort.Tensor('float32', logitsBuffer.subarray(0, batch * vocab), [batch, vocab]) : null };
+    const fetches: Record<string, ort.Tensor | null> = { logits: logitsBuffer ? new ort.Tensor('float32', logitsBuffer.subarray(0, batch * vocab), [batch, vocab]) : null, logsumexp: null };
     const dims = [batch, numKvHeads, room.capacity, headDim];
     for (let layer = 0; layer < numLayers; layer++) {
       // The same buffer in and out: GroupQueryAttention sees one pointer and writes in place.
@@ -324,7 +333,7 @@ export class Engine {
       fetches[presentValue(layer)] = values;
     }
     const out = await (await this.decoderSession()).run(feeds, fetches);
-    return { logits: logitsBuffer ? logitsBuffer.subarray(0, batch * vocab) : (out.logits.data as Float32Array), cache: { ...room, length: total } };
+    return { logits: logitsBuffer ? logitsBuffer.subarray(0, batch * vocab) : (out.logits.data as Float32Array), logSumExp: out.logsumexp.data as Float32Array, cache: { ...room, length: total } };
   }
 
   /** Log-probabilities (and entropies) of each sequence's tokens from `start` on. */

@@ -5,7 +5,7 @@
 //
 // Two graphs share the body:
 // - decoder: prefill and decode with a KV cache; returns the next-token logits of the last
-//   position and the updated cache (`present_*`).
+//   position (and their log-sum-exp) and the updated cache (`present_*`).
 // - scorer: no cache; returns the log-probability (and entropy) of given next tokens at every
 //   position, what RL needs for old and reference log-probs.
 // The training graphs (server/src/train/) reuse the body too.
@@ -272,6 +272,9 @@ export function buildDecoderGraph(config: ModelConfig, layout: WeightLayout, opt
   const last = g.node('Gather', [g.node('Reshape', [hidden, body.batchSeqShape]), g.scalar(-1, 'int64')], { axis: 1 });
   const logits = outputLogits(body, last);
   g.output(logits, 'logits', 'float32', ['batch', config.vocabSize]);
+  // Each sampled token's log-probability needs log Σ exp over the vocabulary: 150k exps cost
+  // a tenth of a decode step in JavaScript, a fraction of a millisecond here.
+  g.output(g.node('ReduceLogSumExp', [logits, g.ints([-1])], { keepdims: 0 }), 'logsumexp', 'float32', ['batch']);
   return g;
 }
 

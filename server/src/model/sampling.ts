@@ -10,15 +10,6 @@ export interface SamplingOptions {
   topP: number;
 }
 
-/** log-softmax of one row of logits at temperature 1: the model's own log-probabilities. */
-export function logSoftmaxAt(logits: Float32Array, index: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
-  return logits[index] - max - Math.log(sum);
-}
-
 export function argmax(logits: Float32Array): number {
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;

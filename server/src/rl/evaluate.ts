@@ -23,7 +23,8 @@ export async function evaluateEpisodes(
   engine: Engine,
   episodes: Episode[],
   maxTokens: number,
-  onProgress?: (done: number) => void,
+  /** After each episode: how many are done, and the region the answer made (for comparing models' answers). */
+  onProgress?: (done: number, prediction: string) => void,
   limits: PromptLimits = defaultPromptLimits,
   /** The confidence gate; none given: the format's own, as serving uses it. */
   minProbability?: number | null,
@@ -44,7 +45,7 @@ export async function evaluateEpisodes(
     es += editSimilarity(prediction, episode.target);
     baseEm += exactMatch(episode.region, episode.target);
     baseEs += editSimilarity(episode.region, episode.target);
-    onProgress?.(i + 1);
+    onProgress?.(i + 1, prediction);
   }
   const n = episodes.length;
   return { n, exact_match: em / n, edit_similarity: es / n, finished: finished / n, baseline: { exact_match: baseEm / n, edit_similarity: baseEs / n } };
