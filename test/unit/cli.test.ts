@@ -225,7 +225,7 @@ describe('gapo export-model', () => {
     assert.equal(readFileSync(out).subarray(0, 4).toString('latin1'), 'GGUF');
     for (const [args, message] of [
       [['--format', 'onnx', '--out', out], /unknown format onnx/],
-      [['--format', 'gguf', '--out', out, '--dtype', 'q4'], /--dtype must be one of f16, q8_0, f32/],
+      [['--format', 'gguf', '--out', out, '--dtype', 'q4'], /--dtype must be one of f16, q8_0, q4_0, f32, got q4/],
       [['--format', 'gguf', '--out', '/no/such/folder/m.gguf'], /no such folder/],
       [['--format', 'gguf', '--out', out, '--adapter', mkdtempSync(join(tmpdir(), 'gapo-no-adapter-'))], /no adapter config/],
     ] as const) {
