@@ -40,7 +40,7 @@ if (e2e) {
 
 if (bench) {
   // Outside out/test/: Node's test runner would take any script under a test/ folder for a test.
-  builds.push({ ...common, entryPoints: { run: 'test/bench/run.ts', learning: 'test/bench/learning/main.ts' }, outdir: 'out/bench', define: {} });
+  builds.push({ ...common, entryPoints: { run: 'test/bench/run.ts', learning: 'test/bench/learning/main.ts', 'gpu-check': 'test/bench/gpu-check.ts' }, outdir: 'out/bench', define: {} });
 }
 
 if (watch) {

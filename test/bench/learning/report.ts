@@ -65,6 +65,8 @@ export function writeReport(out: string, results: Results): void {
     '',
   );
 
+  push(...summary(results, noises, runsOf), '');
+
   push('## GAPO against GRPO', '', 'GAPO (τ = 0.5) minus GRPO, paired by seed, with a 95% confidence interval (Student t over the seeds):', '');
   push(`| noise | ${METRICS.map((m) => m.name).join(' | ')} |`, `| --- | ${METRICS.map(() => '---').join(' | ')} |`);
   for (const noise of noises) {
@@ -138,6 +140,36 @@ export function writeReport(out: string, results: Results): void {
 
   push(...gainSection(results.gain));
   writeFileSync(join(out, 'README.md'), lines.join('\n') + '\n');
+}
+
+/** The headline: how far training moved anything, and where GAPO and GRPO differ beyond noise. */
+function summary(results: Results, noises: string[], runsOf: (arm: string, noise: string) => RunRecord[]): string[] {
+  const untrained = results.runs.find((r) => r.arm === 'none');
+  const trained = results.runs.filter((r) => r.arm !== 'none');
+  if (!untrained || !trained.length) return [];
+  const moves = (of: (r: RunRecord) => number) => trained.map((r) => of(r) - of(untrained));
+  const range = (values: number[]) => `${signed(Math.min(...values))} to ${signed(Math.max(...values))}`;
+  const lines = [
+    '## In short',
+    '',
+    `- Against the untrained model, a trained arm's in-domain edit similarity moved ${range(moves((r) => r.inDomain.editSimilarity))} points, out of domain ${range(moves((r) => r.outOfDomain.editSimilarity))}, exact match ${range(moves((r) => r.inDomain.exactMatch))} in domain, and characters saved ${range(moves((r) => saved(r.typing)))} (runs of every arm, noise and seed).`,
+  ];
+  const verdicts = { better: [] as string[], worse: [] as string[], unresolved: 0 };
+  for (const noise of noises) {
+    for (const metric of METRICS) {
+      const gapo = runsOf('gapo', noise).map(metric.of);
+      const grpo = runsOf('grpo', noise).map(metric.of);
+      if (!gapo.length || gapo.length !== grpo.length) continue;
+      const d = pairedDifference(gapo, grpo);
+      if (d.halfWidth !== null && d.mean - d.halfWidth > 0) verdicts.better.push(`${metric.name} under ${noise}`);
+      else if (d.halfWidth !== null && d.mean + d.halfWidth < 0) verdicts.worse.push(`${metric.name} under ${noise}`);
+      else verdicts.unresolved++;
+    }
+  }
+  lines.push(
+    `- GAPO against GRPO, per noise and measure: its 95% interval lies above zero in ${verdicts.better.length} case${verdicts.better.length === 1 ? '' : 's'}${verdicts.better.length ? ` (${verdicts.better.join('; ')})` : ''}, below zero in ${verdicts.worse.length}${verdicts.worse.length ? ` (${verdicts.worse.join('; ')})` : ''}, and includes zero (or has one seed only) in ${verdicts.unresolved}.`,
+  );
+  return lines;
 }
 
 function gainSection(gain: GainRecord[]): string[] {
