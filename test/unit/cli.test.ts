@@ -156,6 +156,7 @@ describe('the default model\'s recipe commands', () => {
       [['replay', '--typing', '--git', '.'], /--typing needs --episodes/],
       [['replay', '--typing', '--episodes', dir, '--min-probability', '2'], /--min-probability must be a probability/],
       [['sft', '--model', join(repoRoot, 'models', 'default'), '--episodes', episodes, '--corpus', dir, '--out', dir, '--steps', '1', '--format', 'chat'], /unknown prompt format "chat"/],
+      [['sft', '--model', join(repoRoot, 'models', 'default'), '--episodes', episodes, '--corpus', dir, '--out', dir, '--steps', '1', '--mix', 'episode=1,typing=2'], /unknown example kind "typing"/],
       [['eval', '--episodes', join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'), '--limit', '1', '--prompt-format', 'chat', '--cache', join(dir, 'cache')], /unknown prompt format "chat"/],
       [['adapter', 'export', dir], /unknown action export/],
       [['adapter', 'import', dir], /no adapter_config\.json/],

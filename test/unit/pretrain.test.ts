@@ -13,7 +13,7 @@ import { readSafetensorsHeader, readTensorAsFloat32 } from '../../server/src/mod
 import { TextTokenizer } from '../../server/src/model/tokenizer';
 import { countWords, END_OF_TEXT, tokenizerFiles, trainBpe } from '../../server/src/pretrain/bpe';
 import { buildCorpus, isPermissive, rejectReason } from '../../server/src/pretrain/corpus';
-import { type EditDataOptions, editMix, editTuningData, type ExampleKind, finishLineExample, fimMix, renameExample, spanExample, typedEpisode, unchangedExample } from '../../server/src/pretrain/edit-data';
+import { type EditDataOptions, editMix, editTuningData, type ExampleKind, finishLineExample, fimMix, midLineExample, parseMix, renameExample, spanExample, typedEpisode, unchangedExample } from '../../server/src/pretrain/edit-data';
 import { editFormat, fimFormat, insertionAtCursor, type PromptFormat, QWEN_FIM_TOKENS } from '../../server/src/edits/prompt-format';
 import { languageModelData } from '../../server/src/pretrain/lm-data';
 import { heldOutPerplexity } from '../../server/src/pretrain/perplexity';
@@ -185,6 +185,34 @@ describe('edit-tuning examples', () => {
     assert.deepEqual([...lineCounts].sort(), [1, 2, 3]);
   });
 
+  it('fills inside a line: words from one boundary to a later one, the rest of the line left after the cursor', () => {
+    const answers = new Set<string>();
+    for (const seed of seeds) {
+      const e = midLineExample(file, seededRandom(seed))!;
+      assert.ok(CODE.includes(e.prefix + e.target + e.suffix), 'the target is the file as it stands');
+      const middle = insertionAtCursor(e);
+      assert.ok(middle && middle.trim() !== '', 'the answer is a non-empty insertion at the cursor');
+      assert.ok(!middle.includes('\n'), 'it stays inside the line');
+      const lineEnd = e.region.indexOf('\n', e.cursor);
+      assert.ok(lineEnd > e.cursor, 'text of the line stays after the cursor');
+      const isWord = (c: string) => /\w/.test(c);
+      const [last, next] = [middle[middle.length - 1], e.region[e.cursor]];
+      assert.notEqual(isWord(last), isWord(next), `it ends at a word boundary: ${JSON.stringify(middle)} before ${JSON.stringify(next)}`);
+      const lineStart = e.region.lastIndexOf('\n', e.cursor - 1) + 1;
+      assert.ok(e.region.slice(lineStart, e.cursor).trim() !== '', 'the cursor is past the indentation');
+      answers.add(middle);
+    }
+    assert.ok(answers.size >= 20, `${answers.size} different answers`);
+  });
+
+  it('reads a mix of example kinds, refusing unknown kinds and bad shares', () => {
+    assert.deepEqual(parseMix('episode=0.5,mid-line=0.25'), { episode: 0.5, 'finish-line': 0, rename: 0, span: 0, 'mid-line': 0.25, unchanged: 0 });
+    assert.throws(() => parseMix('episode=0.5,typo=1'), /unknown example kind "typo"/);
+    assert.throws(() => parseMix('episode=-1'), /at least 0/);
+    assert.throws(() => parseMix('episode'), /at least 0/);
+    assert.throws(() => parseMix('episode=0'), /no kind a share/);
+  });
+
   it('shows a real episode as the user types it: deletions done, the new text typed up to a word boundary', () => {
     const episode = { id: '1', language: 'javascript', path: 'a.js', history: [], prefix: '', region: 'const a = old(1);\n', suffix: '', cursor: 0, target: 'const a = fresh(x, y);\n' };
     const typedParts = new Set<string>();
@@ -212,6 +240,8 @@ describe('edit-tuning examples', () => {
     }
     const kinds = new Set(Array.from({ length: 80 }, (_, k) => data.example(k).kind));
     assert.deepEqual([...kinds].sort(), ['episode', 'finish-line', 'span', 'unchanged'], 'no renames: a rename is no insertion');
+    const withMidLine = editTuningData([replace], [file], { episodes: [replace], files: [file] }, tokenizer, smallData(8, fimFormat('fim-spm', QWEN_FIM_TOKENS), parseMix('mid-line=1')));
+    for (let k = 0; k < 10; k++) assert.equal(withMidLine.example(k).kind, 'mid-line', 'a mix of one kind draws only it');
   });
 });
 

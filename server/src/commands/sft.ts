@@ -8,7 +8,7 @@ import { readCorpusFiles } from '../pretrain/corpus-files';
 import { formatOf } from '../edits/prompt-format';
 import { readModelConfig } from '../model/config';
 import { modelPromptFormat } from '../model/engine';
-import { defaultEditDataOptions, editTuningData, mixFor } from '../pretrain/edit-data';
+import { defaultEditDataOptions, EXAMPLE_KINDS, editTuningData, mixFor, parseMix } from '../pretrain/edit-data';
 import { runTraining } from '../pretrain/training-run';
 import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
@@ -23,18 +23,21 @@ Trains every weight of --model on the answers of edit prompts in a prompt format
 *.train.jsonl episodes in --episodes (never *.test.jsonl; one in 50 is held out), mixed with
 episodes made from the corpus's code (from gapo corpus): finishing the line being typed,
 carrying a rename further (edit format), filling a span of new lines (fill-in-the-middle),
-and regions to leave unchanged. The trained model is written to OUT/model, its config
+filling words inside a line before text that stays (mid-line, only with --mix), and regions
+to leave unchanged. The trained model is written to OUT/model, its config
 declaring the format; OUT/curve.json holds the training curve.
 
   --format NAME     edit (rewrite the region; the default for a model that declares none),
                     fim-spm or fim-psm (insert at the cursor; needs FIM tokens)
+  --mix K=S,...     the shares of the example kinds (${EXAMPLE_KINDS.join(', ')});
+                    kinds left out get none (default: the format's mix, in server/src/pretrain/edit-data.ts)
 
 ${trainingRunUsage}`,
 
   async run(args, io) {
     const { values } = parseArgs({
       args,
-      options: { ...trainingRunSpecs, model: { type: 'string' }, episodes: { type: 'string' }, corpus: { type: 'string' }, format: { type: 'string' } },
+      options: { ...trainingRunSpecs, model: { type: 'string' }, episodes: { type: 'string' }, corpus: { type: 'string' }, format: { type: 'string' }, mix: { type: 'string' } },
       strict: true,
     });
     for (const key of ['model', 'episodes', 'corpus', 'out', 'steps'] as const) if (!values[key]) throw new UsageError(`missing --${key}`);
@@ -50,11 +53,12 @@ ${trainingRunUsage}`,
     const config = asUsageError(() => readModelConfig(values.model!));
     const tokenizer = TextTokenizer.load(values.model!, config.eosTokenIds);
     const format = formatOf(asUsageError(() => modelPromptFormat(config, tokenizer, values.format)));
+    const mix = values.mix === undefined ? mixFor(format) : asUsageError(() => parseMix(values.mix!));
     const batchSize = positiveInteger('--batch', values.batch!);
     const data = editTuningData(train, corpus('train.jsonl'), { episodes: heldOut, files: corpus('heldout.jsonl') }, tokenizer, {
       ...defaultEditDataOptions,
       format,
-      mix: mixFor(format),
+      mix,
       batchSize,
       seed: Number(values.seed),
     });

@@ -32,9 +32,9 @@ licences in corpus-sources.tsv.`,
     }
     if (values.curves) {
       const files = values.curves.split(',');
-      const phases = files.map((file, i) => ({ name: `${['pretraining', 'edit tuning'][i] ?? `phase ${i + 1}`} (held-out solid, training dashed)`, curve: JSON.parse(readFileSync(file, 'utf8')) as CurvePoint[] }));
+      const phases = files.map((file, i) => ({ name: `${['pretraining', 'edit tuning', 'more edit tuning'][i] ?? `phase ${i + 1}`} (held-out solid, training dashed)`, curve: JSON.parse(readFileSync(file, 'utf8')) as CurvePoint[] }));
       writeFileSync(join(values.out, 'training-curve.svg'), curveSvg(phases, 'The default model: loss during training'));
-      writeFileSync(join(values.out, 'training-curve.json'), JSON.stringify(Object.fromEntries(phases.map((p, i) => [['pretrain', 'sft'][i] ?? `phase${i + 1}`, p.curve]))) + '\n');
+      writeFileSync(join(values.out, 'training-curve.json'), JSON.stringify(Object.fromEntries(phases.map((p, i) => [['pretrain', 'sft', 'sft-more'][i] ?? `phase${i + 1}`, p.curve]))) + '\n');
     }
     if (values.corpus) {
       const summary = JSON.parse(readFileSync(join(values.corpus, 'summary.json'), 'utf8')) as CorpusSummary;

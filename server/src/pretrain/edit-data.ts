@@ -4,6 +4,8 @@
 // - carry a recent edit further: a rename in the history, the remaining occurrences in the region;
 // - fill a span: the rest of a line and up to two more lines, as when typing new lines
 //   (fill-in-the-middle formats, whose answers are insertions);
+// - fill inside a line: words typed before text that stays (an argument, a name's middle), so
+//   the model learns to stop where the line goes on rather than write the rest of it again;
 // - leave alone: regions where nothing should change, so the model learns to propose nothing.
 // For a fill-in-the-middle format a real episode is shown as the user types it (prompt-format's
 // asTyping), part way through its new text. Example k is a pure function of (seed, k), so a
@@ -19,11 +21,29 @@ import type { TrainingSequence } from '../train/trainer';
 import type { CorpusFile } from './corpus';
 import type { TrainingData } from './training-run';
 
-export type ExampleKind = 'episode' | 'finish-line' | 'rename' | 'span' | 'unchanged';
+export type ExampleKind = 'episode' | 'finish-line' | 'rename' | 'span' | 'mid-line' | 'unchanged';
 
 /** Shares of each kind in the mix (they need not add up to one), for the edit format and for fill-in-the-middle. */
-export const editMix: Record<ExampleKind, number> = { episode: 0.4, 'finish-line': 0.3, rename: 0.15, span: 0, unchanged: 0.15 };
-export const fimMix: Record<ExampleKind, number> = { episode: 0.35, 'finish-line': 0.3, rename: 0, span: 0.2, unchanged: 0.15 };
+export const editMix: Record<ExampleKind, number> = { episode: 0.4, 'finish-line': 0.3, rename: 0.15, span: 0, 'mid-line': 0, unchanged: 0.15 };
+export const fimMix: Record<ExampleKind, number> = { episode: 0.35, 'finish-line': 0.3, rename: 0, span: 0.2, 'mid-line': 0, unchanged: 0.15 };
+export const EXAMPLE_KINDS = Object.keys(fimMix) as ExampleKind[];
+
+/**
+ * A mix written `kind=share,...` (the kinds left out get no share), as `gapo sft --mix` takes it.
+ * A kind a format cannot say (a rename for fill-in-the-middle) is dropped by editSequence.
+ */
+export function parseMix(text: string): Record<ExampleKind, number> {
+  const mix = Object.fromEntries(EXAMPLE_KINDS.map((kind) => [kind, 0])) as Record<ExampleKind, number>;
+  for (const part of text.split(',')) {
+    const [kind, share] = part.split('=');
+    if (!EXAMPLE_KINDS.includes(kind as ExampleKind)) throw new Error(`unknown example kind ${JSON.stringify(kind)} in the mix (known: ${EXAMPLE_KINDS.join(', ')})`);
+    const value = Number(share);
+    if (!(value >= 0) || share === undefined || share.trim() === '') throw new Error(`the share of ${kind} must be a number of at least 0, got ${JSON.stringify(share ?? '')}`);
+    mix[kind as ExampleKind] = value;
+  }
+  if (EXAMPLE_KINDS.every((kind) => mix[kind] === 0)) throw new Error('the mix gives no kind a share');
+  return mix;
+}
 
 export function mixFor(format: PromptFormat): Record<ExampleKind, number> {
   return format.name === 'edit' ? editMix : fimMix;
@@ -155,6 +175,31 @@ export function spanExample(file: CorpusFile, random: Random): Episode | null {
 }
 
 /**
+ * The user is typing inside line i: a few words from a word boundary to a later one, and the
+ * rest of the line (at least a character of it) already there after the cursor.
+ */
+export function midLineExample(file: CorpusFile, random: Random): Episode | null {
+  const lines = codeLines(file);
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const i = Math.floor(random() * lines.length);
+    const line = lines[i].slice(0, -1);
+    const indent = line.length - line.trimStart().length;
+    const boundaries = [...line.matchAll(/\b/g)].map((m) => m.index!).filter((at) => at > indent && at < line.length);
+    if (boundaries.length < 2) continue;
+    const from = between(0, boundaries.length - 2, random);
+    // One to four boundaries on: a word, or a few words and the punctuation between them.
+    const to = Math.min(boundaries.length - 1, from + between(1, 4, random));
+    const [start, stop] = [boundaries[from], boundaries[to]];
+    if (!line.slice(start, stop).trim()) continue;
+    const [first, end] = regionLines(lines, i);
+    const before = lines.slice(first, i).join('') + line.slice(0, start);
+    const region = before + line.slice(stop) + '\n' + lines.slice(i + 1, end).join('');
+    return around(file, lines, [first, end], region, before.length, lines.slice(first, end).join(''), []);
+  }
+  return null;
+}
+
+/**
  * A real episode as the user types it: what it removes already deleted, and (most of the
  * time) the first part of its new text already typed, up to a word boundary.
  */
@@ -227,7 +272,7 @@ export function editTuningData(episodes: Episode[], files: CorpusFile[], heldOut
         if (episode && options.format.name !== 'edit') episode = typedEpisode(episode, random);
       } else {
         const file = pick(source.files, random);
-        const makers = { 'finish-line': finishLineExample, rename: renameExample, span: spanExample, unchanged: unchangedExample };
+        const makers = { 'finish-line': finishLineExample, rename: renameExample, span: spanExample, 'mid-line': midLineExample, unchanged: unchangedExample };
         episode = makers[kind](file, random);
       }
       if (episode) return { kind, episode };
