@@ -13,7 +13,7 @@ import { initModel } from '../../server/src/model/init-model';
 import { parseModelConfig } from '../../server/src/model/config';
 import { presets } from '../../server/src/model/presets';
 import { repoRoot } from '../helpers/paths';
-import { table } from './timing';
+import { peakRssMiB, table } from './timing';
 
 const BENCH_DIR = join(repoRoot, '.bench-cache');
 const MODELS = [
@@ -130,7 +130,7 @@ export async function benchOneModel(preset: string, tokenizer: 'bytes' | 'qwen',
   // Bytes one decode step reads: every layer weight and the output embedding, in float32.
   const decodeBytes = (layerParams + headParams) * 4;
   await engine.dispose();
-  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  const peakRss = peakRssMiB();
   // The machine's limits, measured right after, in the same process (shared machines drift).
   const roofs = await measureRoofs(threads);
   console.log(
@@ -145,7 +145,7 @@ export async function benchOneModel(preset: string, tokenizer: 'bytes' | 'qwen',
       decodeBytes,
       suggestionColdMs: median(coldTimes),
       suggestionReusedMs: median(warmTimes),
-      peakRssMiB,
+      peakRssMiB: peakRss,
     }),
   );
 }

@@ -14,6 +14,8 @@ import { parseModelConfig } from '../../server/src/model/config';
 import { Engine } from '../../server/src/model/engine';
 import { initModel } from '../../server/src/model/init-model';
 import { presets } from '../../server/src/model/presets';
+import { repoRoot } from '../helpers/paths';
+import { table } from './timing';
 
 const PROMPT = 512;
 const DECODE = 32;
@@ -48,7 +50,6 @@ async function measure(modelDir: string, provider: 'cpu' | 'cuda', ids: number[]
 }
 
 async function main(): Promise<void> {
-  const repoRoot = join(__dirname, '..', '..');
   const halfBillion = mkdtempSync(join(tmpdir(), 'gapo-gpu-0.5b-'));
   initModel(parseModelConfig(presets['qwen2.5-0.5b'], 'qwen2.5-0.5b'), halfBillion, { seed: 1 });
   const cacheDir = mkdtempSync(join(tmpdir(), 'gapo-gpu-cache-'));
@@ -69,9 +70,7 @@ async function main(): Promise<void> {
     differences[name] = Math.max(...runs.cuda[0].logprobs.map((l, i) => Math.abs(l - cpu[i])));
   }
   console.log(`prompt ${PROMPT} tokens, ${DECODE} greedy tokens; medians of ${ROUNDS} alternating rounds\n`);
-  console.log('| model | provider asked | ran on | prefill tok/s | decode tok/s |');
-  console.log('| --- | --- | --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.model} | ${r.provider} | ${r.ranOn} | ${r.prefillTokensPerS.toFixed(0)} | ${r.decodeTokensPerS.toFixed(1)} |`);
+  table(rows.map((r) => ({ model: r.model, 'provider asked': r.provider, 'ran on': r.ranOn, 'prefill tok/s': r.prefillTokensPerS.toFixed(0), 'decode tok/s': r.decodeTokensPerS.toFixed(1) })));
   for (const [name, d] of Object.entries(differences)) console.log(`\n${name}: largest |log-prob CUDA − CPU| over ${PROMPT - 1} tokens: ${d.toExponential(2)}`);
   if (process.env.OUT) writeFileSync(join(process.env.OUT, 'gpu-check.json'), JSON.stringify({ rows, differences }, null, 1) + '\n');
 }

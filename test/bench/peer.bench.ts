@@ -7,7 +7,7 @@
 // closest llama.cpp runs), q8 against Q8_0, q4 against Q4_0 (the same blocks of 32).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Engine } from '../../server/src/model/engine';
@@ -19,7 +19,7 @@ import type { WeightDType } from '../../server/src/model/quantize';
 import { ModelWeights } from '../../server/src/model/weights';
 import { loadLlamaCpp } from '../helpers/llama-cpp';
 import { repoRoot } from '../helpers/paths';
-import { table } from './timing';
+import { peakRssMiB, table } from './timing';
 
 const BENCH_DIR = join(repoRoot, '.bench-cache');
 const PROMPT = 512;
@@ -110,15 +110,6 @@ export async function benchPeerRun(contender: Contender, modelDir: string, ggufD
   }
   figures.peakRssMiB = peakRssMiB();
   console.log(JSON.stringify(figures));
-}
-
-/**
- * This process's peak RSS since it started: VmHWM, which exec resets (getrusage's maxRSS keeps
- * the parent's peak across exec, and the parent has held the weights while writing GGUF).
- */
-function peakRssMiB(): number {
-  const line = readFileSync('/proc/self/status', 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
-  return line ? Number(line[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
 function ggufFile(modelDir: string, dtype: GgufDType): string {

@@ -7,12 +7,13 @@ import { benchQuantization } from './quantization.bench';
 import { benchRewards } from './rewards.bench';
 import { benchServer } from './server.bench';
 import { benchShapes } from './shapes.bench';
-import { benchOneTrainingStep, benchTraining } from './training.bench';
+import { benchOneTrainingStep, benchTraining, benchTrainingMemory } from './training.bench';
 
 const sections: Record<string, () => Promise<void> | void> = {
   rewards: benchRewards,
   engine: benchEngine,
   training: benchTraining,
+  'training-memory': benchTrainingMemory,
   server: benchServer,
   'default-model': benchDefaultModel,
   'llama-cpp': benchPeer,
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
     return;
   }
   if (args[0] === '--training-model') {
-    await benchOneTrainingStep(args[1], args[2] as 'bytes' | 'qwen', Number(args[3]), Number(args[4]));
+    await benchOneTrainingStep(args[1], args[2] as 'bytes' | 'qwen', Number(args[3]), Number(args[4]), Number(args[5]) || undefined);
     return;
   }
   const chosen = args.length ? args : Object.keys(sections);

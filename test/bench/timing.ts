@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /** Median wall time of `fn` in milliseconds over `runs` runs, after one warm-up. */
@@ -21,4 +22,13 @@ export function table(rows: Record<string, string | number>[]): void {
   console.log(line(keys));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const c of cells) console.log(line(c));
+}
+
+/**
+ * This process's peak RSS since it started: VmHWM, which exec resets (getrusage's maxRSS keeps
+ * the parent's peak across exec: a bench's parent may have held a model's weights).
+ */
+export function peakRssMiB(): number {
+  const line = readFileSync('/proc/self/status', 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+  return line ? Number(line[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }

@@ -1,6 +1,9 @@
 // One GAPO step (G = 8, 8 prompts, 256-token prompts, 32-token responses): rollout, scoring
 // and update throughput, peak RSS, and the update's achieved GFLOP/s against ONNX Runtime's
 // MatMul roof measured in the same process. Each model runs in a child process.
+// `training-memory`: the same step on the 0.5B shape under glibc allocator settings, alternating
+// (glibc keeps memory that ONNX Runtime's threads free, in per-thread arenas and a heap whose
+// top cannot shrink past a live block).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,7 +19,7 @@ import { defaultAdamW } from '../../server/src/train/adamw';
 import { PolicyTrainer, TrainingSequence } from '../../server/src/train/trainer';
 import { repoRoot } from '../helpers/paths';
 import { measureRoofs } from './engine.bench';
-import { table } from './timing';
+import { peakRssMiB, table } from './timing';
 
 const BENCH_DIR = join(repoRoot, '.bench-cache');
 const MODELS = [
@@ -28,7 +31,7 @@ const GROUP = 8;
 const PROMPT_TOKENS = 256;
 const RESPONSE_TOKENS = 32;
 
-export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number): Promise<void> {
+export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number, promptCount = PROMPTS): Promise<void> {
   const modelDir = join(BENCH_DIR, `model-${preset}`);
   if (!existsSync(join(modelDir, 'config.json'))) initModel(parseModelConfig(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
   const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads });
@@ -40,7 +43,7 @@ export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 
   });
   engine.setAdapter(adapter);
   const base = config.vocabSize > 1000 ? 1000 : 0;
-  const prompts = Array.from({ length: PROMPTS }, (_, p) => Array.from({ length: PROMPT_TOKENS }, (_, i) => base + ((p * 131 + i * 7) % 200)));
+  const prompts = Array.from({ length: promptCount }, (_, p) => Array.from({ length: PROMPT_TOKENS }, (_, i) => base + ((p * 131 + i * 7) % 200)));
 
   // Rollout: G samples of exactly RESPONSE_TOKENS (no stop) per prompt.
   let start = performance.now();
@@ -53,21 +56,23 @@ export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 
     }
   }
   const rolloutMs = performance.now() - start;
+  const peakAfterRollout = peakRssMiB();
   const responseTokens = sequences.reduce((s, q) => s + q.ids.length - q.promptLength, 0);
 
   // Scoring: the reference log-probs a KL term needs (base model, full sequences).
   start = performance.now();
   await engine.score(sequences.map((s) => ({ ids: s.ids, start: s.promptLength })), { adapter: false });
   const scoringMs = performance.now() - start;
+  const peakAfterScoring = peakRssMiB();
   const sequenceTokens = sequences.reduce((s, q) => s + q.ids.length, 0);
 
-  const rewards = Array.from({ length: PROMPTS }, (_, p) => Array.from({ length: GROUP }, (_, i) => ((p * 7 + i * 3) % 10) / 10));
+  const rewards = Array.from({ length: promptCount }, (_, p) => Array.from({ length: GROUP }, (_, i) => ((p * 7 + i * 3) % 10) / 10));
   computeAdvantages(rewards, 'gapo').flat().forEach((a, i) => (sequences[i].advantage = a));
   start = performance.now();
   const [metrics] = await trainer.train(sequences);
   const updateMs = performance.now() - start;
   if (metrics.skipped) throw new Error(`the update was skipped: ${metrics.reason}`);
-  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  const peakRss = peakRssMiB();
 
   // Update FLOPs: forward (2 per weight per token, logits at every position, attention) and the
   // backward to activations (about as much again; LoRA needs no base-weight gradients).
@@ -89,9 +94,25 @@ export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 
       rolloutS: rolloutMs / 1000,
       scoringS: scoringMs / 1000,
       updateS: updateMs / 1000,
-      peakRssMiB,
+      peakRssMiB: peakRss,
+      peakAfterRolloutMiB: peakAfterRollout,
+      peakAfterScoringMiB: peakAfterScoring,
     }),
   );
+}
+
+type StepFigures = Record<'rolloutTokensPerS' | 'scoringTokensPerS' | 'updateTokensPerS' | 'updateGflops' | 'gflops' | 'rolloutS' | 'scoringS' | 'updateS' | 'peakRssMiB' | 'peakAfterRolloutMiB' | 'peakAfterScoringMiB', number>;
+
+/** One GAPO step in a child process (its own peak RSS, its own allocator settings); null: it failed, and says why. */
+function stepInChild(model: (typeof MODELS)[number], threads: number, prompts = PROMPTS, env: Record<string, string> = {}): StepFigures | null {
+  const args = [process.argv[1], '--training-model', model.preset, model.tokenizer, String(model.microBatch), String(threads), String(prompts)];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, ...env } });
+  const line = child.stdout.trim().split('\n').pop() ?? '';
+  if (child.status !== 0 || !line.startsWith('{')) {
+    console.log(`${model.name}: failed\n${child.stderr}`);
+    return null;
+  }
+  return JSON.parse(line) as StepFigures;
 }
 
 export async function benchTraining(): Promise<void> {
@@ -99,13 +120,8 @@ export async function benchTraining(): Promise<void> {
   const only = process.env.GAPO_BENCH_MODELS?.split(',');
   const rows = [];
   for (const model of MODELS.filter((m) => !only || only.includes(m.preset))) {
-    const child = spawnSync(process.execPath, [process.argv[1], '--training-model', model.preset, model.tokenizer, String(model.microBatch), String(threads)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-    const line = child.stdout.trim().split('\n').pop() ?? '';
-    if (child.status !== 0 || !line.startsWith('{')) {
-      console.log(`${model.name}: failed\n${child.stderr}`);
-      continue;
-    }
-    const r = JSON.parse(line);
+    const r = stepInChild(model, threads);
+    if (!r) continue;
     rows.push({
       model: model.name,
       'rollout tok/s': r.rolloutTokensPerS.toFixed(1),
@@ -121,4 +137,42 @@ export async function benchTraining(): Promise<void> {
   console.log(`One GAPO step: ${PROMPTS} prompts × G = ${GROUP}, ${PROMPT_TOKENS}-token prompts, ${RESPONSE_TOKENS}-token responses, LoRA rank 16.`);
   console.log('Update FLOPs = 2 × forward (the backward to activations costs about a forward; no base-weight gradients).\n');
   table(rows);
+}
+
+/** glibc's allocator settings under test: per-thread arenas capped, and a fixed mmap threshold (large blocks go back to the system when freed). */
+const ALLOCATORS: { name: string; env: Record<string, string> }[] = [
+  { name: 'glibc defaults', env: {} },
+  { name: 'MALLOC_ARENA_MAX=2', env: { MALLOC_ARENA_MAX: '2' } },
+  { name: 'MALLOC_MMAP_THRESHOLD_=1 MiB', env: { MALLOC_MMAP_THRESHOLD_: String(1 << 20) } },
+  { name: 'both', env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: String(1 << 20) } },
+];
+
+export async function benchTrainingMemory(): Promise<void> {
+  const threads = Number(process.env.GAPO_BENCH_THREADS) || 0;
+  const rounds = Number(process.env.GAPO_BENCH_ROUNDS) || 2;
+  // Fewer prompts than a full step keep the section short; the peak is the micro-batch's, not the step's.
+  const prompts = Number(process.env.GAPO_BENCH_PROMPTS) || 2;
+  const model = MODELS.find((m) => m.preset === 'qwen2.5-0.5b')!;
+  const runs = new Map(ALLOCATORS.map((a) => [a.name, [] as StepFigures[]]));
+  for (let round = 0; round < rounds; round++) {
+    for (const allocator of ALLOCATORS) {
+      const r = stepInChild(model, threads, prompts, allocator.env);
+      if (r) runs.get(allocator.name)!.push(r);
+    }
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+  console.log(`One GAPO step on the ${model.name}: ${prompts} prompts × G = ${GROUP}, ${PROMPT_TOKENS}-token prompts, ${RESPONSE_TOKENS}-token responses, rank 16, micro-batches of ${model.microBatch}; medians of ${rounds} alternating rounds.\n`);
+  table(
+    ALLOCATORS.filter((a) => runs.get(a.name)!.length).map((a) => {
+      const r = runs.get(a.name)!;
+      return {
+        allocator: a.name,
+        'peak RSS MiB': Math.round(median(r.map((x) => x.peakRssMiB))),
+        'peak RSS per run': r.map((x) => Math.round(x.peakRssMiB)).join(', '),
+        'peak after rollout / scoring MiB': `${Math.round(median(r.map((x) => x.peakAfterRolloutMiB)))} / ${Math.round(median(r.map((x) => x.peakAfterScoringMiB)))}`,
+        'update tok/s': median(r.map((x) => x.updateTokensPerS)).toFixed(0),
+        'rollout tok/s': median(r.map((x) => x.rolloutTokensPerS)).toFixed(1),
+      };
+    }),
+  );
 }
