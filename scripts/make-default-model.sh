@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The default model's whole recipe, corpus to shipped files (models/default/README.md has
-# its figures). Run from the repository root after `npm ci && npm run build`; about 2 h 40 min
+# its figures). Run from the repository root after `npm ci && npm run build`; about 2 h 50 min
 # on two cores. Every training phase checkpoints: run the script again to resume.
 set -euo pipefail
 work=${GAPO_RECIPE_DIR:-.gapo/recipe}

@@ -38,7 +38,7 @@ export function parseMix(text: string): Record<ExampleKind, number> {
     const [kind, share] = part.split('=');
     if (!EXAMPLE_KINDS.includes(kind as ExampleKind)) throw new Error(`unknown example kind ${JSON.stringify(kind)} in the mix (known: ${EXAMPLE_KINDS.join(', ')})`);
     const value = Number(share);
-    if (!(value >= 0) || share === undefined || share.trim() === '') throw new Error(`the share of ${kind} must be a number of at least 0, got ${JSON.stringify(share ?? '')}`);
+    if (share === undefined || share.trim() === '' || !(value >= 0)) throw new Error(`the share of ${kind} must be a number of at least 0, got ${JSON.stringify(share ?? '')}`);
     mix[kind as ExampleKind] = value;
   }
   if (EXAMPLE_KINDS.every((kind) => mix[kind] === 0)) throw new Error('the mix gives no kind a share');
@@ -84,17 +84,23 @@ function codeLines(file: CorpusFile): string[] {
   return lines;
 }
 
+/** A line without its newline, its indentation's width, and the word boundaries inside its text (past the indentation, before its end). */
+function lineText(withNewline: string): { line: string; indent: number; boundaries: number[] } {
+  const line = withNewline.slice(0, -1);
+  const indent = line.length - line.trimStart().length;
+  const boundaries = [...line.matchAll(/\b/g)].map((m) => m.index!).filter((at) => at > indent && at < line.length);
+  return { line, indent, boundaries };
+}
+
 /** The user is typing line i: it holds only its start (maybe only indentation); the rest of the file is there. */
 export function finishLineExample(file: CorpusFile, random: Random): Episode | null {
   const lines = codeLines(file);
   for (let attempt = 0; attempt < 8; attempt++) {
     const i = Math.floor(random() * lines.length);
-    const line = lines[i].slice(0, -1);
-    const indent = line.length - line.trimStart().length;
+    const { line, indent, boundaries } = lineText(lines[i]);
     if (line.trim().length < 6) continue;
     // Cut at a word boundary (where editors ask) about half the time, anywhere in the text
     // otherwise, and now and then in the indentation: the user just pressed Enter.
-    const boundaries = [...line.matchAll(/\b/g)].map((m) => m.index!).filter((at) => at > indent && at < line.length);
     const mode = random();
     const cut = mode < 0.2 ? between(0, indent, random) : boundaries.length && mode < 0.65 ? pick(boundaries, random) : between(indent + 1, line.length - 1, random);
     const [first, end] = regionLines(lines, i);
@@ -182,9 +188,7 @@ export function midLineExample(file: CorpusFile, random: Random): Episode | null
   const lines = codeLines(file);
   for (let attempt = 0; attempt < 8; attempt++) {
     const i = Math.floor(random() * lines.length);
-    const line = lines[i].slice(0, -1);
-    const indent = line.length - line.trimStart().length;
-    const boundaries = [...line.matchAll(/\b/g)].map((m) => m.index!).filter((at) => at > indent && at < line.length);
+    const { line, boundaries } = lineText(lines[i]);
     if (boundaries.length < 2) continue;
     const from = between(0, boundaries.length - 2, random);
     // One to four boundaries on: a word, or a few words and the punctuation between them.
