@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     return;
   }
   if (args[0] === '--training-model') {
-    await benchOneTrainingStep(args[1], args[2] as 'bytes' | 'qwen', Number(args[3]), Number(args[4]), Number(args[5]) || undefined);
+    await benchOneTrainingStep(args[1], args[2] as 'bytes' | 'qwen', Number(args[3]), Number(args[4]), Number(args[5]) || undefined, args[6] ? JSON.parse(args[6]) : undefined);
     return;
   }
   const chosen = args.length ? args : Object.keys(sections);

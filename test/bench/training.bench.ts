@@ -1,9 +1,9 @@
 // One GAPO step (G = 8, 8 prompts, 256-token prompts, 32-token responses): rollout, scoring
 // and update throughput, peak RSS, and the update's achieved GFLOP/s against ONNX Runtime's
 // MatMul roof measured in the same process. Each model runs in a child process.
-// `training-memory`: the same step on the 0.5B shape under glibc allocator settings, alternating
-// (glibc keeps memory that ONNX Runtime's threads free, in per-thread arenas and a heap whose
-// top cannot shrink past a live block).
+// `training-memory`: the same step on the 0.5B shape with each layer's activations kept or
+// recomputed in the backward, and with or without ONNX Runtime's arena for the gradient session
+// (without it, glibc keeps memory that ONNX Runtime's threads free), alternating.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,7 +16,8 @@ import { LoraAdapter } from '../../server/src/model/lora';
 import { presets } from '../../server/src/model/presets';
 import { computeAdvantages } from '../../server/src/rl/advantages';
 import { defaultAdamW } from '../../server/src/train/adamw';
-import { PolicyTrainer, TrainingSequence } from '../../server/src/train/trainer';
+import { defaultPolicyTrainer, PolicyTrainer, TrainingSequence } from '../../server/src/train/trainer';
+import { defaultPolicyLoss } from '../../server/src/train/training-graphs';
 import { repoRoot } from '../helpers/paths';
 import { measureRoofs } from './engine.bench';
 import { peakRssMiB, table } from './timing';
@@ -31,7 +32,15 @@ const GROUP = 8;
 const PROMPT_TOKENS = 256;
 const RESPONSE_TOKENS = 32;
 
-export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number, promptCount = PROMPTS): Promise<void> {
+/** How the update holds its memory: activations recomputed per layer, and ONNX Runtime's arena. */
+export interface UpdateMemory {
+  checkpointLayers: boolean;
+  memoryArena: boolean;
+}
+
+const DEFAULT_MEMORY: UpdateMemory = { checkpointLayers: defaultPolicyLoss.checkpointLayers, memoryArena: defaultPolicyTrainer.memoryArena };
+
+export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number, promptCount = PROMPTS, memory = DEFAULT_MEMORY): Promise<void> {
   const modelDir = join(BENCH_DIR, `model-${preset}`);
   if (!existsSync(join(modelDir, 'config.json'))) initModel(parseModelConfig(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
   const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads });
@@ -39,6 +48,8 @@ export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 
   const adapter = LoraAdapter.create(config, { rank: 16, alpha: 32, seed: 1 });
   const trainer = await PolicyTrainer.create({ config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
     microBatchSize: microBatch,
+    memoryArena: memory.memoryArena,
+    loss: { checkpointLayers: memory.checkpointLayers },
     optimizer: { ...defaultAdamW, learningRate: 1e-5 },
   });
   engine.setAdapter(adapter);
@@ -104,9 +115,9 @@ export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 
 type StepFigures = Record<'rolloutTokensPerS' | 'scoringTokensPerS' | 'updateTokensPerS' | 'updateGflops' | 'gflops' | 'rolloutS' | 'scoringS' | 'updateS' | 'peakRssMiB' | 'peakAfterRolloutMiB' | 'peakAfterScoringMiB', number>;
 
 /** One GAPO step in a child process (its own peak RSS, its own allocator settings); null: it failed, and says why. */
-function stepInChild(model: (typeof MODELS)[number], threads: number, prompts = PROMPTS, env: Record<string, string> = {}): StepFigures | null {
-  const args = [process.argv[1], '--training-model', model.preset, model.tokenizer, String(model.microBatch), String(threads), String(prompts)];
-  const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, ...env } });
+function stepInChild(model: (typeof MODELS)[number], threads: number, prompts = PROMPTS, memory = DEFAULT_MEMORY): StepFigures | null {
+  const args = [process.argv[1], '--training-model', model.preset, model.tokenizer, String(model.microBatch), String(threads), String(prompts), JSON.stringify(memory)];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   const line = child.stdout.trim().split('\n').pop() ?? '';
   if (child.status !== 0 || !line.startsWith('{')) {
     console.log(`${model.name}: failed\n${child.stderr}`);
@@ -139,39 +150,39 @@ export async function benchTraining(): Promise<void> {
   table(rows);
 }
 
-/** glibc's allocator settings under test: per-thread arenas capped, and a fixed mmap threshold (large blocks go back to the system when freed). */
-const ALLOCATORS: { name: string; env: Record<string, string> }[] = [
-  { name: 'glibc defaults', env: {} },
-  { name: 'MALLOC_ARENA_MAX=2', env: { MALLOC_ARENA_MAX: '2' } },
-  { name: 'MALLOC_MMAP_THRESHOLD_=1 MiB', env: { MALLOC_MMAP_THRESHOLD_: String(1 << 20) } },
-  { name: 'both', env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: String(1 << 20) } },
+/** The update's memory settings under test: as it was before checkpointing, and each lever on its own. */
+const MEMORY_SETTINGS: { name: string; memory: UpdateMemory }[] = [
+  { name: 'activations kept, no arena (before)', memory: { checkpointLayers: false, memoryArena: false } },
+  { name: 'layers recomputed, no arena', memory: { checkpointLayers: true, memoryArena: false } },
+  { name: 'activations kept, arena', memory: { checkpointLayers: false, memoryArena: true } },
+  { name: 'layers recomputed, arena (default)', memory: { checkpointLayers: true, memoryArena: true } },
 ];
 
 export async function benchTrainingMemory(): Promise<void> {
   const threads = Number(process.env.GAPO_BENCH_THREADS) || 0;
   const rounds = Number(process.env.GAPO_BENCH_ROUNDS) || 2;
-  // Fewer prompts than a full step keep the section short; the peak is the micro-batch's, not the step's.
+  // Fewer prompts than a full step keep the section short; the update's peak is the micro-batch's, not the step's.
   const prompts = Number(process.env.GAPO_BENCH_PROMPTS) || 2;
   const model = MODELS.find((m) => m.preset === 'qwen2.5-0.5b')!;
-  const runs = new Map(ALLOCATORS.map((a) => [a.name, [] as StepFigures[]]));
+  const runs = new Map(MEMORY_SETTINGS.map((a) => [a.name, [] as StepFigures[]]));
   for (let round = 0; round < rounds; round++) {
-    for (const allocator of ALLOCATORS) {
-      const r = stepInChild(model, threads, prompts, allocator.env);
-      if (r) runs.get(allocator.name)!.push(r);
+    for (const setting of MEMORY_SETTINGS) {
+      const r = stepInChild(model, threads, prompts, setting.memory);
+      if (r) runs.get(setting.name)!.push(r);
     }
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
   console.log(`One GAPO step on the ${model.name}: ${prompts} prompts × G = ${GROUP}, ${PROMPT_TOKENS}-token prompts, ${RESPONSE_TOKENS}-token responses, rank 16, micro-batches of ${model.microBatch}; medians of ${rounds} alternating rounds.\n`);
   table(
-    ALLOCATORS.filter((a) => runs.get(a.name)!.length).map((a) => {
+    MEMORY_SETTINGS.filter((a) => runs.get(a.name)!.length).map((a) => {
       const r = runs.get(a.name)!;
       return {
-        allocator: a.name,
+        update: a.name,
         'peak RSS MiB': Math.round(median(r.map((x) => x.peakRssMiB))),
         'peak RSS per run': r.map((x) => Math.round(x.peakRssMiB)).join(', '),
         'peak after rollout / scoring MiB': `${Math.round(median(r.map((x) => x.peakAfterRolloutMiB)))} / ${Math.round(median(r.map((x) => x.peakAfterScoringMiB)))}`,
         'update tok/s': median(r.map((x) => x.updateTokensPerS)).toFixed(0),
-        'rollout tok/s': median(r.map((x) => x.rolloutTokensPerS)).toFixed(1),
+        'update tok/s per run': r.map((x) => x.updateTokensPerS.toFixed(0)).join(', '),
       };
     }),
   );

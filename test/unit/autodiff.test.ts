@@ -165,3 +165,57 @@ describe('vector-Jacobian products against finite differences', () => {
     });
   }
 });
+
+describe('activation checkpointing', () => {
+  // Two residual stretches, each with a weight of its own: x → x + h² · sigmoid(h), h = x·W.
+  function build(checkpoint: boolean) {
+    const g = new GraphBuilder('checkpointed');
+    const x0 = g.input('x', 'float64', [3, 4]);
+    const weights = [g.input('w0', 'float64', [4, 4]), g.input('w1', 'float64', [4, 4])];
+    const stretches = [];
+    let x = x0;
+    for (const w of weights) {
+      const start = g.nodes.length;
+      const h = g.node('MatMul', [x, w]);
+      const input = x;
+      // (h² rather than h: ONNX Runtime fuses h · sigmoid(h) into an op with no float64 kernel.)
+      x = g.node('Add', [x, g.node('Mul', [g.node('Mul', [h, h]), g.node('Sigmoid', [h])])]);
+      stretches.push({ start, end: g.nodes.length, input: input.name, output: x.name });
+    }
+    const loss = g.node('ReduceSum', [g.node('Mul', [x, x])], { keepdims: 0 });
+    const forward = new Set(g.nodes.flatMap((n) => n.outputs));
+    // A stretch's output is the next one's input (the checkpoint itself): kept by design.
+    const inside = new Set(stretches.flatMap((s) => g.nodes.slice(s.start, s.end).flatMap((n) => n.outputs).filter((name) => name !== s.output)));
+    const backwardStart = g.nodes.length;
+    const grads = gradients(g, loss, [x0, ...weights], checkpoint ? stretches : []);
+    g.output(loss, 'loss', 'float64', []);
+    grads.forEach((grad, i) => g.output(grad, `grad${i}`, 'float64'));
+    const backwardReads = new Set(g.nodes.slice(backwardStart).flatMap((n) => n.inputs));
+    const keptInside = [...backwardReads].filter((name) => forward.has(name) && inside.has(name));
+    return { g, keptInside };
+  }
+
+  it('gives the gradients of kept activations, and keeps none of a stretch\'s inside values for the backward', async () => {
+    const values = Object.fromEntries(['x', 'w0', 'w1'].map((name, i) => [name, new ort.Tensor('float64', Float64Array.from({ length: i ? 16 : 12 }, () => random() * 2 - 1), i ? [4, 4] : [3, 4])]));
+    const kept = build(false);
+    const recomputed = build(true);
+    // Without checkpoints the backward reads the stretches' products and sigmoids; with them, only the stretch inputs.
+    assert.ok(kept.keptInside.length >= 4, `kept: ${kept.keptInside.join(', ')}`);
+    assert.deepEqual(recomputed.keptInside, []);
+    const run = async (g: GraphBuilder) => (await ort.InferenceSession.create(g.toBytes())).run(values);
+    const [a, b] = [await run(kept.g), await run(recomputed.g)];
+    for (const name of ['loss', 'grad0', 'grad1', 'grad2']) {
+      const [u, v] = [a[name].data as Float64Array, b[name].data as Float64Array];
+      u.forEach((value, i) => assert.ok(Math.abs(value - v[i]) <= 1e-12 * Math.max(1, Math.abs(value)), `${name}[${i}]: ${value} vs ${v[i]}`));
+    }
+  });
+
+  it('refuses a stretch whose inside values are read outside it', () => {
+    const g = new GraphBuilder('leaky');
+    const x = g.input('x', 'float64', [2]);
+    const h = g.node('Sigmoid', [x]);
+    const y = g.node('Mul', [h, x]);
+    const loss = g.node('ReduceSum', [g.node('Add', [y, h])], { keepdims: 0 });
+    assert.throws(() => gradients(g, loss, [x], [{ start: 0, end: 2, input: x.name, output: y.name }]), /used outside it/);
+  });
+});

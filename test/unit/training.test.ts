@@ -74,6 +74,29 @@ describe('LoRA gradients of the policy loss', () => {
     });
   }
 
+  it('gives the same loss and gradients with each layer recomputed in the backward as with its activations kept', async () => {
+    const adapter = busyAdapter(engine, 6);
+    engine.setAdapter(adapter);
+    const raw = [
+      { ids: [5, 6, 7, 8, 9, 10, 11], promptLength: 3, advantage: 0.8 },
+      { ids: [40, 41, 42, 43, 44], promptLength: 2, advantage: -1.1 },
+    ];
+    const scores = await engine.score(raw.map((s) => ({ ids: s.ids, start: s.promptLength })));
+    const sequences = raw.map((s, i) => ({ ...s, oldLogprobs: scores[i].logprobs.map((lp) => lp - 0.05) }));
+    const results = [];
+    for (const checkpointLayers of [false, true]) {
+      const trainer = await PolicyTrainer.create(contextOf(engine), adapter, { microBatchSize: 2, loss: { checkpointLayers } });
+      results.push(await trainer.lossAndGradients(sequences));
+    }
+    const [kept, recomputed] = results;
+    assert.ok(Math.abs(kept.totals.loss - recomputed.totals.loss) <= 1e-6 * Math.abs(kept.totals.loss));
+    kept.grads.forEach((grad, k) => {
+      const scale = Math.max(...grad.map(Math.abs));
+      assert.ok(scale > 0);
+      grad.forEach((value, i) => assert.ok(Math.abs(value - recomputed.grads[k][i]) <= 1e-4 * scale, `tensor ${k}[${i}]: ${value} vs ${recomputed.grads[k][i]}`));
+    });
+  });
+
   it('reports the log-probabilities the scorer computes, and ratio 1 on-policy', async () => {
     const adapter = busyAdapter(engine, 8);
     engine.setAdapter(adapter);

@@ -14,6 +14,7 @@
 // symbolic dimension), so adapters swap without rebuilding anything and "no adapter" is a
 // zero adapter: y = x·Wᵀ + b + scale · (x·Aᵀ)·Bᵀ.
 
+import type { Checkpoint } from '../onnx/autodiff';
 import { GraphBuilder, MICROSOFT_DOMAIN, Value } from '../onnx/graph';
 import { ModelConfig } from './config';
 import { QUANT_BLOCK } from './quantize';
@@ -91,6 +92,8 @@ export interface Body {
   mask: () => Value;
   cos: Value;
   sin: Value;
+  /** Each decoder layer's nodes and its residual stream in and out, as the body built them (activation checkpointing). */
+  layers: Checkpoint[];
 }
 
 export function startGraph(name: string, config: ModelConfig, layout: WeightLayout, options: GraphOptions = { weights: 'external' }): { body: Body; ids: Value } {
@@ -145,6 +148,7 @@ export function startGraph(name: string, config: ModelConfig, layout: WeightLayo
     mask: () => (mask ??= g.input(DECODER_INPUTS.mask, 'bool', ['batch', 1, 'seq', 'total'])),
     cos: g.constant(cos, [config.maxPositions, half], 'float32', 'rope_cos'),
     sin: g.constant(sin, [config.maxPositions, half], 'float32', 'rope_sin'),
+    layers: [],
   };
   return { body, ids };
 }
@@ -242,9 +246,12 @@ export function decoderBody(b: Body, ids: Value, withCache: boolean): Value {
   let x = g.node('Reshape', [embedded, g.ints([-1, config.hiddenSize])]);
   const cache: DecoderCache | null = withCache ? { seqlens: g.input(CACHE_INPUTS.seqlens, 'int32', ['batch']), total: g.input(CACHE_INPUTS.total, 'int32', []) } : null;
   for (let layer = 0; layer < config.numLayers; layer++) {
+    const input = x;
+    const start = g.nodes.length;
     const attn = attention(b, rmsNorm(b, x, `model.layers.${layer}.input_layernorm`), layer, cache);
     x = g.node('Add', [x, attn.out]);
     x = g.node('Add', [x, mlp(b, rmsNorm(b, x, `model.layers.${layer}.post_attention_layernorm`), layer)]);
+    b.layers.push({ start, end: g.nodes.length, input: input.name, output: x.name });
   }
   return rmsNorm(b, x, 'model.norm');
 }

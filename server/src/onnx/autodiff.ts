@@ -27,8 +27,22 @@ export type Vjp = (args: VjpArgs) => (Value | null)[];
 
 export class AutodiffError extends Error {}
 
+/**
+ * A stretch of forward nodes (one decoder layer) whose activations the backward recomputes
+ * instead of keeping: activation checkpointing. Only `input` (the residual stream entering the
+ * stretch) stays alive between the forward and the backward; everything computed from it inside
+ * the stretch is computed again when the gradient of `output` arrives.
+ */
+export interface Checkpoint {
+  /** The stretch's nodes: g.nodes[start] up to, not including, g.nodes[end]. */
+  start: number;
+  end: number;
+  input: string;
+  output: string;
+}
+
 /** The gradients of the scalar `loss` with respect to each of `wrt`, added to the graph. */
-export function gradients(g: GraphBuilder, loss: Value, wrt: Value[]): Value[] {
+export function gradients(g: GraphBuilder, loss: Value, wrt: Value[], checkpoints: Checkpoint[] = []): Value[] {
   const wanted = new Set(wrt.map((v) => v.name));
   // Values that depend on a wrt value (forward reachability)...
   const dependsOnWrt = new Set(wanted);
@@ -52,13 +66,13 @@ export function gradients(g: GraphBuilder, loss: Value, wrt: Value[]): Value[] {
     const previous = grads.get(name);
     grads.set(name, previous ? g.node('Add', [previous, grad]) : grad);
   };
-
-  for (const node of onPath) {
+  /** Emits the VJP of one node; `original` names the values whose dependence on wrt counts. */
+  const backward = (node: Node, original: Node = node) => {
     const outGrads = node.outputs.map((out) => grads.get(out) ?? null);
-    if (outGrads.every((grad) => grad === null)) continue;
+    if (outGrads.every((grad) => grad === null)) return;
     const vjp = vjps[node.op];
     if (!vjp) throw new AutodiffError(`no gradient for op ${node.op} (node output ${node.outputs[0]})`);
-    const needs = node.inputs.map((name) => name !== '' && dependsOnWrt.has(name));
+    const needs = original.inputs.map((name) => name !== '' && dependsOnWrt.has(name));
     const inputGrads = vjp({
       g,
       node,
@@ -71,12 +85,101 @@ export function gradients(g: GraphBuilder, loss: Value, wrt: Value[]): Value[] {
       const grad = inputGrads[i];
       if (needs[i] && grad) accumulate(name, grad);
     });
+  };
+
+  const segmentOf = checkpointIndex(g, checkpoints);
+  const done = new Set<Checkpoint>();
+  for (const node of onPath) {
+    const segment = segmentOf.get(node);
+    if (!segment) backward(node);
+    else if (!done.has(segment)) {
+      done.add(segment);
+      recomputeAndBackward(g, segment, onPath, segmentOf, wanted, grads, backward, accumulate);
+    }
   }
   return wrt.map((v) => {
     const grad = grads.get(v.name);
     // A wanted value the loss does not reach gets an explicit zero gradient.
     return grad ?? g.node('Mul', [v, g.node('CastLike', [g.scalar(0), v])]);
   });
+}
+
+/** Each checkpointed node's stretch; throws where a stretch's inside values leak out of it. */
+function checkpointIndex(g: GraphBuilder, checkpoints: Checkpoint[]): Map<Node, Checkpoint> {
+  const segmentOf = new Map<Node, Checkpoint>();
+  for (const c of checkpoints) {
+    const inside = new Set(g.nodes.slice(c.start, c.end).flatMap((n) => n.outputs));
+    if (!inside.has(c.output)) throw new AutodiffError(`checkpoint output ${c.output} is not made inside its stretch`);
+    g.nodes.forEach((n, i) => {
+      if (i >= c.start && i < c.end) segmentOf.set(n, c);
+      else if (n.inputs.some((name) => name !== c.output && inside.has(name))) {
+        throw new AutodiffError(`a value inside the checkpoint ending in ${c.output} is used outside it (node ${n.op} → ${n.outputs[0]})`);
+      }
+    });
+  }
+  return segmentOf;
+}
+
+/**
+ * The backward of one checkpointed stretch. Its forward runs again on a copy of its input that
+ * carries a data dependency on the gradient of its output (input + 0 · max(dy)): ONNX Runtime
+ * cannot run the copy before that gradient exists, so the stretch's activations live only while
+ * its own backward runs. Then the VJPs of the copies, in reverse.
+ */
+function recomputeAndBackward(
+  g: GraphBuilder,
+  c: Checkpoint,
+  onPath: Node[],
+  segmentOf: Map<Node, Checkpoint>,
+  wanted: Set<string>,
+  grads: Map<string, Value>,
+  backward: (node: Node, original: Node) => void,
+  accumulate: (name: string, grad: Value) => void,
+): void {
+  const dy = grads.get(c.output);
+  if (!dy) return;
+  const zero = g.node('Mul', [g.node('ReduceMax', [dy], { keepdims: 0 }), g.node('CastLike', [g.scalar(0), dy])]);
+  const input = g.node('Add', [{ name: c.input }, zero]);
+  const renamed = new Map<string, string>([[c.input, input.name]]);
+  const copies = new Map<Node, Node>();
+  for (const node of g.nodes.slice(c.start, c.end)) {
+    // What does not depend on the input (shapes of constants and the like) is kept as it is.
+    if (!node.inputs.some((name) => renamed.has(name))) continue;
+    const copy: Node = {
+      ...node,
+      inputs: node.inputs.map((name) => renamed.get(name) ?? name),
+      outputs: node.outputs.map((name) => {
+        const fresh = g.fresh(`${name}_again`);
+        renamed.set(name, fresh);
+        return fresh;
+      }),
+    };
+    g.nodes.push(copy);
+    copies.set(node, copy);
+  }
+  grads.set(renamed.get(c.output)!, dy);
+  for (const node of onPath) if (segmentOf.get(node) === c) backward(copies.get(node) ?? node, node);
+  let dx = grads.get(input.name);
+  // ONNX Runtime orders nodes depth-first from the graph's outputs, so the stretch's weight
+  // gradients (each an output) would run at the very end, keeping every stretch's activations
+  // alive until then: the gradient leaving the stretch waits for them instead.
+  const weightGrads = [...new Set(g.nodes.slice(c.start, c.end).flatMap((n) => n.inputs))].flatMap((name) => (wanted.has(name) && grads.has(name) ? [grads.get(name)!] : []));
+  if (dx && weightGrads.length) {
+    const finished = g.node('Sum', weightGrads.map((grad) => g.node('ReduceMax', [grad], { keepdims: 0 })));
+    dx = g.node('Add', [dx, g.node('Mul', [finished, g.node('CastLike', [g.scalar(0), dx])])]);
+  }
+  if (dx) accumulate(c.input, dx);
+  // Copies whose values no VJP read (the stretch's last Add, mostly) would run for nothing.
+  let kept = [...copies.values()];
+  for (;;) {
+    const read = new Set(g.nodes.flatMap((n) => n.inputs));
+    const unused = new Set(kept.filter((copy) => copy.outputs.every((name) => !read.has(name))));
+    if (!unused.size) break;
+    kept = kept.filter((copy) => !unused.has(copy));
+    let w = 0;
+    for (const n of g.nodes) if (!unused.has(n)) g.nodes[w++] = n;
+    g.nodes.length = w;
+  }
 }
 
 // ---- helpers ----------------------------------------------------------------------------

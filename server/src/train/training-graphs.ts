@@ -22,9 +22,15 @@ export interface PolicyLossOptions {
   aggregation: LossAggregation;
   /** k3 KL to the reference (base) model; 0 leaves it out of the graph. */
   klCoef: number;
+  /**
+   * Recompute each decoder layer's activations in the backward instead of keeping them from
+   * the forward (activation checkpointing): one more forward of compute for a fraction of the
+   * memory. `npm run bench -- training-memory` measures both.
+   */
+  checkpointLayers: boolean;
 }
 
-export const defaultPolicyLoss: PolicyLossOptions = { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 };
+export const defaultPolicyLoss: PolicyLossOptions = { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0, checkpointLayers: true };
 
 /**
  * The training graphs work on response tokens only: the loss needs the next-token distribution
@@ -132,7 +138,7 @@ export function buildPolicyTrainingGraph(config: ModelConfig, layout: WeightLayo
     kl_sum: klSum ?? c(0),
   };
 
-  const grads = gradients(g, loss, body.lora);
+  const grads = gradients(g, loss, body.lora, options.checkpointLayers ? body.layers : []);
   g.output(loss, 'loss', 'float32', []);
   g.output(logprobs, 'logprobs', 'float32', ['tokens']);
   for (const name of METRIC_OUTPUTS) g.output(metrics[name], name, 'float32', []);
