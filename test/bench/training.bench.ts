@@ -14,6 +14,7 @@ import { initModel } from '../../server/src/model/init-model';
 import { parseModelConfig } from '../../server/src/model/config';
 import { LoraAdapter } from '../../server/src/model/lora';
 import { presets } from '../../server/src/model/presets';
+import type { WeightDType } from '../../server/src/model/quantize';
 import { computeAdvantages } from '../../server/src/rl/advantages';
 import { defaultAdamW } from '../../server/src/train/adamw';
 import { defaultPolicyTrainer, PolicyTrainer, TrainingSequence } from '../../server/src/train/trainer';
@@ -32,18 +33,19 @@ const GROUP = 8;
 const PROMPT_TOKENS = 256;
 const RESPONSE_TOKENS = 32;
 
-/** How the update holds its memory: activations recomputed per layer, and ONNX Runtime's arena. */
+/** How the step holds its memory: the base weights' dtype (q8/q4: LoRA on a quantized base), activations recomputed per layer, ONNX Runtime's arena. */
 export interface UpdateMemory {
+  dtype: WeightDType;
   checkpointLayers: boolean;
   memoryArena: boolean;
 }
 
-const DEFAULT_MEMORY: UpdateMemory = { checkpointLayers: defaultPolicyLoss.checkpointLayers, memoryArena: defaultPolicyTrainer.memoryArena };
+const DEFAULT_MEMORY: UpdateMemory = { dtype: 'f32', checkpointLayers: defaultPolicyLoss.checkpointLayers, memoryArena: defaultPolicyTrainer.memoryArena };
 
 export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number, promptCount = PROMPTS, memory = DEFAULT_MEMORY): Promise<void> {
   const modelDir = join(BENCH_DIR, `model-${preset}`);
   if (!existsSync(join(modelDir, 'config.json'))) initModel(parseModelConfig(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
-  const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads });
+  const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads, dtype: memory.dtype });
   const { config } = engine;
   const adapter = LoraAdapter.create(config, { rank: 16, alpha: 32, seed: 1 });
   const trainer = await PolicyTrainer.create({ config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
@@ -152,10 +154,11 @@ export async function benchTraining(): Promise<void> {
 
 /** The update's memory settings under test: as it was before checkpointing, and each lever on its own. */
 const MEMORY_SETTINGS: { name: string; memory: UpdateMemory }[] = [
-  { name: 'activations kept, no arena (before)', memory: { checkpointLayers: false, memoryArena: false } },
-  { name: 'layers recomputed, no arena', memory: { checkpointLayers: true, memoryArena: false } },
-  { name: 'activations kept, arena', memory: { checkpointLayers: false, memoryArena: true } },
-  { name: 'layers recomputed, arena (default)', memory: { checkpointLayers: true, memoryArena: true } },
+  { name: 'f32, activations kept, no arena (before)', memory: { dtype: 'f32', checkpointLayers: false, memoryArena: false } },
+  { name: 'f32, layers recomputed, no arena', memory: { dtype: 'f32', checkpointLayers: true, memoryArena: false } },
+  { name: 'f32, layers recomputed, arena (default)', memory: { dtype: 'f32', checkpointLayers: true, memoryArena: true } },
+  { name: 'q8 base (QLoRA), layers recomputed, arena', memory: { dtype: 'q8', checkpointLayers: true, memoryArena: true } },
+  { name: 'q4 base (QLoRA), layers recomputed, arena', memory: { dtype: 'q4', checkpointLayers: true, memoryArena: true } },
 ];
 
 export async function benchTrainingMemory(): Promise<void> {

@@ -24,7 +24,8 @@ export const engineOptionsUsage = `  --model DIR       a Hugging Face model dire
   --provider P      cpu (default) or cuda (falls back to cpu, with a message, when unavailable)
   --threads N       ONNX Runtime threads (default: all cores)
   --dtype D         weights as f32 (default), q8 or q4 (8- or 4-bit blocks of 32, as llama.cpp's
-                    Q8_0 and Q4_0: faster and smaller; training needs f32)
+                    Q8_0 and Q4_0: faster and smaller; LoRA training runs on them too, as QLoRA
+                    does; training every weight needs f32)
   --adapter DIR     apply a LoRA adapter (PEFT layout) to the model
   --prompt-format F edit, fim-psm or fim-spm (default: what the model declares, else what its
                     tokenizer suggests: fim-psm with FIM tokens, edit otherwise)`;

@@ -61,6 +61,12 @@ export interface GraphOptions {
   weights: 'external' | 'inputs';
   /** false: no LoRA branches (serving the base model skips their small matrix products). */
   lora?: boolean;
+  /**
+   * Training graphs on a quantized cache (LoRA on a quantized base, as QLoRA trains): each
+   * matrix is dequantized to float32 where it is used, and the products run as in float32, so
+   * the backward pass needs only Gemm's gradient. Serving keeps MatMulNBits.
+   */
+  dequantize?: boolean;
 }
 
 /** A quantized matrix as graph values: its blocks and scales in the shapes MatMulNBits reads. */
@@ -72,6 +78,8 @@ interface QuantizedWeight {
   inFeatures: number;
   /** The same bytes as rows of [in · bits / 8] with [out, in / 32] scales (GatherBlockQuantized). */
   rows: () => { data: Value; scales: Value };
+  /** The same bytes as an [out, in] matrix of uint8 or uint4, with [out, in / 32] scales and zero points (DequantizeLinear). */
+  matrix: () => { data: Value; scales: Value; zeroPoints: Value };
 }
 
 export interface Body {
@@ -80,6 +88,8 @@ export interface Body {
   weight: (name: string) => Value;
   /** The weight's 8- or 4-bit blocks, where the cache holds it quantized (else null). */
   quantized: (name: string) => QuantizedWeight | null;
+  /** Quantized matrices are dequantized where used (training graphs), not multiplied by MatMulNBits. */
+  dequantize: boolean;
   shapeOf: (name: string) => number[];
   /** The LoRA A and B inputs, in the order the layers created them. */
   lora: Value[];
@@ -133,7 +143,22 @@ export function startGraph(name: string, config: ModelConfig, layout: WeightLayo
         data: g.external(`${tensor}:rows`, [outFeatures, (inFeatures * bits) / 8], { location: layout.file, offset: entry.offset, length: entry.length }, 'uint8'),
         scales: g.external(`${tensor}:row_scales`, [outFeatures, blocks], { location: layout.file, ...scales }),
       }),
+      matrix: () => ({
+        data: g.external(`${tensor}:matrix`, [outFeatures, inFeatures], { location: layout.file, offset: entry.offset, length: entry.length }, bits === 8 ? 'uint8' : 'uint4'),
+        scales: g.external(`${tensor}:row_scales`, [outFeatures, blocks], { location: layout.file, ...scales }),
+        zeroPoints: zeroPoints(outFeatures, blocks, bits),
+      }),
     };
+  };
+  // MatMulNBits' implied zero point, 2^(bits−1), spelled out for DequantizeLinear: one tensor per shape.
+  const zeroPointTensors = new Map<string, Value>();
+  const zeroPoints = (rows: number, blocks: number, bits: 4 | 8): Value => {
+    const key = `${rows}x${blocks}x${bits}`;
+    if (!zeroPointTensors.has(key)) {
+      const bytes = new Uint8Array(bits === 8 ? rows * blocks : Math.ceil((rows * blocks) / 2)).fill(bits === 8 ? 128 : 0x88);
+      zeroPointTensors.set(key, g.constant(bytes, [rows, blocks], bits === 8 ? 'uint8' : 'uint4', 'zero_points'));
+    }
+    return zeroPointTensors.get(key)!;
   };
   const body: Body = {
     g,
@@ -141,6 +166,7 @@ export function startGraph(name: string, config: ModelConfig, layout: WeightLayo
     weight,
     quantized,
     shapeOf: (tensor) => layout.tensors[tensor].shape,
+    dequantize: options.dequantize ?? false,
     lora: [],
     loraScale: options.lora === false ? null : g.input(LORA_SCALE, 'float32', []),
     batchSeqShape: g.node('Concat', [g.node('Shape', [ids]), g.ints([-1])], { axis: 0 }),
@@ -172,10 +198,24 @@ export function rotaryTables(config: ModelConfig): { cos: Float32Array; sin: Flo
 function matmulWeight(b: Body, x: Value, name: string): Value {
   const q = b.quantized(name);
   if (!q) return b.g.node('Gemm', [x, b.weight(name)], { transB: 1 });
+  if (b.dequantize) return b.g.node('Gemm', [x, dequantized(b, x, q)], { transB: 1 });
   // accuracy_level 4: the activations are quantized to int8 per block too, so the products
   // run on the CPU's int8 dot-product instructions (as llama.cpp's Q8_0 and Q4_0 do).
   const attributes = { K: q.inFeatures, N: q.outFeatures, bits: q.bits, block_size: QUANT_BLOCK, accuracy_level: 4 };
   return b.g.node('MatMulNBits', [x, q.blocks, q.scales], attributes, undefined, MICROSOFT_DOMAIN);
+}
+
+/**
+ * A quantized matrix in float32 for one product with x. Its scales carry a zero computed from x,
+ * so the float32 copy is made after x exists and, when the backward recomputes a layer, made
+ * again there rather than shared with the forward's (ONNX Runtime would otherwise run it early
+ * or merge the two): the model's float32 weights are never all alive at once.
+ */
+function dequantized(b: Body, x: Value, q: QuantizedWeight): Value {
+  const { g } = b;
+  const { data, scales, zeroPoints } = q.matrix();
+  const zero = g.node('Mul', [g.node('ReduceMax', [x], { keepdims: 0 }), g.scalar(0)]);
+  return g.node('DequantizeLinear', [data, g.node('Add', [scales, zero]), zeroPoints], { axis: 1, block_size: QUANT_BLOCK });
 }
 
 function linear(b: Body, x: Value, name: string, bias = false): Value {

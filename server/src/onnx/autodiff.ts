@@ -47,7 +47,7 @@ export function gradients(g: GraphBuilder, loss: Value, wrt: Value[], checkpoint
   // Values that depend on a wrt value (forward reachability)...
   const dependsOnWrt = new Set(wanted);
   for (const node of g.nodes) {
-    if (node.inputs.some((name) => dependsOnWrt.has(name))) for (const out of node.outputs) dependsOnWrt.add(out);
+    if (!NO_GRADIENT.has(node.op) && node.inputs.some((name) => dependsOnWrt.has(name))) for (const out of node.outputs) dependsOnWrt.add(out);
   }
   if (!dependsOnWrt.has(loss.name)) throw new AutodiffError(`the loss ${loss.name} does not depend on any of ${[...wanted].join(', ')}`);
   // ...and nodes the loss depends on (backward reachability).
@@ -385,6 +385,13 @@ const vjps: Record<string, Vjp> = {
 
   Attention: (args) => attentionVjp(args),
 };
+
+/**
+ * Ops whose outputs carry no gradient, whatever their inputs: a frozen quantized weight reads
+ * a trained value only through the zero that orders it after its input (model/llama.ts), whose
+ * derivative is 0. Left out of the path, the products that read them compute no weight gradient.
+ */
+const NO_GRADIENT = new Set(['DequantizeLinear']);
 
 function pick(g: GraphBuilder, first: Value, a: Value, b: Value, dy: Value, needs: boolean[]): (Value | null)[] {
   const zeros = zerosLike(g, dy);

@@ -4,7 +4,7 @@
 
 import { onnx } from 'onnx-proto';
 
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool' | 'uint8';
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool' | 'uint8' | 'uint4';
 
 const ONNX_TYPES: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
@@ -15,6 +15,8 @@ const ONNX_TYPES: Record<DType, number> = {
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
   uint8: onnx.TensorProto.DataType.UINT8,
+  // Two to a byte, the first in the low nibble (ONNX's UINT4, newer than onnx-proto's enum).
+  uint4: 21,
 };
 
 /** ONNX Runtime's contrib-op domain. */
@@ -93,14 +95,14 @@ export class GraphBuilder {
     this.outputs.push({ name, dtype, shape });
   }
 
-  /** A constant tensor stored in the graph (keep these small: the protobuf limit is 2 GB). */
-  constant(data: number[] | Float32Array | Uint8Array, dims: number[], dtype: 'float32' | 'int64' | 'int32' | 'bool' | 'uint8' = 'float32', stem = 'const'): Value {
+  /** A constant tensor stored in the graph (keep these small: the protobuf limit is 2 GB). uint4 takes its bytes packed. */
+  constant(data: number[] | Float32Array | Uint8Array, dims: number[], dtype: 'float32' | 'int64' | 'int32' | 'bool' | 'uint8' | 'uint4' = 'float32', stem = 'const'): Value {
     const name = this.fresh(stem);
     let stored: Initializer['data'];
     if (dtype === 'int64') stored = BigInt64Array.from(Array.from(data, (v) => BigInt(v)));
     else if (dtype === 'int32') stored = Int32Array.from(data);
     else if (dtype === 'bool') stored = Uint8Array.from(data, (v) => (v ? 1 : 0));
-    else if (dtype === 'uint8') stored = Uint8Array.from(data);
+    else if (dtype === 'uint8' || dtype === 'uint4') stored = Uint8Array.from(data);
     else stored = Float32Array.from(data);
     this.initializers.push({ name, dtype, dims, data: stored });
     return { name };

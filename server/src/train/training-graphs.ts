@@ -75,9 +75,10 @@ interface LogProbs {
 }
 
 function forwardLogprobs(name: string, config: ModelConfig, layout: WeightLayout, weights: 'external' | 'inputs'): LogProbs {
-  // The backward pass has no VJP for MatMulNBits: training reads the float32 cache.
-  if (layout.dtype !== 'f32') throw new Error(`training graphs need the float32 weight cache, not ${layout.dtype}`);
-  const { body, ids } = startGraph(name, config, layout, { weights });
+  // Every weight trained (pretraining, full tuning) needs float32 weights; LoRA trains on a
+  // quantized base too, its matrices dequantized where used.
+  if (weights === 'inputs' && layout.dtype !== 'f32') throw new Error(`training every weight needs the float32 weight cache, not ${layout.dtype}`);
+  const { body, ids } = startGraph(name, config, layout, { weights, dequantize: true });
   const { g } = body;
   const rows = g.input(TRAIN_INPUTS.rows, 'int64', ['tokens']);
   const targets = g.input(TRAIN_INPUTS.targets, 'int64', ['tokens']);
