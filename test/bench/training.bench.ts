@@ -25,8 +25,9 @@ import { peakRssMiB, table } from './timing';
 
 const BENCH_DIR = join(repoRoot, '.bench-cache');
 const MODELS = [
-  { name: 'tiny', preset: 'tiny', tokenizer: 'bytes' as const, microBatch: 16 },
-  { name: 'qwen2.5-0.5b shape', preset: 'qwen2.5-0.5b', tokenizer: 'qwen' as const, microBatch: 2 },
+  { name: 'tiny', preset: 'tiny', tokenizer: 'bytes' as const, microBatch: 16, dtypes: ['f32'] as WeightDType[] },
+  // q8: LoRA on the 8-bit base (QLoRA), rollout and scoring on it too.
+  { name: 'qwen2.5-0.5b shape', preset: 'qwen2.5-0.5b', tokenizer: 'qwen' as const, microBatch: 2, dtypes: ['f32', 'q8'] as WeightDType[] },
 ];
 const PROMPTS = 8;
 const GROUP = 8;
@@ -133,22 +134,24 @@ export async function benchTraining(): Promise<void> {
   const only = process.env.GAPO_BENCH_MODELS?.split(',');
   const rows = [];
   for (const model of MODELS.filter((m) => !only || only.includes(m.preset))) {
-    const r = stepInChild(model, threads);
-    if (!r) continue;
-    rows.push({
-      model: model.name,
-      'rollout tok/s': r.rolloutTokensPerS.toFixed(1),
-      'scoring tok/s': r.scoringTokensPerS.toFixed(0),
-      'update tok/s': r.updateTokensPerS.toFixed(0),
-      'update GFLOP/s': r.updateGflops.toFixed(1),
-      'MatMul roof GFLOP/s': r.gflops.toFixed(0),
-      'update % of roof': `${((100 * r.updateGflops) / r.gflops).toFixed(0)}%`,
-      'rollout / scoring / update s': `${r.rolloutS.toFixed(1)} / ${r.scoringS.toFixed(1)} / ${r.updateS.toFixed(1)}`,
-      'peak RSS MiB': Math.round(r.peakRssMiB),
-    });
+    for (const dtype of model.dtypes) {
+      const r = stepInChild(model, threads, PROMPTS, { ...DEFAULT_MEMORY, dtype });
+      if (!r) continue;
+      rows.push({
+        model: `${model.name}, ${dtype}`,
+        'rollout tok/s': r.rolloutTokensPerS.toFixed(1),
+        'scoring tok/s': r.scoringTokensPerS.toFixed(0),
+        'update tok/s': r.updateTokensPerS.toFixed(0),
+        'update GFLOP/s': r.updateGflops.toFixed(1),
+        'MatMul roof GFLOP/s': r.gflops.toFixed(0),
+        'update % of roof': `${((100 * r.updateGflops) / r.gflops).toFixed(0)}%`,
+        'rollout / scoring / update s': `${r.rolloutS.toFixed(1)} / ${r.scoringS.toFixed(1)} / ${r.updateS.toFixed(1)}`,
+        'peak RSS MiB': Math.round(r.peakRssMiB),
+      });
+    }
   }
-  console.log(`One GAPO step: ${PROMPTS} prompts × G = ${GROUP}, ${PROMPT_TOKENS}-token prompts, ${RESPONSE_TOKENS}-token responses, LoRA rank 16.`);
-  console.log('Update FLOPs = 2 × forward (the backward to activations costs about a forward; no base-weight gradients).\n');
+  console.log(`One GAPO step: ${PROMPTS} prompts × G = ${GROUP}, ${PROMPT_TOKENS}-token prompts, ${RESPONSE_TOKENS}-token responses, LoRA rank 16, each layer recomputed in the backward.`);
+  console.log('Update FLOPs = 2 × forward (the backward to activations costs about a forward; no base-weight gradients; the recomputed forward is not counted).\n');
   table(rows);
 }
 
@@ -174,7 +177,11 @@ export async function benchTrainingMemory(): Promise<void> {
       if (r) runs.get(setting.name)!.push(r);
     }
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  };
   console.log(`One GAPO step on the ${model.name}: ${prompts} prompts × G = ${GROUP}, ${PROMPT_TOKENS}-token prompts, ${RESPONSE_TOKENS}-token responses, rank 16, micro-batches of ${model.microBatch}; medians of ${rounds} alternating rounds.\n`);
   table(
     MEMORY_SETTINGS.filter((a) => runs.get(a.name)!.length).map((a) => {

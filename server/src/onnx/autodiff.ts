@@ -6,6 +6,9 @@
 // VJPs recompute what they need from the forward's inputs and outputs (ONNX Runtime keeps
 // those alive as long as the backward uses them). Shapes are read at run time (Shape ops), so
 // a VJP needs no static shape information; broadcasting is undone by `sumToShape`.
+//
+// Checkpointed stretches (a decoder layer each) are run again in the backward, so that what
+// stays alive from the forward is one residual stream per layer (`recomputeAndBackward`).
 
 import { onnx } from 'onnx-proto';
 import { AttributeValue, GraphBuilder, Node, Value } from './graph';
