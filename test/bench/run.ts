@@ -7,13 +7,14 @@ import { benchQuantization } from './quantization.bench';
 import { benchRewards } from './rewards.bench';
 import { benchServer } from './server.bench';
 import { benchShapes } from './shapes.bench';
-import { benchOneTrainingStep, benchTraining, benchTrainingMemory } from './training.bench';
+import { benchOneTrainingStep, benchTraining, benchTrainingLength, benchTrainingMemory, benchUpdateOnly } from './training.bench';
 
 const sections: Record<string, () => Promise<void> | void> = {
   rewards: benchRewards,
   engine: benchEngine,
   training: benchTraining,
   'training-memory': benchTrainingMemory,
+  'training-length': benchTrainingLength,
   server: benchServer,
   'default-model': benchDefaultModel,
   'llama-cpp': benchPeer,
@@ -29,6 +30,10 @@ async function main(): Promise<void> {
   }
   if (args[0] === '--peer-run') {
     await benchPeerRun(args[1] as Parameters<typeof benchPeerRun>[0], args[2], args[3], Number(args[4]));
+    return;
+  }
+  if (args[0] === '--update-only') {
+    await benchUpdateOnly(args[1], args[2] as 'bytes' | 'qwen', Number(args[3]), Number(args[4]), JSON.parse(args[5]));
     return;
   }
   if (args[0] === '--training-model') {

@@ -197,3 +197,69 @@ export async function benchTrainingMemory(): Promise<void> {
     }),
   );
 }
+
+/**
+ * The update alone on `sequences` synthetic sequences of `promptTokens` + 32 tokens, on-policy
+ * (old log-probs scored first), in one micro-batch: its wall time and peak RSS, as one JSON line.
+ */
+export async function benchUpdateOnly(preset: string, tokenizer: 'bytes' | 'qwen', sequences: number, promptTokens: number, memory: UpdateMemory): Promise<void> {
+  const modelDir = join(BENCH_DIR, `model-${preset}`);
+  if (!existsSync(join(modelDir, 'config.json'))) initModel(parseModelConfig(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
+  const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads: 0, dtype: memory.dtype });
+  const adapter = LoraAdapter.create(engine.config, { rank: 16, alpha: 32, seed: 1 });
+  engine.setAdapter(adapter);
+  const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
+    microBatchSize: sequences,
+    memoryArena: memory.memoryArena,
+    loss: { checkpointLayers: memory.checkpointLayers },
+  });
+  const base = engine.config.vocabSize > 1000 ? 1000 : 0;
+  const raw = Array.from({ length: sequences }, (_, s) => ({
+    ids: Array.from({ length: promptTokens + RESPONSE_TOKENS }, (_, i) => base + ((s * 131 + i * 7) % 200)),
+    promptLength: promptTokens,
+    advantage: (s % 3) - 1,
+  }));
+  const scores = await engine.score(raw.map((r) => ({ ids: r.ids, start: r.promptLength })));
+  const start = performance.now();
+  await trainer.train(raw.map((r, i) => ({ ...r, oldLogprobs: scores[i].logprobs })));
+  console.log(JSON.stringify({ updateS: (performance.now() - start) / 1000, peakRssMiB: peakRssMiB() }));
+  await engine.dispose();
+}
+
+/**
+ * `training-length`: the update's cost per token at 250 and 1000 tokens per sequence (four
+ * sequences of the tiny model, where attention is most of the work), before and now,
+ * alternating. Attention's share grows linearly with length, so per token the cost may grow
+ * up to 4x from 250 to 1000; more would mean something grows faster than the square.
+ */
+export async function benchTrainingLength(): Promise<void> {
+  const rounds = Number(process.env.GAPO_BENCH_ROUNDS) || 3;
+  const settings = [MEMORY_SETTINGS[0], MEMORY_SETTINGS[2]];
+  const lengths = [250, 1000];
+  const times = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) {
+    for (const length of lengths) {
+      for (const setting of settings) {
+        const args = [process.argv[1], '--update-only', 'tiny', 'bytes', '4', String(length - RESPONSE_TOKENS), JSON.stringify(setting.memory)];
+        const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+        const line = child.stdout.trim().split('\n').pop() ?? '';
+        if (child.status !== 0 || !line.startsWith('{')) throw new Error(`update at ${length} tokens failed:\n${child.stderr}`);
+        const key = `${setting.name}@${length}`;
+        times.set(key, [...(times.get(key) ?? []), (JSON.parse(line) as { updateS: number }).updateS]);
+      }
+    }
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+  console.log(`The update on four sequences of the tiny model in one micro-batch; medians of ${rounds} alternating rounds.\n`);
+  table(
+    settings.map((setting) => {
+      const [short, long] = lengths.map((length) => median(times.get(`${setting.name}@${length}`)!));
+      return {
+        update: setting.name,
+        '4 × 250 tokens ms': (short * 1000).toFixed(0),
+        '4 × 1000 tokens ms': (long * 1000).toFixed(0),
+        'cost per token, 1000 / 250': (long / 4 / short).toFixed(2),
+      };
+    }),
+  );
+}

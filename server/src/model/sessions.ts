@@ -14,8 +14,9 @@ export type ExecutionProvider = 'cpu' | 'cuda';
  * For graphs that run now and then on shapes that change each run (scoring, training): no
  * pre-packing (a training backward uses each weight in a second layout, which doubled the
  * packed copies: on the 0.5B shape 4.4 GB more, and no faster), and no arena or memory
- * pattern, so the memory of a run goes back when it ends. The weights are then read from the
- * mapped cache file, shared by every such session.
+ * pattern, so the memory of a run goes back when it ends (the trainers turn the arena back on
+ * for the life of a training run: `BatchOptions.memoryArena`). The weights are then read from
+ * the mapped cache file, shared by every such session.
  */
 export const SHARED_WEIGHTS_SESSION: ort.InferenceSession.SessionOptions = {
   enableCpuMemArena: false,
