@@ -3,7 +3,7 @@
 // kept and can be rolled back; a restarted server trains by itself once the user is idle.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LspSession, type SessionOptions } from '../../server/src/replay/lsp-session';
@@ -251,5 +251,34 @@ describe('learning through the language server', () => {
     assert.equal((await session.request(StatusRequest)).adapterVersion, 0);
     assert.ok(log.some((line) => /adapter v1 does not fit .* serving the base model/.test(line)), log.join('\n'));
     await assert.rejects(session.request(RollbackRequest, { version: 1 }), /adapter version 1 does not fit the model being served: it was trained on /);
+  });
+});
+
+describe('learning on 8-bit weights', () => {
+  it('trains and judges on the quantized weights it serves (QLoRA), without building the float32 cache', async () => {
+    const work = tempDir('learning-q8');
+    const cacheDir = tempDir('learning-q8-cache');
+    const session = await LspSession.start({
+      cliPath,
+      dataDir: join(work, 'data'),
+      modelDir: makeModel('qwen2-tied-bias', {}, { max_position_embeddings: 1024 }),
+      cacheDir,
+      initializationOptions: { dtype: 'q8', training: { ...training, background: false }, prompt, suggest: { maxTokens: 12 } },
+    });
+    try {
+      await session.waitForModel();
+      await replayEpisodes(session, [...fixtures, ...fixtures.map((e) => ({ ...e, path: `copy/${e.path}` }))], { noise: 0, seed: 1, typingChunk: 8, root: join(work, 'repo') });
+      await session.until(() => session.episodes.length >= 8, 'eight episodes');
+      const result = await session.request(TrainNowRequest);
+      assert.equal(result.adapterVersion, 1, JSON.stringify(result));
+      assert.ok(result.status === 'deployed' || result.status === 'kept');
+      assert.ok(Number.isFinite(result.candidate!.edit_similarity));
+      // The trainer writes its graph beside the weights it reads: one cache, the 8-bit one.
+      const caches = readdirSync(cacheDir);
+      assert.deepEqual(caches.map((dir) => dir.endsWith('-q8')), [true], caches.join(', '));
+      assert.ok(readdirSync(join(cacheDir, caches[0])).some((file) => file.startsWith('policy-')), 'the policy graph is beside the 8-bit weights');
+    } finally {
+      await session.stop();
+    }
   });
 });

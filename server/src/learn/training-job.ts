@@ -5,6 +5,7 @@ import type { EvalResult } from '../rl/evaluate';
 import type { Episode } from '../edits/episode';
 import type { PromptLimits } from '../edits/prompt';
 import type { RunPrompt, StepSummary } from '../rl/gapo-run';
+import type { WeightDType } from '../model/quantize';
 
 export interface TrainingSettings {
   /** GAPO steps per run. */
@@ -62,6 +63,8 @@ export interface ServingChoices {
   promptFormat?: string;
   /** null: the prompt format's own gate. */
   minProbability: number | null;
+  /** The weights served: training and the eval gate run on the same (q8/q4: LoRA on the quantized base, as QLoRA trains). */
+  dtype: WeightDType;
 }
 
 export interface TrainingJob {

@@ -40,6 +40,7 @@ async function run(): Promise<void> {
     threads: s.threads,
     adapterDir: job.liveAdapterDir ?? undefined,
     promptFormat: job.serving.promptFormat,
+    dtype: job.serving.dtype,
     log: (message) => post({ type: 'log', message }),
   });
   try {

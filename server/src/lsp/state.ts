@@ -154,7 +154,7 @@ export class ServerState {
           modelDir,
           cacheDir: options.cacheDir,
           prompt: options.prompt,
-          serving: { promptFormat: options.promptFormat ?? undefined, minProbability: options.suggest.minProbability },
+          serving: { promptFormat: options.promptFormat ?? undefined, minProbability: options.suggest.minProbability, dtype: options.dtype },
           settings: { ...options.training, minNewEpisodes: options.training.background ? options.training.minNewEpisodes : Infinity },
           suggestionsFirst: this.suggestionsFirst,
           workerPath: join(__dirname, 'training-worker.js'),
