@@ -166,6 +166,11 @@ for (const dtype of ['q8', 'q4'] as const) {
         assert.ok(scale > 0);
         assert.ok(maxAbsDiff(onBlocks.grads[k], grad) <= 1e-4 * scale, `tensor ${k}: ${maxAbsDiff(onBlocks.grads[k], grad)} against ${scale}`);
       });
+      // Rollouts sample from MatMulNBits (int8 products); the trainer multiplies in float32: on
+      // its own samples' log-probs (shifted by the 0.02 above) the ratio stays by exp(0.02).
+      const own = await results[0].trainer.lossAndGradients(results[0].withOld);
+      const meanRatio = own.totals.ratio_sum / own.tokens;
+      assert.ok(Math.abs(meanRatio - Math.exp(0.02)) < 0.01, `mean ratio ${meanRatio}`);
     });
 
     it('computes no gradient for the frozen quantized weights: as many products as on float32 weights', () => {
