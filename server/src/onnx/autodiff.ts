@@ -113,6 +113,8 @@ function checkpointIndex(g: GraphBuilder, checkpoints: Checkpoint[]): Map<Node, 
   for (const c of checkpoints) {
     const inside = new Set(g.nodes.slice(c.start, c.end).flatMap((n) => n.outputs));
     if (!inside.has(c.output)) throw new AutodiffError(`checkpoint output ${c.output} is not made inside its stretch`);
+    // Its gradient must be whole when the stretch's backward starts: only later nodes may read it.
+    if (g.nodes.slice(c.start, c.end).some((n) => n.inputs.includes(c.output))) throw new AutodiffError(`checkpoint output ${c.output} is read inside its own stretch`);
     g.nodes.forEach((n, i) => {
       if (i >= c.start && i < c.end) segmentOf.set(n, c);
       else if (n.inputs.some((name) => name !== c.output && inside.has(name))) {
