@@ -18,7 +18,6 @@ import type { WeightDType } from '../../server/src/model/quantize';
 import { computeAdvantages } from '../../server/src/rl/advantages';
 import { defaultAdamW } from '../../server/src/train/adamw';
 import { defaultPolicyTrainer, PolicyTrainer, TrainingSequence } from '../../server/src/train/trainer';
-import { defaultPolicyLoss } from '../../server/src/train/training-graphs';
 import { repoRoot } from '../helpers/paths';
 import { measureRoofs } from './engine.bench';
 import { peakRssMiB, table } from './timing';
@@ -41,7 +40,7 @@ export interface UpdateMemory {
   memoryArena: boolean;
 }
 
-const DEFAULT_MEMORY: UpdateMemory = { dtype: 'f32', checkpointLayers: defaultPolicyLoss.checkpointLayers, memoryArena: defaultPolicyTrainer.memoryArena };
+const DEFAULT_MEMORY: UpdateMemory = { dtype: 'f32', checkpointLayers: defaultPolicyTrainer.checkpointLayers, memoryArena: defaultPolicyTrainer.memoryArena };
 
 export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number, promptCount = PROMPTS, memory = DEFAULT_MEMORY): Promise<void> {
   const modelDir = join(BENCH_DIR, `model-${preset}`);
@@ -52,7 +51,7 @@ export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 
   const trainer = await PolicyTrainer.create({ config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
     microBatchSize: microBatch,
     memoryArena: memory.memoryArena,
-    loss: { checkpointLayers: memory.checkpointLayers },
+    checkpointLayers: memory.checkpointLayers,
     optimizer: { ...defaultAdamW, learningRate: 1e-5 },
   });
   engine.setAdapter(adapter);
@@ -211,7 +210,7 @@ export async function benchUpdateOnly(preset: string, tokenizer: 'bytes' | 'qwen
   const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
     microBatchSize: sequences,
     memoryArena: memory.memoryArena,
-    loss: { checkpointLayers: memory.checkpointLayers },
+    checkpointLayers: memory.checkpointLayers,
   });
   const base = engine.config.vocabSize > 1000 ? 1000 : 0;
   const raw = Array.from({ length: sequences }, (_, s) => ({

@@ -85,7 +85,7 @@ describe('LoRA gradients of the policy loss', () => {
     const sequences = raw.map((s, i) => ({ ...s, oldLogprobs: scores[i].logprobs.map((lp) => lp - 0.05) }));
     const results = [];
     for (const checkpointLayers of [false, true]) {
-      const trainer = await PolicyTrainer.create(contextOf(engine), adapter, { microBatchSize: 2, loss: { checkpointLayers } });
+      const trainer = await PolicyTrainer.create(contextOf(engine), adapter, { microBatchSize: 2, checkpointLayers });
       results.push(await trainer.lossAndGradients(sequences));
     }
     const [kept, recomputed] = results;
@@ -170,6 +170,13 @@ describe('full-parameter gradients of the cross-entropy loss', () => {
     ];
     const { grads, loss } = await trainer.lossAndGradients(sequences);
     assert.ok(loss > 0);
+    // Every layer recomputed in the backward: the same loss and gradients, the norms' included.
+    const recomputed = await (await CrossEntropyTrainer.create(contextOf(engine), { kind: 'full', weights: values }, { microBatchSize: 1, checkpointLayers: true })).lossAndGradients(sequences);
+    assert.ok(Math.abs(recomputed.loss - loss) <= 1e-6 * loss);
+    grads.forEach((grad, k) => {
+      const scale = Math.max(...grad.map(Math.abs));
+      grad.forEach((value, i) => assert.ok(Math.abs(value - recomputed.grads[k][i]) <= 1e-4 * scale + 1e-9, `${trainer.parameterOrder[k]}[${i}]: ${value} vs ${recomputed.grads[k][i]}`));
+    });
     for (const name of ['model.embed_tokens.weight', 'model.layers.0.input_layernorm.weight', 'model.layers.1.self_attn.k_proj.weight', 'model.layers.0.mlp.down_proj.weight', 'model.norm.weight', 'lm_head.weight']) {
       const k = trainer.parameterOrder.indexOf(name);
       await checkDirectional([values.get(name)!], [grads[k]], async () => (await trainer.lossAndGradients(sequences)).loss, 2e-3, name);

@@ -22,15 +22,9 @@ export interface PolicyLossOptions {
   aggregation: LossAggregation;
   /** k3 KL to the reference (base) model; 0 leaves it out of the graph. */
   klCoef: number;
-  /**
-   * Recompute each decoder layer's activations in the backward instead of keeping them from
-   * the forward (activation checkpointing): one more forward of compute for a fraction of the
-   * memory. `npm run bench -- training-memory` measures both.
-   */
-  checkpointLayers: boolean;
 }
 
-export const defaultPolicyLoss: PolicyLossOptions = { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0, checkpointLayers: true };
+export const defaultPolicyLoss: PolicyLossOptions = { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 };
 
 /**
  * The training graphs work on response tokens only: the loss needs the next-token distribution
@@ -98,8 +92,12 @@ function weightedSum(g: GraphBuilder, x: Value, weights: Value): Value {
   return sum(g, g.node('Mul', [x, weights]));
 }
 
-/** PPO-clip policy loss on LoRA parameters, as GRPO, DAPO and GAPO train. */
-export function buildPolicyTrainingGraph(config: ModelConfig, layout: WeightLayout, options: PolicyLossOptions): TrainingGraph {
+/**
+ * PPO-clip policy loss on LoRA parameters, as GRPO, DAPO and GAPO train. `checkpointLayers`:
+ * each decoder layer is recomputed in the backward instead of keeping its activations from the
+ * forward (one more forward of compute for a fraction of the memory).
+ */
+export function buildPolicyTrainingGraph(config: ModelConfig, layout: WeightLayout, options: PolicyLossOptions, checkpointLayers = true): TrainingGraph {
   const { g, body, logprobs, logSoftmax, weights } = forwardLogprobs('policy-training', config, layout, 'external');
   const advantage = g.input(TRAIN_INPUTS.advantages, 'float32', ['tokens']);
   const oldLogprobs = g.input(TRAIN_INPUTS.oldLogprobs, 'float32', ['tokens']);
@@ -139,7 +137,7 @@ export function buildPolicyTrainingGraph(config: ModelConfig, layout: WeightLayo
     kl_sum: klSum ?? c(0),
   };
 
-  const grads = gradients(g, loss, body.lora, options.checkpointLayers ? body.layers : []);
+  const grads = gradients(g, loss, body.lora, checkpointLayers ? body.layers : []);
   g.output(loss, 'loss', 'float32', []);
   g.output(logprobs, 'logprobs', 'float32', ['tokens']);
   for (const name of METRIC_OUTPUTS) g.output(metrics[name], name, 'float32', []);
@@ -156,11 +154,11 @@ function entropyOf(g: GraphBuilder, logSoftmax: Value): Value {
  * Next-token cross-entropy over the response tokens, with gradients for the LoRA parameters or
  * for every weight of the model (then fed as inputs, not read from the weight cache).
  */
-export function buildCrossEntropyGraph(config: ModelConfig, layout: WeightLayout, trainable: 'lora' | 'full'): TrainingGraph {
+export function buildCrossEntropyGraph(config: ModelConfig, layout: WeightLayout, trainable: 'lora' | 'full', checkpointLayers = false): TrainingGraph {
   const { g, body, logprobs, weights } = forwardLogprobs(`cross-entropy-${trainable}`, config, layout, trainable === 'full' ? 'inputs' : 'external');
   const loss = g.node('Neg', [weightedSum(g, logprobs, weights)]);
   const wrt = trainable === 'lora' ? body.lora : g.inputs.filter((i) => layout.tensors[i.name]).map((i) => ({ name: i.name }));
-  const grads = gradients(g, loss, wrt);
+  const grads = gradients(g, loss, wrt, checkpointLayers ? body.layers : []);
   g.output(loss, 'loss', 'float32', []);
   g.output(logprobs, 'logprobs', 'float32', ['tokens']);
   wrt.forEach((input, i) => g.output(grads[i], gradName(input.name), 'float32'));
