@@ -42,20 +42,42 @@ export interface UpdateMemory {
 
 const DEFAULT_MEMORY: UpdateMemory = { dtype: 'f32', checkpointLayers: defaultPolicyTrainer.checkpointLayers, memoryArena: defaultPolicyTrainer.memoryArena };
 
-export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number, promptCount = PROMPTS, memory = DEFAULT_MEMORY): Promise<void> {
+/** The bench model (made on first use), its engine in `memory.dtype`, a fresh rank-16 adapter and its trainer. */
+async function loadForTraining(preset: string, tokenizer: 'bytes' | 'qwen', threads: number, microBatchSize: number, memory: UpdateMemory) {
   const modelDir = join(BENCH_DIR, `model-${preset}`);
   if (!existsSync(join(modelDir, 'config.json'))) initModel(parseModelConfig(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
   const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads, dtype: memory.dtype });
-  const { config } = engine;
-  const adapter = LoraAdapter.create(config, { rank: 16, alpha: 32, seed: 1 });
-  const trainer = await PolicyTrainer.create({ config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
-    microBatchSize: microBatch,
+  const adapter = LoraAdapter.create(engine.config, { rank: 16, alpha: 32, seed: 1 });
+  const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
+    microBatchSize,
     memoryArena: memory.memoryArena,
     checkpointLayers: memory.checkpointLayers,
     optimizer: { ...defaultAdamW, learningRate: 1e-5 },
   });
   engine.setAdapter(adapter);
-  const base = config.vocabSize > 1000 ? 1000 : 0;
+  return { engine, trainer, base: engine.config.vocabSize > 1000 ? 1000 : 0 };
+}
+
+/** Runs this bench in a child process (its own peak RSS) and returns its last line as JSON; null: it failed, and says why. */
+function jsonFromChild<T>(label: string, args: string[]): T | null {
+  const child = spawnSync(process.execPath, [process.argv[1], ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const line = child.stdout.trim().split('\n').pop() ?? '';
+  if (child.status !== 0 || !line.startsWith('{')) {
+    console.log(`${label}: failed\n${child.stderr}`);
+    return null;
+  }
+  return JSON.parse(line) as T;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number, promptCount = PROMPTS, memory = DEFAULT_MEMORY): Promise<void> {
+  const { engine, trainer, base } = await loadForTraining(preset, tokenizer, threads, microBatch, memory);
+  const { config } = engine;
   const prompts = Array.from({ length: promptCount }, (_, p) => Array.from({ length: PROMPT_TOKENS }, (_, i) => base + ((p * 131 + i * 7) % 200)));
 
   // Rollout: G samples of exactly RESPONSE_TOKENS (no stop) per prompt.
@@ -118,14 +140,7 @@ type StepFigures = Record<'rolloutTokensPerS' | 'scoringTokensPerS' | 'updateTok
 
 /** One GAPO step in a child process (its own peak RSS, its own allocator settings); null: it failed, and says why. */
 function stepInChild(model: (typeof MODELS)[number], threads: number, prompts = PROMPTS, memory = DEFAULT_MEMORY): StepFigures | null {
-  const args = [process.argv[1], '--training-model', model.preset, model.tokenizer, String(model.microBatch), String(threads), String(prompts), JSON.stringify(memory)];
-  const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-  const line = child.stdout.trim().split('\n').pop() ?? '';
-  if (child.status !== 0 || !line.startsWith('{')) {
-    console.log(`${model.name}: failed\n${child.stderr}`);
-    return null;
-  }
-  return JSON.parse(line) as StepFigures;
+  return jsonFromChild<StepFigures>(model.name, ['--training-model', model.preset, model.tokenizer, String(model.microBatch), String(threads), String(prompts), JSON.stringify(memory)]);
 }
 
 export async function benchTraining(): Promise<void> {
@@ -176,11 +191,6 @@ export async function benchTrainingMemory(): Promise<void> {
       if (r) runs.get(setting.name)!.push(r);
     }
   }
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-  };
   console.log(`One GAPO step on the ${model.name}: ${prompts} prompts × G = ${GROUP}, ${PROMPT_TOKENS}-token prompts, ${RESPONSE_TOKENS}-token responses, rank 16, micro-batches of ${model.microBatch}; medians of ${rounds} alternating rounds.\n`);
   table(
     MEMORY_SETTINGS.filter((a) => runs.get(a.name)!.length).map((a) => {
@@ -202,17 +212,7 @@ export async function benchTrainingMemory(): Promise<void> {
  * (old log-probs scored first), in one micro-batch: its wall time and peak RSS, as one JSON line.
  */
 export async function benchUpdateOnly(preset: string, tokenizer: 'bytes' | 'qwen', sequences: number, promptTokens: number, memory: UpdateMemory): Promise<void> {
-  const modelDir = join(BENCH_DIR, `model-${preset}`);
-  if (!existsSync(join(modelDir, 'config.json'))) initModel(parseModelConfig(presets[preset], preset), modelDir, { seed: 1, tokenizer, dtype: 'BF16' });
-  const engine = await Engine.load({ modelDir, cacheDir: join(BENCH_DIR, 'weights'), threads: 0, dtype: memory.dtype });
-  const adapter = LoraAdapter.create(engine.config, { rank: 16, alpha: 32, seed: 1 });
-  engine.setAdapter(adapter);
-  const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
-    microBatchSize: sequences,
-    memoryArena: memory.memoryArena,
-    checkpointLayers: memory.checkpointLayers,
-  });
-  const base = engine.config.vocabSize > 1000 ? 1000 : 0;
+  const { engine, trainer, base } = await loadForTraining(preset, tokenizer, 0, sequences, memory);
   const raw = Array.from({ length: sequences }, (_, s) => ({
     ids: Array.from({ length: promptTokens + RESPONSE_TOKENS }, (_, i) => base + ((s * 131 + i * 7) % 200)),
     promptLength: promptTokens,
@@ -239,16 +239,13 @@ export async function benchTrainingLength(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     for (const length of lengths) {
       for (const setting of settings) {
-        const args = [process.argv[1], '--update-only', 'tiny', 'bytes', '4', String(length - RESPONSE_TOKENS), JSON.stringify(setting.memory)];
-        const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
-        const line = child.stdout.trim().split('\n').pop() ?? '';
-        if (child.status !== 0 || !line.startsWith('{')) throw new Error(`update at ${length} tokens failed:\n${child.stderr}`);
+        const r = jsonFromChild<{ updateS: number }>(`${setting.name} at ${length} tokens`, ['--update-only', 'tiny', 'bytes', '4', String(length - RESPONSE_TOKENS), JSON.stringify(setting.memory)]);
+        if (!r) return;
         const key = `${setting.name}@${length}`;
-        times.set(key, [...(times.get(key) ?? []), (JSON.parse(line) as { updateS: number }).updateS]);
+        times.set(key, [...(times.get(key) ?? []), r.updateS]);
       }
     }
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
   console.log(`The update on four sequences of the tiny model in one micro-batch; medians of ${rounds} alternating rounds.\n`);
   table(
     settings.map((setting) => {
