@@ -9,8 +9,8 @@ import { availableParallelism } from 'node:os';
 import { type PromptFormatSpec, promptFormatFor, promptFormatNamed } from '../edits/prompt-format';
 import { seededRandom } from '../edits/text';
 import { ModelConfig, readModelConfig } from './config';
-import { causalMask, emptyCache, type KvCache, positionIds, selectRows, truncateCache, withCapacity } from './kv-cache';
-import { buildDecoderGraph, buildScorerGraph, CACHE_INPUTS, DECODER_INPUTS, pastKey, pastValue, presentKey, presentValue } from './llama';
+import { causalMask, emptyCache, type KvCache, positionIds, selectRows, truncateCache, withCapacity, writeStep } from './kv-cache';
+import { buildDecoderGraph, buildScorerGraph, CACHE_INPUTS, DECODER_INPUTS, pastKey, pastValue, stepKey, stepValue } from './llama';
 import { LoraAdapter } from './lora';
 import * as ort from './ort';
 import { WEIGHT_DTYPES, type WeightDType } from './quantize';
@@ -324,15 +324,17 @@ export class Engine {
     const fetches: Record<string, ort.Tensor | null> = { logits: logitsBuffer ? new ort.Tensor('float32', logitsBuffer.subarray(0, batch * vocab), [batch, vocab]) : null, logsumexp: null };
     const dims = [batch, numKvHeads, room.capacity, headDim];
     for (let layer = 0; layer < numLayers; layer++) {
-      // The same buffer in and out: GroupQueryAttention sees one pointer and writes in place.
-      const keys = new ort.Tensor('float32', room.keys[layer], dims);
-      const values = new ort.Tensor('float32', room.values[layer], dims);
-      feeds[pastKey(layer)] = keys;
-      feeds[pastValue(layer)] = values;
-      fetches[presentKey(layer)] = keys;
-      fetches[presentValue(layer)] = values;
+      feeds[pastKey(layer)] = new ort.Tensor('float32', room.keys[layer], dims);
+      feeds[pastValue(layer)] = new ort.Tensor('float32', room.values[layer], dims);
+      // Only the new positions come back: the binding copies every fetched output into a new
+      // buffer, and fetching the whole cache made a step's cost grow with its capacity.
+      fetches[stepKey(layer)] = null;
+      fetches[stepValue(layer)] = null;
     }
     const out = await (await this.decoderSession()).run(feeds, fetches);
+    for (let layer = 0; layer < numLayers; layer++) {
+      writeStep(room, layer, out[stepKey(layer)].data as Float32Array, out[stepValue(layer)].data as Float32Array, seq, this.config);
+    }
     return { logits: logitsBuffer ? logitsBuffer.subarray(0, batch * vocab) : (out.logits.data as Float32Array), logSumExp: out.logsumexp.data as Float32Array, cache: { ...room, length: total } };
   }
 

@@ -1,8 +1,8 @@
 // The key/value cache of the decoder: per layer, [batch, kv heads, capacity, head dim] floats of
-// which the first `length` positions hold keys and values. The decoder writes each step's new
-// positions into these buffers in place (GroupQueryAttention, llama.ts), so a step costs what
-// its new tokens cost; the buffers are copied only to grow, or to tile one prompt to G rows.
-// Cutting a reused prefix is only a shorter `length`.
+// which the first `length` positions hold keys and values. The decoder reads them in place and
+// returns only each step's new positions, which are written after the filled ones (writeStep),
+// so a step costs what its new tokens cost; the buffers are copied only to grow, or to tile one
+// prompt to G rows. Cutting a reused prefix is only a shorter `length`.
 
 import type { ModelConfig } from './config';
 
@@ -55,6 +55,25 @@ function copyRows(cache: KvCache, rows: number[], capacity: number, config: Mode
     return out;
   };
   return { batch: rows.length, length: cache.length, capacity, keys: cache.keys.map(copy), values: cache.values.map(copy) };
+}
+
+/**
+ * Writes one layer's keys and values of `seq` new positions ([batch, seq, kv heads · head dim],
+ * as the decoder returns them) into the cache's buffers after its `length` filled positions.
+ */
+export function writeStep(cache: KvCache, layer: number, keys: Float32Array, values: Float32Array, seq: number, config: ModelConfig): void {
+  const { numKvHeads: heads, headDim } = config;
+  if (cache.length + seq > cache.capacity) throw new Error(`${cache.length + seq} positions exceed the cache's room for ${cache.capacity}`);
+  for (let row = 0; row < cache.batch; row++) {
+    for (let s = 0; s < seq; s++) {
+      for (let h = 0; h < heads; h++) {
+        const from = ((row * seq + s) * heads + h) * headDim;
+        const to = ((row * heads + h) * cache.capacity + cache.length + s) * headDim;
+        cache.keys[layer].set(keys.subarray(from, from + headDim), to);
+        cache.values[layer].set(values.subarray(from, from + headDim), to);
+      }
+    }
+  }
 }
 
 /** The first `length` positions of a cache: the same buffers (the next step overwrites what follows). */

@@ -25,8 +25,9 @@ export const DECODER_INPUTS = { ids: 'input_ids', positions: 'position_ids', mas
 export const CACHE_INPUTS = { seqlens: 'seqlens_k', total: 'total_sequence_length' } as const;
 export const pastKey = (layer: number) => `past_key.${layer}`;
 export const pastValue = (layer: number) => `past_value.${layer}`;
-export const presentKey = (layer: number) => `present_key.${layer}`;
-export const presentValue = (layer: number) => `present_value.${layer}`;
+/** The keys and values of a decoder step's own positions, [batch, seq, kv heads · head dim]. */
+export const stepKey = (layer: number) => `step_key.${layer}`;
+export const stepValue = (layer: number) => `step_value.${layer}`;
 
 /** The linear layers that carry LoRA, by their Hugging Face (and PEFT) module names. */
 export const LORA_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
@@ -238,11 +239,14 @@ function rmsNorm(b: Body, x: Value, name: string): Value {
 
 /**
  * Self-attention. With a cache, GroupQueryAttention: its past_* inputs are buffers with room
- * for more positions, and the engine binds each present_* output to the same buffer, so a step
- * writes its new keys and values in place and copies nothing (causal, every row the same
- * length). Without one (scoring, training), the ONNX Attention op with an explicit mask.
+ * for more positions, of which `seqlens_k` are filled (causal, every row the same length). Its
+ * present_* outputs stay inside the graph: onnxruntime-node copies every fetched output into a
+ * new JavaScript buffer, so fetching the whole cache made each step cost more the larger the
+ * cache's room. The step's own keys and values come out instead (step_*), and the engine writes
+ * them into its buffers. Without a cache (scoring, training), the ONNX Attention op with an
+ * explicit mask.
  */
-function attention(b: Body, x: Value, layer: number, cache: DecoderCache | null): { out: Value; key: Value; value: Value } {
+function attention(b: Body, x: Value, layer: number, cache: DecoderCache | null): Value {
   const { g, config } = b;
   const p = `model.layers.${layer}.self_attn`;
   const rope = (t: Value, heads: number) => g.node('RotaryEmbedding', [t, b.cos, b.sin, b.positions], { num_heads: heads, interleaved: 0 });
@@ -251,19 +255,19 @@ function attention(b: Body, x: Value, layer: number, cache: DecoderCache | null)
   const k = rope(toBatchSeq(linear(b, x, `${p}.k_proj`, config.qkvBias)), config.numKvHeads);
   const v = toBatchSeq(linear(b, x, `${p}.v_proj`, config.qkvBias));
   let y: Value;
-  let key = k;
-  let value = v;
   if (cache) {
     const shape = ['batch', config.numKvHeads, 'capacity', config.headDim];
     const past = [g.input(pastKey(layer), 'float32', shape), g.input(pastValue(layer), 'float32', shape)];
     const heads = { num_heads: config.numHeads, kv_num_heads: config.numKvHeads };
-    [y, key, value] = g.nodeMulti('GroupQueryAttention', [q, k, v, ...past, cache.seqlens, cache.total], heads, [g.fresh('attn'), presentKey(layer), presentValue(layer)], MICROSOFT_DOMAIN);
-    g.outputs.push({ name: key.name, dtype: 'float32', shape }, { name: value.name, dtype: 'float32', shape });
+    [y] = g.nodeMulti('GroupQueryAttention', [q, k, v, ...past, cache.seqlens, cache.total], heads, [g.fresh('attn'), g.fresh('present_key'), g.fresh('present_value')], MICROSOFT_DOMAIN);
+    const stepShape = ['batch', 'seq', config.numKvHeads * config.headDim];
+    g.output(k, stepKey(layer), 'float32', stepShape);
+    g.output(v, stepValue(layer), 'float32', stepShape);
   } else {
     y = g.node('Attention', [q, k, v, b.mask()], { q_num_heads: config.numHeads, kv_num_heads: config.numKvHeads });
   }
   const flat = g.node('Reshape', [y, g.ints([-1, config.numHeads * config.headDim])]);
-  return { out: linear(b, flat, `${p}.o_proj`), key, value };
+  return linear(b, flat, `${p}.o_proj`);
 }
 
 interface DecoderCache {
@@ -288,8 +292,7 @@ export function decoderBody(b: Body, ids: Value, withCache: boolean): Value {
   for (let layer = 0; layer < config.numLayers; layer++) {
     const input = x;
     const start = g.nodes.length;
-    const attn = attention(b, rmsNorm(b, x, `model.layers.${layer}.input_layernorm`), layer, cache);
-    x = g.node('Add', [x, attn.out]);
+    x = g.node('Add', [x, attention(b, rmsNorm(b, x, `model.layers.${layer}.input_layernorm`), layer, cache)]);
     x = g.node('Add', [x, mlp(b, rmsNorm(b, x, `model.layers.${layer}.post_attention_layernorm`), layer)]);
     b.layers.push({ start, end: g.nodes.length, input: input.name, output: x.name });
   }
