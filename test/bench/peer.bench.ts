@@ -41,7 +41,8 @@ const PAIRS: [Contender, Contender][] = [
   ['engine q8', 'llama.cpp q8_0'],
   ['engine q4', 'llama.cpp q4_0'],
 ];
-const CONTENDERS: Contender[] = PAIRS.flat();
+/** GAPO_BENCH_WEIGHTS=q8,q4 runs only those pairs (default: all three). */
+const CONTENDERS: Contender[] = PAIRS.filter(([engine]) => !process.env.GAPO_BENCH_WEIGHTS || process.env.GAPO_BENCH_WEIGHTS.split(',').includes(engine.slice('engine '.length))).flat();
 
 function promptIds(vocab: number): number[] {
   return Array.from({ length: PROMPT }, (_, i) => ((i * 7919 + 13) % Math.min(vocab, 256)) + (vocab > 1000 ? 1000 : 0));
@@ -66,13 +67,19 @@ export async function benchPeerRun(contender: Contender, modelDir: string, ggufD
     const prefillMs = performance.now() - t;
     engine.clearPrefixCache();
     t = performance.now();
-    const [cold] = await engine.generate(prompt, { maxTokens: SUGGESTION });
+    await engine.generate(prompt, { maxTokens: SUGGESTION });
     const coldMs = performance.now() - t;
     t = performance.now();
     await engine.generate(edited(prompt), { maxTokens: SUGGESTION });
     const reusedMs = performance.now() - t;
-    // Decode rate: the cold suggestion's time after its prefill, per token.
-    figures = { prefillTokensPerS: PROMPT / (prefillMs / 1000), decodeTokensPerS: (cold.tokens.length - 1) / ((coldMs - prefillMs) / 1000), coldMs, reusedMs, peakRssMiB: 0 };
+    // Decode: all of the prompt but its last token kept, then the suggestion, whose decoder
+    // runs each take one token (the last prompt token's, then each generated one but the last).
+    engine.clearPrefixCache();
+    await engine.prefill(prompt.slice(0, -1));
+    t = performance.now();
+    const [decoded] = await engine.generate(prompt, { maxTokens: SUGGESTION });
+    const decodeMs = performance.now() - t;
+    figures = { prefillTokensPerS: PROMPT / (prefillMs / 1000), decodeTokensPerS: decoded.tokens.length / (decodeMs / 1000), coldMs, reusedMs, peakRssMiB: 0 };
     await engine.dispose();
   } else {
     const llama = await loadLlamaCpp();
@@ -94,7 +101,7 @@ export async function benchPeerRun(contender: Contender, modelDir: string, ggufD
     const prefillMs = performance.now() - t;
     await sequence.clearHistory();
     t = performance.now();
-    const generated = await generate(prompt);
+    await generate(prompt);
     const coldMs = performance.now() - t;
     // The next keystroke: keep the common prefix in the KV cache, evaluate the rest.
     const next = edited(prompt);
@@ -103,7 +110,12 @@ export async function benchPeerRun(contender: Contender, modelDir: string, ggufD
     await sequence.eraseContextTokenRanges([{ start: kept, end: sequence.nextTokenIndex }]);
     await generate(next.slice(kept));
     const reusedMs = performance.now() - t;
-    figures = { prefillTokensPerS: PROMPT / (prefillMs / 1000), decodeTokensPerS: (generated - 1) / ((coldMs - prefillMs) / 1000), coldMs, reusedMs, peakRssMiB: 0 };
+    await sequence.clearHistory();
+    await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1));
+    t = performance.now();
+    const decoded = await generate(prompt.slice(-1));
+    const decodeMs = performance.now() - t;
+    figures = { prefillTokensPerS: PROMPT / (prefillMs / 1000), decodeTokensPerS: decoded / (decodeMs / 1000), coldMs, reusedMs, peakRssMiB: 0 };
     await context.dispose();
     await model.dispose();
     await llama.dispose();
@@ -125,9 +137,9 @@ export async function benchPeer(): Promise<void> {
   }
   const defaultCopy = join(BENCH_DIR, 'model-default');
   const models = [
-    { name: 'default model (3.2M)', dir: join(repoRoot, 'models', 'default'), gguf: defaultCopy, rounds: 5 },
-    { name: 'qwen2.5-0.5b shape', dir: big, gguf: big, rounds: Number(process.env.GAPO_BENCH_ROUNDS) || 3 },
-  ];
+    { key: 'default', name: 'default model (3.2M)', dir: join(repoRoot, 'models', 'default'), gguf: defaultCopy, rounds: 5 },
+    { key: 'qwen2.5-0.5b', name: 'qwen2.5-0.5b shape', dir: big, gguf: big, rounds: Number(process.env.GAPO_BENCH_ROUNDS) || 3 },
+  ].filter((model) => !process.env.GAPO_BENCH_MODELS || process.env.GAPO_BENCH_MODELS.split(',').includes(model.key));
   console.log(`Alternating runs (${CONTENDERS.join(', ')}; repeated), each in its own process; medians.`);
   console.log(`Prompt ${PROMPT} tokens; a suggestion is ${SUGGESTION} greedy tokens; "reused": the prompt of the next keystroke (${PROMPT - EDIT} tokens kept in the KV cache).\n`);
   const rows = [];
@@ -170,6 +182,6 @@ export async function benchPeer(): Promise<void> {
     }
   }
   table(rows);
-  console.log('\nDecode: the cold suggestion\'s tokens after its prefill, per second (0 where the model ended its answer at once).');
+  console.log('\nDecode: a suggestion after all of the prompt but its last token was kept, its tokens per second (each decoder run takes one token; 0 where the model ended its answer at once).');
   console.log("(×): llama.cpp's advantage over the engine with like weights (F16: f32, Q8_0: q8, Q4_0: q4): above 1, llama.cpp is that many times faster (rates, times) or leaner (memory).");
 }
