@@ -107,6 +107,12 @@ describe('generation', () => {
     assert.ok(maxAbsDiff(sample.logprobs, scored.logprobs) < 1e-4);
   });
 
+  it('decodes each of G samples on its own row of the cache: every token its log-probability under the model', async () => {
+    const samples = await engine.generate(prompt, { maxTokens: 6, temperature: 1.5, samples: 3, seed: 7 });
+    const scored = await engine.score(samples.map((sample) => ({ ids: [...prompt, ...sample.tokens], start: prompt.length })));
+    samples.forEach((sample, row) => assert.ok(maxAbsDiff(sample.logprobs, scored[row].logprobs) < 1e-4, `sample ${row}`));
+  });
+
   it('honours top-k 1 as greedy and a tiny top-p as greedy', async () => {
     const [greedy] = await engine.generate(prompt, { maxTokens: 8 });
     const [topK] = await engine.generate(prompt, { maxTokens: 8, temperature: 1, topK: 1, seed: 5 });
