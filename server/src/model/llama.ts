@@ -215,8 +215,7 @@ function matmulWeight(b: Body, x: Value, name: string): Value {
 function dequantized(b: Body, x: Value, q: QuantizedWeight): Value {
   const { g } = b;
   const { data, scales, zeroPoints } = q.matrix();
-  const zero = g.node('Mul', [g.node('ReduceMax', [x], { keepdims: 0 }), g.scalar(0)]);
-  return g.node('DequantizeLinear', [data, g.node('Add', [scales, zero]), zeroPoints], { axis: 1, block_size: QUANT_BLOCK });
+  return g.node('DequantizeLinear', [data, g.node('Add', [scales, g.zeroAfter([x], x)]), zeroPoints], { axis: 1, block_size: QUANT_BLOCK });
 }
 
 function linear(b: Body, x: Value, name: string, bias = false): Value {

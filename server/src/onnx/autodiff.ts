@@ -127,7 +127,7 @@ function checkpointIndex(g: GraphBuilder, checkpoints: Checkpoint[]): Map<Node, 
 
 /**
  * The backward of one checkpointed stretch. Its forward runs again on a copy of its input that
- * carries a data dependency on the gradient of its output (input + 0 · max(dy)): ONNX Runtime
+ * carries a data dependency on the gradient of its output (input + zeroAfter(dy)): ONNX Runtime
  * cannot run the copy before that gradient exists, so the stretch's activations live only while
  * its own backward runs. Then the VJPs of the copies, in reverse.
  */
@@ -143,8 +143,7 @@ function recomputeAndBackward(
 ): void {
   const dy = grads.get(c.output);
   if (!dy) return;
-  const zero = g.node('Mul', [g.node('ReduceMax', [dy], { keepdims: 0 }), g.node('CastLike', [g.scalar(0), dy])]);
-  const input = g.node('Add', [{ name: c.input }, zero]);
+  const input = g.node('Add', [{ name: c.input }, g.zeroAfter([dy], dy)]);
   const renamed = new Map<string, string>([[c.input, input.name]]);
   const copies = new Map<Node, Node>();
   for (const node of g.nodes.slice(c.start, c.end)) {
@@ -169,10 +168,7 @@ function recomputeAndBackward(
   // gradients (each an output) would run at the very end, keeping every stretch's activations
   // alive until then: the gradient leaving the stretch waits for them instead.
   const weightGrads = [...new Set(g.nodes.slice(c.start, c.end).flatMap((n) => n.inputs))].flatMap((name) => (wanted.has(name) && grads.has(name) ? [grads.get(name)!] : []));
-  if (dx && weightGrads.length) {
-    const finished = g.node('Sum', weightGrads.map((grad) => g.node('ReduceMax', [grad], { keepdims: 0 })));
-    dx = g.node('Add', [dx, g.node('Mul', [finished, g.node('CastLike', [g.scalar(0), dx])])]);
-  }
+  if (dx && weightGrads.length) dx = g.node('Add', [dx, g.zeroAfter(weightGrads, dx)]);
   if (dx) accumulate(c.input, dx);
   // Copies whose values no VJP read (the stretch's last Add, mostly) would run for nothing.
   let kept = [...copies.values()];

@@ -118,6 +118,17 @@ export class GraphBuilder {
     return { name };
   }
 
+  /**
+   * A scalar 0 (of `like`'s type) computed from `after`: added to a tensor, it makes ONNX
+   * Runtime compute that tensor only once every one of `after` exists, and keeps common-
+   * subexpression elimination from merging it with a twin that waits for something else.
+   */
+  zeroAfter(after: Value[], like: Value): Value {
+    const maxima = after.map((value) => this.node('ReduceMax', [value], { keepdims: 0 }));
+    const reached = maxima.length === 1 ? maxima[0] : this.node('Sum', maxima);
+    return this.node('Mul', [reached, this.node('CastLike', [this.scalar(0), like])]);
+  }
+
   scalar(value: number, dtype: 'float32' | 'int64' = 'float32'): Value {
     return this.constant([value], [], dtype, 'scalar');
   }
