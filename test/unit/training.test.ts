@@ -88,6 +88,11 @@ describe('LoRA gradients of the policy loss', () => {
       const trainer = await PolicyTrainer.create(contextOf(engine), adapter, { microBatchSize: 2, checkpointLayers });
       results.push(await trainer.lossAndGradients(sequences));
     }
+    // The trainer asked to checkpoint really runs the layers again (their copies are named *_again).
+    const graphs = readdirSync(engine.weightLayout.dir).filter((file) => file.startsWith('policy-'));
+    const recomputes = (file: string) => readFileSync(join(engine.weightLayout.dir, file)).includes('_again');
+    assert.ok(graphs.some((file) => file.endsWith('-checkpointed.onnx')) && graphs.some((file) => !file.endsWith('-checkpointed.onnx')), graphs.join(', '));
+    for (const file of graphs) assert.equal(recomputes(file), file.endsWith('-checkpointed.onnx'), file);
     const [kept, recomputed] = results;
     assert.ok(Math.abs(kept.totals.loss - recomputed.totals.loss) <= 1e-6 * Math.abs(kept.totals.loss));
     kept.grads.forEach((grad, k) => {
