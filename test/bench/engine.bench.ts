@@ -14,7 +14,7 @@ import { initModel } from '../../server/src/model/init-model';
 import { parseModelConfig } from '../../server/src/model/config';
 import { presets } from '../../server/src/model/presets';
 import { repoRoot } from '../helpers/paths';
-import { peakRssMiB, table } from './timing';
+import { median, peakRssMiB, table } from './timing';
 
 const BENCH_DIR = join(repoRoot, '.bench-cache');
 const MODELS = [
@@ -64,11 +64,6 @@ async function bestOf(runs: number, fn: () => Promise<unknown>): Promise<number>
     best = Math.min(best, performance.now() - start);
   }
   return best;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[sorted.length >> 1];
 }
 
 /** Runs in the child: one model's figures as a JSON line on stdout. */

@@ -15,7 +15,7 @@ import { Engine } from '../../server/src/model/engine';
 import { initModel } from '../../server/src/model/init-model';
 import { presets } from '../../server/src/model/presets';
 import { repoRoot } from '../helpers/paths';
-import { table } from './timing';
+import { median, table } from './timing';
 
 const PROMPT = 512;
 const DECODE = 32;
@@ -62,7 +62,6 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const provider of ['cpu', 'cuda'] as const) runs[provider].push(await measure(modelDir, provider, ids, cacheDir));
     }
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
     for (const provider of ['cpu', 'cuda'] as const) {
       rows.push({ model: name, provider, ranOn: runs[provider][0].ranOn, prefillTokensPerS: median(runs[provider].map((r) => r.prefill)), decodeTokensPerS: median(runs[provider].map((r) => r.decode)) });
     }

@@ -19,7 +19,7 @@ import type { WeightDType } from '../../server/src/model/quantize';
 import { ModelWeights } from '../../server/src/model/weights';
 import { loadLlamaCpp } from '../helpers/llama-cpp';
 import { repoRoot } from '../helpers/paths';
-import { peakRssMiB, table } from './timing';
+import { median, peakRssMiB, table } from './timing';
 
 const BENCH_DIR = join(repoRoot, '.bench-cache');
 const PROMPT = 512;
@@ -51,7 +51,6 @@ function promptIds(vocab: number): number[] {
 /** The previous keystroke's prompt but for its last tokens: what an editor sends next. */
 const edited = (prompt: number[]) => [...prompt.slice(0, PROMPT - EDIT), ...prompt.slice(0, EDIT)];
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 /** Runs in a child: one contender's figures as a JSON line. */
 export async function benchPeerRun(contender: Contender, modelDir: string, ggufDir: string, threads: number): Promise<void> {

@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
+/** The middle value (the mean of the two middle ones for an even count): it resists a shared machine's outliers. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 /** Median wall time of `fn` in milliseconds over `runs` runs, after one warm-up. */
 export function medianMs(fn: () => unknown, runs = 9): number {
   fn();
@@ -10,8 +17,7 @@ export function medianMs(fn: () => unknown, runs = 9): number {
     fn();
     times.push(performance.now() - start);
   }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1];
+  return median(times);
 }
 
 export function table(rows: Record<string, string | number>[]): void {

@@ -20,7 +20,7 @@ import { defaultAdamW } from '../../server/src/train/adamw';
 import { defaultPolicyTrainer, PolicyTrainer, TrainingSequence } from '../../server/src/train/trainer';
 import { repoRoot } from '../helpers/paths';
 import { measureRoofs } from './engine.bench';
-import { peakRssMiB, table } from './timing';
+import { median, peakRssMiB, table } from './timing';
 
 const BENCH_DIR = join(repoRoot, '.bench-cache');
 const MODELS = [
@@ -67,12 +67,6 @@ function jsonFromChild<T>(label: string, args: string[]): T | null {
     return null;
   }
   return JSON.parse(line) as T;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 'qwen', microBatch: number, threads: number, promptCount = PROMPTS, memory = DEFAULT_MEMORY): Promise<void> {
