@@ -31,6 +31,12 @@ export class ReferenceModel {
 
   /** Logits after every position of `ids`: [position][vocab]. */
   logits(ids: number[]): Float64Array[] {
+    const head = this.w(this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+    return this.hidden(ids).map((h) => matVec(head, h, this.config.vocabSize));
+  }
+
+  /** The final (normed) hidden state after every position of `ids`: [position][hidden]. */
+  hidden(ids: number[]): Float64Array[] {
     const c = this.config;
     const { hiddenSize: h, headDim: d, numHeads, numKvHeads } = c;
     const embed = this.w('model.embed_tokens.weight');
@@ -69,8 +75,7 @@ export class ReferenceModel {
         return add(residual, this.linear(act, `${p}.mlp.down_proj`));
       });
     }
-    const head = this.w(c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
-    return x.map((v) => matVec(head, this.rmsNorm(v, 'model.norm.weight'), c.vocabSize));
+    return x.map((v) => this.rmsNorm(v, 'model.norm.weight'));
   }
 
   private linear(v: Float64Array, name: string, bias = false): Float64Array {
@@ -131,4 +136,23 @@ export function logSoftmax(logits: Float64Array): Float64Array {
   const max = Math.max(...logits);
   const total = logits.reduce((s, x) => s + Math.exp(x - max), 0);
   return logits.map((x) => x - max - Math.log(total));
+}
+
+/**
+ * The copy cache's mixture at every position of `ids`, written from its definition (Grave et al.
+ * 2017): log[(1 − λ)·softmax(logits_t) + λ·Σ_{i<t} softmax_i(θ·h_t·h_i)·onehot(ids[i+1])], [position][vocab].
+ */
+export function copyMixtureLogprobs(model: ReferenceModel, ids: number[], theta: number, lambda: number): Float64Array[] {
+  const hidden = model.hidden(ids);
+  return model.logits(ids).map((logits, t) => {
+    const p = logSoftmax(logits).map(Math.exp);
+    if (t === 0) return p.map(Math.log);
+    const scores = hidden.slice(0, t).map((h) => theta * h.reduce((s, x, k) => s + x * hidden[t][k], 0));
+    const max = Math.max(...scores);
+    const weights = scores.map((s) => Math.exp(s - max));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const mixed = p.map((x) => (1 - lambda) * x);
+    weights.forEach((w, i) => (mixed[ids[i + 1]] += (lambda * w) / total));
+    return mixed.map(Math.log);
+  });
 }

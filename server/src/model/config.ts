@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type CopyCacheSettings, parseCopyCache } from './copy-cache';
 
 export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM'] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
@@ -27,6 +28,8 @@ export interface ModelConfig {
   eosTokenIds: number[];
   /** The prompt format the project's tools trained the model in (`gapo_prompt_format`); unset for other models. */
   promptFormat?: string;
+  /** The copy mechanism's θ and λ (`gapo_copy_cache`, see copy-cache.ts); unset: the model alone. */
+  copyCache?: CopyCacheSettings;
 }
 
 export class ModelConfigError extends Error {}
@@ -83,6 +86,12 @@ export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfi
   }
   if (headDim % 2 !== 0) throw new ModelConfigError(`${file}: head_dim (${headDim}) must be even for rotary embeddings`);
   const eos = c.eos_token_id;
+  let copyCache: CopyCacheSettings | undefined;
+  try {
+    copyCache = parseCopyCache(c.gapo_copy_cache, file);
+  } catch (error) {
+    throw new ModelConfigError((error as Error).message);
+  }
   return {
     architecture: architecture as Architecture,
     vocabSize: int('vocab_size'),
@@ -100,6 +109,7 @@ export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfi
     bosTokenId: typeof c.bos_token_id === 'number' ? c.bos_token_id : null,
     eosTokenIds: Array.isArray(eos) ? eos.filter((e): e is number => typeof e === 'number') : typeof eos === 'number' ? [eos] : [],
     ...(typeof c.gapo_prompt_format === 'string' ? { promptFormat: c.gapo_prompt_format } : {}),
+    ...(copyCache ? { copyCache } : {}),
   };
 }
 
@@ -126,6 +136,7 @@ export function toHuggingFaceConfig(config: ModelConfig): Record<string, unknown
     torch_dtype: 'float32',
     rope_scaling: null,
     ...(config.promptFormat ? { gapo_prompt_format: config.promptFormat } : {}),
+    ...(config.copyCache ? { gapo_copy_cache: config.copyCache } : {}),
   };
 }
 

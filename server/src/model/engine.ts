@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { type PromptFormatSpec, promptFormatFor, promptFormatNamed } from '../edits/prompt-format';
 import { seededRandom } from '../edits/text';
 import { ModelConfig, readModelConfig } from './config';
+import { copyCacheFeeds, CopyCacheSettings, CopyHistory } from './copy-cache';
 import { causalMask, emptyCache, type KvCache, positionIds, selectRows, truncateCache, withCapacity, writeStep } from './kv-cache';
 import { buildDecoderGraph, buildScorerGraph, CACHE_INPUTS, DECODER_INPUTS, pastKey, pastValue, stepKey, stepValue } from './llama';
 import { LoraAdapter } from './lora';
@@ -70,6 +71,8 @@ export interface Generation {
 export interface ScoreOptions {
   /** false scores with the base model (adapter off): the reference policy of the KL term. */
   adapter?: boolean;
+  /** The copy cache to score under: the model's own by default, null for the model alone (tuning, ablations). */
+  copyCache?: CopyCacheSettings | null;
 }
 
 export interface ScoreRequest {
@@ -98,11 +101,15 @@ export interface EngineInfo {
 
 export class EngineError extends Error {}
 
-/** A decoder run's next-token logits per row ([batch · vocab]), their log Σ exp per row, and the cache after it. */
+/**
+ * A decoder run's next-token logits per row ([batch · vocab]), their log Σ exp per row, the cache
+ * after it, and (when asked) the final hidden states of the run's positions ([batch · seq · hidden]).
+ */
 export interface DecoderStep {
   logits: Float32Array;
   logSumExp: Float32Array;
   cache: KvCache;
+  hidden?: Float32Array;
 }
 
 /** Budget for the scorer's [scored tokens, vocab] float logits in one run. */
@@ -111,9 +118,10 @@ const SCORER_LOGIT_BYTES = 512 * 1024 * 1024;
 const SCORER_MAX_TOKENS = 4096;
 
 export class Engine {
-  private scorer: ort.InferenceSession | null = null;
-  /** The last prompt's ids and its batch-1 cache, for prefix reuse by the next request. */
-  private lastPrompt: { ids: number[]; cache: KvCache } | null = null;
+  /** The scorer sessions: the model alone, and mixed with a copy cache. */
+  private readonly scorers = new Map<boolean, ort.InferenceSession>();
+  /** The last prompt's ids, its batch-1 cache and (with a copy cache) its hidden states, for prefix reuse by the next request. */
+  private lastPrompt: { ids: number[]; cache: KvCache; hidden?: Float32Array } | null = null;
   /** Tokens of the last prefill that came from the reused prefix (for tests and benchmarks). */
   lastReusedTokens = 0;
   private adapter: LoraAdapter | null = null;
@@ -191,7 +199,7 @@ export class Engine {
 
   async dispose(): Promise<void> {
     await this.decoder.session.release();
-    await this.scorer?.release();
+    for (const scorer of this.scorers.values()) await scorer.release();
   }
 
   /** Generates `samples` continuations of a prompt (text or token ids). */
@@ -201,6 +209,10 @@ export class Engine {
     const ids = this.fitPrompt(prompt, o.maxTokens);
 
     const prefill = await this.prefill(ids, o.maxTokens);
+    const copy = this.config.copyCache;
+    // The copy cache: each sample's tokens and states, the prompt's shared.
+    const histories = copy ? Array.from({ length: o.samples }, () => new CopyHistory(this.config.hiddenSize, this.lastPrompt!.hidden!, ids)) : null;
+    const mixed = copy ? Array.from({ length: o.samples }, () => new Float32Array(this.config.vocabSize)) : null;
     const randoms = Array.from({ length: o.samples }, (_, row) => seededRandom((o.seed * 1000003 + row * 7919) >>> 0));
     const results: Generation[] = Array.from({ length: o.samples }, () => ({ text: '', tokens: [], logprobs: [], finishReason: 'length' as FinishReason }));
     let active = results.map((_, row) => row);
@@ -216,6 +228,11 @@ export class Engine {
     for (let step = 0; step < o.maxTokens; step++) {
       const next: number[] = [];
       const stillActive: number[] = [];
+      if (histories) {
+        // The policy's distribution is the mixture: sample from it, report its log-probability.
+        logits = active.map((row, i) => histories[row].mix(logits[i], logSumExp[i], copy!, mixed![row]));
+        logSumExp = active.map(() => 0);
+      }
       active.forEach((row, i) => {
         const token = sampleToken(logits[i], o, randoms[row]);
         const result = results[row];
@@ -249,7 +266,11 @@ export class Engine {
       // Rows that finished leave the batch, so their cache stops costing decode time.
       if (stillActive.length < active.length) cache = selectRows(cache, stillActive, this.config);
       active = stillActive.map((i) => active[i]);
-      const out = await this.runDecoder(next.map((t) => [t]), cache, logitsBuffer);
+      const out = await this.runDecoder(next.map((t) => [t]), cache, logitsBuffer, histories !== null);
+      if (histories) {
+        const size = this.config.hiddenSize;
+        active.forEach((row, i) => histories[row].append(next[i], out.hidden!.subarray(i * size, (i + 1) * size)));
+      }
       cache = out.cache;
       logits = active.map((_, i) => out.logits.subarray(i * this.config.vocabSize, (i + 1) * this.config.vocabSize));
       logSumExp = Array.from(out.logSumExp);
@@ -288,9 +309,18 @@ export class Engine {
       while (reuse < limit && previous[reuse] === ids[reuse]) reuse++;
     }
     const past = reuse > 0 ? truncateCache(this.lastPrompt!.cache, reuse) : emptyCache(this.config, 1);
-    const out = await this.runDecoder([ids.slice(reuse)], withCapacity(past, Math.min(ids.length + room, this.config.maxPositions), this.config));
+    const copy = this.config.copyCache !== undefined;
+    const out = await this.runDecoder([ids.slice(reuse)], withCapacity(past, Math.min(ids.length + room, this.config.maxPositions), this.config), undefined, copy);
+    let hidden: Float32Array | undefined;
+    if (copy) {
+      // The reused prefix's states, then the new positions'.
+      const size = this.config.hiddenSize;
+      hidden = new Float32Array(ids.length * size);
+      if (reuse > 0) hidden.set(this.lastPrompt!.hidden!.subarray(0, reuse * size));
+      hidden.set(out.hidden!, reuse * size);
+    }
     this.lastReusedTokens = reuse;
-    this.lastPrompt = { ids: [...ids], cache: out.cache };
+    this.lastPrompt = { ids: [...ids], cache: out.cache, hidden };
     return out;
   }
 
@@ -304,9 +334,10 @@ export class Engine {
    * keys and values are written into the cache's buffers in place (grown first when full): the
    * returned cache shares them, and `cache` itself must not be used for positions past its
    * length again. With `logitsBuffer`, ONNX Runtime writes the logits into it instead of a fresh
-   * allocation (the decode loop reuses one buffer for every step).
+   * allocation (the decode loop reuses one buffer for every step). `withHidden`: the positions'
+   * final hidden states come back too (the copy cache reads them).
    */
-  async runDecoder(tokens: number[][], cache: KvCache, logitsBuffer?: Float32Array): Promise<DecoderStep> {
+  async runDecoder(tokens: number[][], cache: KvCache, logitsBuffer?: Float32Array, withHidden = false): Promise<DecoderStep> {
     const batch = tokens.length;
     const seq = tokens[0].length;
     if (cache.batch !== batch) throw new EngineError(`cache holds ${cache.batch} rows, got ${batch}`);
@@ -322,6 +353,7 @@ export class Engine {
     };
     const vocab = this.config.vocabSize;
     const fetches: Record<string, ort.Tensor | null> = { logits: logitsBuffer ? new ort.Tensor('float32', logitsBuffer.subarray(0, batch * vocab), [batch, vocab]) : null, logsumexp: null };
+    if (withHidden) fetches.hidden = null;
     const dims = [batch, numKvHeads, room.capacity, headDim];
     for (let layer = 0; layer < numLayers; layer++) {
       feeds[pastKey(layer)] = new ort.Tensor('float32', room.keys[layer], dims);
@@ -335,19 +367,25 @@ export class Engine {
     for (let layer = 0; layer < numLayers; layer++) {
       writeStep(room, layer, out[stepKey(layer)].data as Float32Array, out[stepValue(layer)].data as Float32Array, seq, this.config);
     }
-    return { logits: logitsBuffer ? logitsBuffer.subarray(0, batch * vocab) : (out.logits.data as Float32Array), logSumExp: out.logsumexp.data as Float32Array, cache: { ...room, length: total } };
+    return {
+      logits: logitsBuffer ? logitsBuffer.subarray(0, batch * vocab) : (out.logits.data as Float32Array),
+      logSumExp: out.logsumexp.data as Float32Array,
+      cache: { ...room, length: total },
+      ...(withHidden ? { hidden: out.hidden.data as Float32Array } : {}),
+    };
   }
 
   /** Log-probabilities (and entropies) of each sequence's tokens from `start` on. */
   async score(requests: ScoreRequest[], options: ScoreOptions = {}): Promise<Score[]> {
     const loraFeeds = options.adapter === false ? this.baseFeeds : this.adapterFeeds;
+    const copy = options.copyCache === undefined ? this.config.copyCache : (options.copyCache ?? undefined);
     for (const r of requests) {
       this.checkIds(r.ids);
       if (!(Number.isInteger(r.start) && r.start >= 1 && r.start <= r.ids.length)) {
         throw new EngineError(`start ${r.start} must be between 1 and the sequence length ${r.ids.length}`);
       }
     }
-    const scorer = await this.scorerSession();
+    const scorer = await this.scorerSession(copy !== undefined);
     const results: Score[] = new Array(requests.length);
     // Longest first, in micro-batches that keep the scored logits and the states in budget.
     const order = requests.map((_, i) => i).sort((a, b) => requests[b].ids.length - requests[a].ids.length);
@@ -379,6 +417,7 @@ export class Engine {
       });
       const out = await scorer.run({
         ...loraFeeds,
+        ...copyCacheFeeds(copy),
         [DECODER_INPUTS.ids]: new ort.Tensor('int64', ids, [rows, seq]),
         [DECODER_INPUTS.positions]: new ort.Tensor('int64', positionIds(rows, seq, 0), [rows, seq]),
         [DECODER_INPUTS.mask]: new ort.Tensor('bool', causalMask(rows, seq, 0), [rows, 1, seq, seq]),
@@ -411,12 +450,14 @@ export class Engine {
     return this.decoder.session;
   }
 
-  private async scorerSession(): Promise<ort.InferenceSession> {
-    if (!this.scorer) {
-      const path = writeGraph(this.layout, 'scorer', buildScorerGraph(this.config, this.layout).toBytes());
-      this.scorer = await ort.InferenceSession.create(path, { ...this.sessionOptions, ...SHARED_WEIGHTS_SESSION });
+  private async scorerSession(copy: boolean): Promise<ort.InferenceSession> {
+    let scorer = this.scorers.get(copy);
+    if (!scorer) {
+      const path = writeGraph(this.layout, copy ? 'scorer-copy' : 'scorer', buildScorerGraph(this.config, this.layout, copy).toBytes());
+      scorer = await ort.InferenceSession.create(path, { ...this.sessionOptions, ...SHARED_WEIGHTS_SESSION });
+      this.scorers.set(copy, scorer);
     }
-    return this.scorer;
+    return scorer;
   }
 
   private checkIds(ids: readonly number[]): void {

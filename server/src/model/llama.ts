@@ -17,6 +17,7 @@
 import type { Checkpoint } from '../onnx/autodiff';
 import { GraphBuilder, MICROSOFT_DOMAIN, Value } from '../onnx/graph';
 import { ModelConfig } from './config';
+import { copyCacheLogprobs } from './copy-cache';
 import { QUANT_BLOCK } from './quantize';
 import { WeightLayout } from './weights';
 
@@ -317,8 +318,10 @@ export function outputLogits(b: Body, hidden: Value): Value {
 export function buildDecoderGraph(config: ModelConfig, layout: WeightLayout, options: { lora: boolean } = { lora: true }): GraphBuilder {
   const { body, ids } = startGraph(options.lora ? 'decoder' : 'decoder-base', config, layout, { weights: 'external', lora: options.lora });
   const { g } = body;
-  const hidden = decoderBody(body, ids, true);
-  const last = g.node('Gather', [g.node('Reshape', [hidden, body.batchSeqShape]), g.scalar(-1, 'int64')], { axis: 1 });
+  const hidden = g.node('Reshape', [decoderBody(body, ids, true), body.batchSeqShape]);
+  // The final states of the step's positions: what the copy cache compares (fetched only when on).
+  g.output(hidden, 'hidden', 'float32', ['batch', 'seq', config.hiddenSize]);
+  const last = g.node('Gather', [hidden, g.scalar(-1, 'int64')], { axis: 1 });
   const logits = outputLogits(body, last);
   g.output(logits, 'logits', 'float32', ['batch', config.vocabSize]);
   // Each sampled token's log-probability needs log Σ exp over the vocabulary: 150k exps cost
@@ -328,20 +331,33 @@ export function buildDecoderGraph(config: ModelConfig, layout: WeightLayout, opt
 }
 
 /**
- * Log-probabilities and entropies of given next tokens, for a padded batch. Only the positions
- * listed in `score_rows` (indices into the flat [batch · seq] states) reach the output layer: a
+ * Log-probabilities of given next tokens at flat rows of the states (indices into [batch · seq]),
+ * under the model alone or (`copy`) mixed with its copy cache; and
+ * the [rows, vocab] log-softmax of the model alone. Only these rows reach the output layer: a
  * continuation is short and its prompt long, and [positions, vocab] logits are the big tensor.
  */
-export function buildScorerGraph(config: ModelConfig, layout: WeightLayout): GraphBuilder {
-  const { body, ids } = startGraph('scorer', config, layout);
+export function scoredLogprobs(b: Body, ids: Value, rows: Value, targets: Value, copy: boolean): { logprobs: Value; logSoftmax: Value } {
+  const { g } = b;
+  const states = decoderBody(b, ids, false);
+  const logSoftmax = g.node('LogSoftmax', [outputLogits(b, g.node('Gather', [states, rows], { axis: 0 }))], { axis: -1 });
+  const picked = g.node('GatherElements', [logSoftmax, g.node('Unsqueeze', [targets, g.ints([1])])], { axis: 1 });
+  const model = g.node('Reshape', [picked, g.ints([-1])]);
+  return { logprobs: copy ? copyCacheLogprobs(g, states, ids, rows, targets, model) : model, logSoftmax };
+}
+
+/**
+ * Log-probabilities of given next tokens (`copy`: under the model mixed with its copy cache, θ
+ * and λ fed as inputs) and the entropy of the model's own next-token distribution, for a padded
+ * batch.
+ */
+export function buildScorerGraph(config: ModelConfig, layout: WeightLayout, copy: boolean): GraphBuilder {
+  const { body, ids } = startGraph(copy ? 'scorer-copy' : 'scorer', config, layout);
   const { g } = body;
   const rows = g.input('score_rows', 'int64', ['scored']);
   const targets = g.input('score_targets', 'int64', ['scored']);
-  const hidden = g.node('Gather', [decoderBody(body, ids, false), rows], { axis: 0 });
-  const logProbs = g.node('LogSoftmax', [outputLogits(body, hidden)], { axis: -1 });
-  const picked = g.node('GatherElements', [logProbs, g.node('Unsqueeze', [targets, g.ints([1])])], { axis: 1 });
-  const entropy = g.node('Neg', [g.node('ReduceSum', [g.node('Mul', [g.node('Exp', [logProbs]), logProbs]), g.ints([-1])], { keepdims: 0 })]);
-  g.output(g.node('Reshape', [picked, g.ints([-1])]), 'logprobs', 'float32', ['scored']);
+  const { logprobs, logSoftmax } = scoredLogprobs(body, ids, rows, targets, copy);
+  const entropy = g.node('Neg', [g.node('ReduceSum', [g.node('Mul', [g.node('Exp', [logSoftmax]), logSoftmax]), g.ints([-1])], { keepdims: 0 })]);
+  g.output(logprobs, 'logprobs', 'float32', ['scored']);
   g.output(entropy, 'entropy', 'float32', ['scored']);
   return g;
 }

@@ -9,6 +9,7 @@ import * as ort from '../model/ort';
 import { writeFileAtomic } from '../util/atomic-write';
 import { ModelConfig } from '../model/config';
 import { SHARED_WEIGHTS_SESSION } from '../model/sessions';
+import { copyCacheFeeds } from '../model/copy-cache';
 import { DECODER_INPUTS } from '../model/llama';
 import { LoraAdapter } from '../model/lora';
 import { WeightLayout } from '../model/weights';
@@ -203,6 +204,8 @@ export class PolicyTrainer {
     /** Updated in place by each step: the engine serving it sees the new values. */
     readonly adapter: LoraAdapter,
     readonly options: PolicyTrainerOptions,
+    /** θ and λ of the model's copy cache, where it has one (the policy is the mixture). */
+    private readonly copyFeeds: Record<string, ort.Tensor>,
   ) {
     this.optimizer = new AdamW(adapter.parameters(), options.optimizer);
   }
@@ -216,7 +219,7 @@ export class PolicyTrainer {
     };
     const graph = buildPolicyTrainingGraph(context.config, context.layout, resolved.loss, resolved.checkpointLayers);
     const session = await createGradientSession(context, graph, `policy-${resolved.loss.aggregation}-${resolved.loss.klCoef > 0 ? 'kl' : 'nokl'}${resolved.checkpointLayers ? '-checkpointed' : ''}.onnx`, resolved.memoryArena);
-    return new PolicyTrainer(session, graph.parameters, adapter, resolved);
+    return new PolicyTrainer(session, graph.parameters, adapter, resolved, copyCacheFeeds(context.config.copyCache));
   }
 
   get steps(): number {
@@ -267,7 +270,7 @@ export class PolicyTrainer {
     // sequence's tokens share one sequence's weight.
     const weightOf =
       this.options.loss.aggregation === 'token-mean' ? () => 1 / tokens : (s: TrainingSequence) => 1 / (responseTokens(s) * sequences.length);
-    const adapterFeeds = this.adapter.feeds();
+    const adapterFeeds = { ...this.adapter.feeds(), ...this.copyFeeds };
     const batches = chunks(sequences, this.options.microBatchSize).map((chunk) => ({ ...adapterFeeds, ...packSequences(chunk, weightOf, true, withKl).feeds }));
     return { batches, tokens };
   }
@@ -323,7 +326,7 @@ export class CrossEntropyTrainer {
         shapes.set(name, fixedFeeds[name].dims as number[]);
       }
     }
-    return new CrossEntropyTrainer(session, graph.parameters, parameters, fixedFeeds, shapes, resolved);
+    return new CrossEntropyTrainer(session, graph.parameters, parameters, { ...fixedFeeds, ...copyCacheFeeds(context.config.copyCache) }, shapes, resolved);
   }
 
   /** Loss and gradients without updating anything (for checks and evaluation). */

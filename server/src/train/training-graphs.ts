@@ -8,7 +8,7 @@
 import { gradients } from '../onnx/autodiff';
 import { GraphBuilder, Value } from '../onnx/graph';
 import { ModelConfig } from '../model/config';
-import { decoderBody, outputLogits, startGraph } from '../model/llama';
+import { scoredLogprobs, startGraph } from '../model/llama';
 import { WeightLayout } from '../model/weights';
 
 export type LossAggregation = 'token-mean' | 'seq-mean-token-mean';
@@ -77,10 +77,8 @@ function forwardLogprobs(name: string, config: ModelConfig, layout: WeightLayout
   const rows = g.input(TRAIN_INPUTS.rows, 'int64', ['tokens']);
   const targets = g.input(TRAIN_INPUTS.targets, 'int64', ['tokens']);
   const tokenWeights = g.input(TRAIN_INPUTS.weights, 'float32', ['tokens']);
-  const hidden = g.node('Gather', [decoderBody(body, ids, false), rows], { axis: 0 });
-  const logSoftmax = g.node('LogSoftmax', [outputLogits(body, hidden)], { axis: -1 });
-  const picked = g.node('GatherElements', [logSoftmax, g.node('Unsqueeze', [targets, g.ints([1])])], { axis: 1 });
-  const logprobs = g.node('Reshape', [picked, g.ints([-1])]);
+  // The policy's log-probabilities: with the copy cache where the model has one.
+  const { logprobs, logSoftmax } = scoredLogprobs(body, ids, rows, targets, config.copyCache !== undefined);
   return { g, body, logprobs, logSoftmax, weights: tokenWeights };
 }
 
@@ -145,7 +143,7 @@ export function buildPolicyTrainingGraph(config: ModelConfig, layout: WeightLayo
   return { graph: g, parameters: body.lora.map((v) => v.name) };
 }
 
-/** Entropy of each response token's next-token distribution, [M]. */
+/** Entropy of each response token's next-token distribution (the model's own, before any copy cache), [M]. */
 function entropyOf(g: GraphBuilder, logSoftmax: Value): Value {
   return g.node('Neg', [g.node('ReduceSum', [g.node('Mul', [g.node('Exp', [logSoftmax]), logSoftmax]), g.ints([-1])], { keepdims: 0 })]);
 }
