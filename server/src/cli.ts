@@ -12,6 +12,7 @@ import { pretrainCommand } from './commands/pretrain';
 import { sftCommand } from './commands/sft';
 import { shipModelCommand } from './commands/ship-model';
 import { perplexityCommand } from './commands/perplexity';
+import { tuneCopyCacheCommand } from './commands/tune-copy-cache';
 import { evalCommand } from './commands/eval';
 import { exportCommand } from './commands/export';
 import { generateCommand } from './commands/generate';
@@ -23,7 +24,7 @@ import { serveCommand } from './commands/serve';
 import { trainCommand } from './commands/train';
 import { version } from './version';
 
-const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, exportModelCommand, modelCommand, adapterCommand, corpusCommand, tokenizerCommand, pretrainCommand, sftCommand, shipModelCommand, perplexityCommand];
+const commands: Command[] = [serveCommand, advantagesCommand, rewardCommand, generateCommand, logprobsCommand, trainCommand, evalCommand, initModelCommand, replayCommand, exportCommand, exportModelCommand, modelCommand, adapterCommand, corpusCommand, tokenizerCommand, pretrainCommand, sftCommand, shipModelCommand, perplexityCommand, tuneCopyCacheCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
