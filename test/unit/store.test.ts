@@ -76,6 +76,24 @@ describe('store', () => {
     ]);
   });
 
+  it('stores one verdict per suggestion: an accept that comes after an ignored or typed-over verdict replaces it', () => {
+    // VS Code asks for the next suggestion at the new cursor as it applies an accepted one, so
+    // the server may judge it ignored a few milliseconds before the accept command arrives.
+    const store = Store.open(':memory:');
+    for (const [id, first] of [['s1', 'ignored'], ['s2', 'typed_over']] as const) {
+      store.addSuggestion({ id, time: 1, uri: 'file:///w/a.ts', path: '/w/a.ts', rewritten: 'r', insertText: 'i', adapterVersion: 0, latencyMs: 5 });
+      store.addOutcome(id, first, 10);
+      store.addOutcome(id, 'accepted', 12);
+      store.addOutcome(id, 'survival', 40, 30, 1);
+      assert.deepEqual(store.outcomes(id).map((o) => o.kind), ['accepted', 'survival'], id);
+    }
+    // A verdict that stands stays: an ignored suggestion no accept followed.
+    store.addSuggestion({ id: 's3', time: 1, uri: 'file:///w/a.ts', path: '/w/a.ts', rewritten: 'r', insertText: 'i', adapterVersion: 0, latencyMs: 5 });
+    store.addOutcome('s3', 'ignored', 10);
+    assert.deepEqual(store.outcomes('s3').map((o) => o.kind), ['ignored']);
+    store.close();
+  });
+
   it('keeps learning paused across reopening', () => {
     const file = join(tempDir('store'), 'gapo.db');
     let store = Store.open(file);

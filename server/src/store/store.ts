@@ -157,10 +157,14 @@ export class Store {
 
   /**
    * Records an outcome (a survival check's also ends its pending row). One of a suggestion
-   * that was deleted meanwhile (the user forgot it) is dropped: returns false.
+   * that was deleted meanwhile (the user forgot it) is dropped: returns false. An accept
+   * replaces an earlier ignored or typed-over verdict (the editor applies an accepted item,
+   * and asks for the next suggestion, before its accept command arrives): one verdict per
+   * suggestion, so no count or reader sees the same suggestion both ignored and accepted.
    */
   addOutcome(suggestionId: string, kind: Outcome['kind'], time: number, afterS: number | null = null, share: number | null = null): boolean {
     return transaction(this.db, () => {
+      if (kind === 'accepted') this.db.prepare("DELETE FROM outcomes WHERE suggestion_id = ? AND kind IN ('ignored', 'typed_over')").run(suggestionId);
       const added = this.db
         .prepare('INSERT INTO outcomes(suggestion_id, time, kind, after_s, share) SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM suggestions WHERE id = ?)')
         .run(suggestionId, time, kind, afterS, share, suggestionId).changes;
