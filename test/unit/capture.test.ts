@@ -188,7 +188,7 @@ describe('edit items', () => {
   });
 
   it('show nothing unless the model closed the region with its end marker', () => {
-    const context = { region: 'a\nreturn \nb\n', regionStart: 0, cursor: 9 };
+    const context = { prefix: '', region: 'a\nreturn \nb\n', suffix: '', regionStart: 0, cursor: 9 };
     assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'length' }, editFormat), null, 'cut off: would delete "b"');
     assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'eos' }, editFormat), null, 'ended without the marker');
     assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'unsure' }, editFormat), null, 'stopped by the confidence gate');
@@ -197,13 +197,36 @@ describe('edit items', () => {
   });
 
   it('show a fill-in-the-middle answer as ghost text at the cursor, even when the gate or the limit cut it', () => {
-    const context = { region: 'a\nreturn \nb\n', regionStart: 100, cursor: 9 };
+    const context = { prefix: '', region: 'a\nreturn \nb\n', suffix: '', regionStart: 100, cursor: 9 };
     const fim = fimFormat('fim-spm', QWEN_FIM_TOKENS);
     for (const finishReason of ['eos', 'unsure', 'length'] as const) {
       assert.deepEqual(suggestionFor(context, { text: 'x;', finishReason }, fim), { item: { kind: 'insert', start: 109, end: 109, insertText: 'x;' }, rewritten: 'a\nreturn x;\nb\n' }, finishReason);
     }
     assert.equal(suggestionFor(context, { text: 'x;', finishReason: 'cancelled' }, fim), null, 'a cancelled request shows nothing');
     assert.equal(suggestionFor(context, { text: '', finishReason: 'eos' }, fim), null, 'an empty answer: nothing to show');
+  });
+
+  it('show nothing that cannot be right: white space alone, a bracket closed that is not open, the next line again', () => {
+    const fim = fimFormat('fim-spm', QWEN_FIM_TOKENS);
+    const show = (before: string, after: string, text: string) =>
+      suggestionFor({ prefix: '', region: before + after, suffix: '', regionStart: 0, cursor: before.length }, { text, finishReason: 'eos' }, fim)?.item.insertText ?? null;
+    // After Enter: indentation alone is not a suggestion.
+    assert.equal(show('function f() {\n', '}\n', '  \n  '), null);
+    // Closing what is open is right; closing what is not, or the wrong bracket, is not.
+    assert.equal(show('call(a, b', '\n', ');'), ');');
+    assert.equal(show('if (ok) {\n  run();\n', '\n', '}'), '}');
+    assert.equal(show('const x = 1', '\n', ');'), null);
+    assert.equal(show('f(items[0', '\n', '));'), null);
+    // Brackets inside strings and comments do not count.
+    assert.equal(show("log(')' + x", '\n', ');'), ');');
+    assert.equal(show('f(a // )\n', '\n', ')'), ')');
+    // The line that follows, written again.
+    assert.equal(show('const a = 1;\n', '\nconst b = 2;\n', 'const b = 2;'), null);
+    assert.equal(show('const a = 1;\nconst ', '\nconst b = 2;\n', 'b = 2;'), null);
+    assert.equal(show('const a = 1;\n', '\nconst b = 2;\n', 'const c = 3;'), 'const c = 3;');
+    // A line of brackets alone is often repeated on purpose (nested callbacks).
+    assert.equal(show('    });\n  ', '\n  });\n', '});'), null, 'closes nothing open: still refused');
+    assert.equal(show('a(() => {\n  b(() => {\n    c();\n  ', '\n});\n', '});'), '});');
   });
 
   it('make no item when the model leaves the region alone', () => {

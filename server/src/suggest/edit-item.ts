@@ -5,6 +5,7 @@
 import type { Generation } from '../model/engine';
 import { commonPrefixLength, commonSuffixLength } from '../edits/text';
 import { insertionAtCursor, type PromptFormat } from '../edits/prompt-format';
+import { implausibleInsertion } from '../edits/plausible';
 import type { EditItem } from '../edits/suggestion';
 
 /** The item for a rewrite of `region` (at `regionStart`, cursor at `cursor` inside it), or null for no change. */
@@ -32,16 +33,17 @@ export function editItem(region: string, rewritten: string, regionStart: number,
 
 /**
  * What to show for a generation: nothing unless it is a usable answer in its format (a
- * rewrite closed by its end marker, an insertion) that changes the region; otherwise the item
- * and the rewritten region.
+ * rewrite closed by its end marker, an insertion) that changes the region and could be right
+ * (edits/plausible.ts); otherwise the item and the rewritten region.
  */
 export function suggestionFor(
-  context: { region: string; regionStart: number; cursor: number },
+  context: { prefix: string; region: string; suffix: string; regionStart: number; cursor: number },
   generation: Pick<Generation, 'text' | 'finishReason'>,
   format: PromptFormat,
 ): { item: EditItem; rewritten: string } | null {
   if (!format.usable(generation.finishReason)) return null;
   const rewritten = format.rewrite(context, generation.text);
   const item = editItem(context.region, rewritten, context.regionStart, context.cursor);
-  return item ? { item, rewritten } : null;
+  if (!item || (item.kind === 'insert' && implausibleInsertion(context, item.insertText))) return null;
+  return { item, rewritten };
 }
