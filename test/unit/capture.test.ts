@@ -210,8 +210,13 @@ describe('edit items', () => {
     const fim = fimFormat('fim-spm', QWEN_FIM_TOKENS);
     const show = (before: string, after: string, text: string) =>
       suggestionFor({ prefix: '', region: before + after, suffix: '', regionStart: 0, cursor: before.length }, { text, finishReason: 'eos' }, fim)?.item.insertText ?? null;
-    // After Enter: indentation alone is not a suggestion.
-    assert.equal(show('function f() {\n', '}\n', '  \n  '), null);
+    // After Enter an editor has indented already: more white space alone is not a suggestion.
+    assert.equal(show('function f() {\n  ', '\n}\n', '  \n  '), null);
+    assert.equal(show('x = 1', '\n', '  '), null);
+    // At the start of an empty line, where nothing indented it, the indentation is; so is a line
+    // break with the next line's indentation after code (what Enter would do).
+    assert.equal(show('if (ok) {', '\n}\n', '\n  '), '\n  ');
+    assert.equal(show('function f() {\n', '\n}\n', '  '), '  ');
     // Closing what is open is right; closing what is not, or the wrong bracket, is not.
     assert.equal(show('call(a, b', '\n', ');'), ');');
     assert.equal(show('if (ok) {\n  run();\n', '\n', '}'), '}');

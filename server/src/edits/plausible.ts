@@ -3,8 +3,12 @@
 
 /** Why an insertion at the cursor cannot be right, or null when it may be. */
 export function implausibleInsertion(context: { prefix: string; region: string; suffix: string; cursor: number }, insertion: string): string | null {
-  if (insertion.trim() === '') return 'only white space';
   const before = context.prefix + context.region.slice(0, context.cursor);
+  // White space alone: after Enter an editor has indented the line already, and spaces after
+  // code on its line are nothing to type. (A line break with the next line's indentation, or
+  // the indentation of a line nothing indented, is what a user types where no editor indents.)
+  const linePrefix = before.slice(before.lastIndexOf('\n') + 1);
+  if (insertion.trim() === '' && linePrefix !== '' && (linePrefix.trim() === '' || !insertion.includes('\n'))) return 'only white space';
   const after = context.region.slice(context.cursor) + context.suffix;
   if (closesWhatIsNotOpen(before, insertion)) return 'closes a bracket that is not open';
   if (repeatsNextLine(before, insertion, after)) return 'repeats the next line';
