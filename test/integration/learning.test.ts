@@ -229,6 +229,40 @@ describe('learning through the language server', () => {
     await assert.rejects(session.request(LearnFromHistoryRequest, { folder: join(work, 'not-a-repo') }), /git .*failed/);
   });
 
+  it('trains in the background on all of an imported history, not on the part imported when the user went idle', async () => {
+    // A server that trains as soon as 3 new episodes exist and the user has been idle 200 ms:
+    // without the hold, it starts while the commits are still being read.
+    const historyData = join(work, 'import-data');
+    const importing = await LspSession.start({ ...base, dataDir: historyData, initializationOptions: { training: { ...training, background: true, idleMs: 200, minNewEpisodes: 3 }, prompt, suggest: { maxTokens: 12 } } });
+    try {
+      await importing.waitForModel();
+      const repo = join(work, 'long-history');
+      mkdirSync(repo, { recursive: true });
+      const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { stdio: 'pipe' });
+      git('init', '-q');
+      const lines: string[] = [];
+      for (let commit = 0; commit < 40; commit++) {
+        lines.push(`export const value${commit} = compute(${commit}, 'step ${commit}');`);
+        writeFileSync(join(repo, `file${commit % 4}.js`), lines.filter((_, i) => i % 4 === commit % 4).join('\n\n') + '\n');
+        git('add', '-A');
+        git('commit', '-qm', `commit ${commit}`);
+      }
+      const result = await importing.request(LearnFromHistoryRequest, { folder: repo });
+      assert.ok(result.episodes >= 30, `${result.episodes} episodes`);
+      let runs: RunRecord[] = [];
+      for (let i = 0; i < 600 && !runs.some((r) => r.status !== 'running'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        runs = (await importing.request(StatsRequest, undefined)).runs;
+      }
+      const [first] = runs;
+      assert.ok(first, 'a background run started after the import');
+      assert.equal(first.trigger, 'background');
+      assert.equal(first.trainEpisodes + first.heldOutEpisodes, result.episodes, 'the first run saw every imported episode');
+    } finally {
+      await importing.stop();
+    }
+  });
+
   it('serves the base model, with a warning, when the live adapter was deleted from disk', async () => {
     await session.request(RollbackRequest, { version: 3 });
     const dir = (await session.request(StatsRequest, undefined)).adapters[3].path!;

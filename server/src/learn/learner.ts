@@ -48,7 +48,9 @@ export interface RunResult {
 export class TrainingError extends Error {}
 
 export class Learner {
-  private running: { runId: number; worker: Worker; done: Promise<RunResult>; cancel: () => void } | null = null;
+  private running: { runId: number; trigger: 'background' | 'manual' | 'import'; worker: Worker; done: Promise<RunResult>; cancel: () => void } | null = null;
+  /** History imports under way: no background run starts meanwhile (it would train on a part). */
+  private imports = 0;
   private lastActivity = Date.now();
   private readonly timer: NodeJS.Timeout;
 
@@ -78,9 +80,27 @@ export class Learner {
 
   private maybeTrainInBackground(): void {
     const s = this.host.settings;
-    if (this.running || this.host.paused() || Date.now() - this.lastActivity < s.idleMs) return;
+    if (this.running || this.imports > 0 || this.host.paused() || Date.now() - this.lastActivity < s.idleMs) return;
     if (this.newEpisodes() < s.minNewEpisodes) return;
     this.train('background').catch((error) => this.host.log(`background training: ${(error as Error).message}`));
+  }
+
+  /**
+   * Episodes are being imported (Learn from Repository History): no background run starts
+   * until the returned call ends the hold, and a background run already going is cancelled, as
+   * it trained on what was there before. A manual run goes on: the user asked for it.
+   */
+  holdForImport(): () => void {
+    this.imports++;
+    if (this.running?.trigger === 'background') {
+      this.host.log(`training run ${this.running.runId} cancelled: episodes are being imported`);
+      this.running.cancel();
+    }
+    let held = true;
+    return () => {
+      if (held) this.imports--;
+      held = false;
+    };
   }
 
   /** Starts a run (or returns the one already running). */
@@ -173,7 +193,7 @@ export class Learner {
       worker.on('exit', (code) => fail(`the training worker exited (code ${code})`, 'cancelled'));
       cancel = () => fail('cancelled by the user', 'cancelled');
     });
-    this.running = { runId, worker, done, cancel };
+    this.running = { runId, trigger, worker, done, cancel };
     this.host.progress('starting', 0, true);
     return done;
   }

@@ -67,6 +67,7 @@ export function answerRequests(connection: Connection, server: () => ServerState
     let episodes = 0;
     let commits = 0;
     let skipped = 0;
+    const release = state.learner?.holdForImport() ?? (() => {});
     try {
       for (const commit of commitEpisodes(folder, limit, privacy)) {
         if (token.isCancellationRequested || progress?.token.isCancellationRequested) break;
@@ -89,6 +90,7 @@ export function answerRequests(connection: Connection, server: () => ServerState
       if (error instanceof GitError) throw failed(error.message);
       throw error;
     } finally {
+      release();
       progress?.done();
     }
     state.log(`learned ${episodes} episodes from ${commits} commits of ${folder}${skipped ? ` (${skipped} skipped)` : ''}`);
