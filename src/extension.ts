@@ -193,7 +193,7 @@ async function chooseModel(): Promise<void> {
   const config = vscode.workspace.getConfiguration('gapo');
   const current = config.get<string>('model.path') || '';
   const picks: (vscode.QuickPickItem & { dir?: string; hub?: string })[] = [
-    { label: 'Bundled default model', description: current === '' ? 'current' : '', detail: 'A 3.2M-parameter code model trained by this project: short insertions at the cursor, fast on any CPU', dir: '' },
+    { label: 'Bundled default model', description: current === '' ? 'current' : '', detail: 'A 3.1M-parameter code model trained by this project: short insertions at the cursor, fast on any CPU', dir: '' },
     ...SUGGESTED_MODELS.map((m) => ({ label: m.id, description: 'Hugging Face hub', detail: m.detail, hub: m.id })),
     { label: 'A model on the Hugging Face hub…', detail: 'Any Llama or Qwen2 model by its id, ORG/NAME (HF_TOKEN in the environment for gated ones)', hub: '' },
     { label: 'A model folder…', detail: 'A Llama or Qwen2 model in the Hugging Face layout (config.json, *.safetensors, tokenizer.json)' },

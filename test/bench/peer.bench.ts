@@ -136,7 +136,7 @@ export async function benchPeer(): Promise<void> {
   }
   const defaultCopy = join(BENCH_DIR, 'model-default');
   const models = [
-    { key: 'default', name: 'default model (3.2M)', dir: join(repoRoot, 'models', 'default'), gguf: defaultCopy, rounds: 5 },
+    { key: 'default', name: 'default model (3.1M)', dir: join(repoRoot, 'models', 'default'), gguf: defaultCopy, rounds: 5 },
     { key: 'qwen2.5-0.5b', name: 'qwen2.5-0.5b shape', dir: big, gguf: big, rounds: Number(process.env.GAPO_BENCH_ROUNDS) || 3 },
   ].filter((model) => !process.env.GAPO_BENCH_MODELS || process.env.GAPO_BENCH_MODELS.split(',').includes(model.key));
   console.log(`Alternating runs (${CONTENDERS.join(', ')}; repeated), each in its own process; medians.`);

@@ -39,6 +39,15 @@ describe('the bundled default model', () => {
     for (const line of sources) assert.ok(isPermissive(line.split('\t')[1]), line);
   });
 
+  it('is described with its parameter count as the engine counts it (the picker, the walkthrough, the READMEs)', () => {
+    const weights = readSafetensorsHeader(join(modelDir, 'model.safetensors'));
+    const count = `${(weights.tensors.reduce((sum, t) => sum + t.shape.reduce((a, b) => a * b, 1), 0) / 1e6).toFixed(1)}M`;
+    for (const file of ['src/extension.ts', 'media/walkthrough/model.md', 'docs/extension-readme.md', 'models/default/README.md', 'README.md']) {
+      const said = [...readFileSync(join(repoRoot, file), 'utf8').matchAll(/(\d+\.\d)M[- ]param/g)].map((m) => `${m[1]}M`);
+      assert.ok(said.length > 0 && said.every((c) => c === count), `${file} says ${said.join(', ')}; the model has ${count}`);
+    }
+  });
+
   it('is what the CLI uses without --model', () => {
     const result = spawnSync(process.execPath, [cliPath, 'eval', '--episodes', join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl'), '--limit', '3', '--json', '--cache', tempDir('default-cache')], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunResult, ServerStatus } from '../../server/src/protocol';
+import { phaseMessage } from '../../server/src/learn/learner';
 import { runSummary, statusText } from '../../src/summaries';
 
 const ready: ServerStatus = {
@@ -34,8 +35,16 @@ describe('the status item', () => {
     assert.match(statusText('starting', null).summary, /starting/);
   });
 
+  it('says what a run is doing without repeating itself ("training: step 2 of 4", not "training: training (2/4)")', () => {
+    const training = (message: string) => statusText('running', { ...ready, training: { ...ready.training, state: 'training', percentage: 50, message } }).summary;
+    assert.equal(training(phaseMessage('training', 2, 4)), 'training: step 2 of 4');
+    assert.equal(training(phaseMessage('loading', 0, 1)), 'training: loading the model');
+    assert.equal(training(phaseMessage('evaluating live', 3, 12)), 'training: judging the live adapter (3 of 12 held-out episodes)');
+    assert.equal(training(phaseMessage('evaluating candidate', 12, 12)), 'training: judging the candidate (12 of 12 held-out episodes)');
+  });
+
   it('shows training with its percentage, then paused learning and switched-off suggestions', () => {
-    assert.equal(statusText('running', { ...ready, training: { ...ready.training, state: 'training', percentage: 42, message: 'training (1/2)' } }).text, '$(sync~spin) GAPO 42%');
+    assert.equal(statusText('running', { ...ready, training: { ...ready.training, state: 'training', percentage: 42, message: 'step 1 of 2' } }).text, '$(sync~spin) GAPO 42%');
     assert.match(statusText('running', { ...ready, learning: 'paused' }).summary, /paused/);
     assert.match(statusText('running', { ...ready, suggestions: { ...ready.suggestions, enabled: false } }).summary, /suggestions off/);
   });

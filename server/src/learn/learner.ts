@@ -176,7 +176,7 @@ export class Learner {
       worker.on('message', (message: TrainingMessage) => {
         try {
           if (message.type === 'log') this.host.log(message.message);
-          else if (message.type === 'phase') this.host.progress(`${message.phase} (${message.done}/${message.total})`, phasePercent(message.phase, message.done, message.total), true);
+          else if (message.type === 'phase') this.host.progress(phaseMessage(message.phase, message.done, message.total), phasePercent(message.phase, message.done, message.total), true);
           else if (message.type === 'step') {
             const { step, groups, ...metrics } = message.summary;
             store.addStep(runId, step, metrics, groups);
@@ -245,6 +245,14 @@ export class Learner {
     const shown = e.suggestionId ? this.host.store.shownSuggestion(e.suggestionId) : null;
     return shown ? { episode: e, shown: { rewritten: shown.rewritten, bonus: outcomeBonus(shown.outcomes) } } : { episode: e };
   }
+}
+
+/** What a run is doing, in the words the status item and the notification put after "training: ". */
+export function phaseMessage(phase: string, done: number, total: number): string {
+  if (phase === 'loading') return 'loading the model';
+  if (phase === 'training') return `step ${done} of ${total}`;
+  const what = phase === 'evaluating live' ? 'judging the live adapter' : 'judging the candidate';
+  return `${what} (${done} of ${total} held-out episodes)`;
 }
 
 function phasePercent(phase: string, done: number, total: number): number {
