@@ -102,7 +102,8 @@ describe('pulling a model from the hub', () => {
   it('pulls for the extension over LSP (gapo/pullModel), reporting bytes and rate as work-done progress', async () => {
     const cache = tempDir('hub-cache-lsp');
     const env = { ...process.env, HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_TOKEN: '' };
-    const session = await LspSession.start({ cliPath, dataDir: join(tempDir('hub-lsp'), 'data'), modelDir: null, env });
+    const logs: string[] = [];
+    const session = await LspSession.start({ cliPath, dataDir: join(tempDir('hub-lsp'), 'data'), modelDir: null, env, log: (line) => logs.push(line) });
     try {
       const pulled = await session.request(PullModelRequest, { id: 'org/tiny' });
       assert.equal(pulled.dir, join(cache, 'models--org--tiny', 'snapshots', hub.commit));
@@ -110,6 +111,8 @@ describe('pulling a model from the hub', () => {
       assert.ok(session.progress.some((p) => p.kind === 'begin' && /pulling org\/tiny/.test(p.title ?? '') && p.cancellable));
       assert.ok(session.progress.some((p) => p.kind === 'report' && /MiB at [\d.]+ MiB\/s/.test(p.message ?? '')));
       await assert.rejects(session.request(PullModelRequest, { id: 'org/missing' }), /there is no model org\/missing/);
+      // A failed pull is in the server's log (the extension's output channel), not only in a notification.
+      assert.ok(logs.some((line) => /could not pull org\/missing: there is no model org\/missing/.test(line)), logs.join('\n'));
     } finally {
       await session.stop();
     }

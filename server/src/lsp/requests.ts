@@ -114,6 +114,8 @@ export function answerRequests(connection: Connection, server: () => ServerState
       server().log(`pulled ${params.id} into ${pulled.dir} (${mib(pulled.downloaded)} MiB downloaded)`);
       return { dir: pulled.dir, downloaded: pulled.downloaded };
     } catch (error) {
+      // In the output channel too: the notification that shows it goes away.
+      server().log(`could not pull ${params.id}: ${(error as Error).message}`);
       if (error instanceof HubError) throw failed(error.message);
       throw error;
     } finally {
