@@ -70,7 +70,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (SERVER_SETTINGS.some((setting) => event.affectsConfiguration(setting))) void restart(context);
     }),
   );
+  void openWalkthroughOnce(context);
   await start(context);
+}
+
+/** The walkthrough, on the first start after installing (VS Code opens an extension's own only for some installs, and its own welcome page first). */
+async function openWalkthroughOnce(context: vscode.ExtensionContext): Promise<void> {
+  const key = 'gapo.walkthroughOpened';
+  if (context.globalState.get<boolean>(key)) return;
+  await context.globalState.update(key, true);
+  await vscode.commands.executeCommand('workbench.action.openWalkthrough', `${context.extension.id}#gapo.start`, false);
 }
 
 async function start(context: vscode.ExtensionContext): Promise<void> {

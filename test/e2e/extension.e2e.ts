@@ -86,6 +86,11 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     await hub?.stop();
   });
 
+  it('opens its walkthrough on the first start', async () => {
+    await vscode.page.getByText('Get started with GAPO Assistant').first().waitFor({ timeout: 60_000 });
+    await vscode.page.screenshot({ path: screenshotPath('walkthrough') });
+  });
+
   it('starts from the package: the status item says the bundled model is ready, at v0', async () => {
     const item = statusItem(vscode.page);
     await until(async () => /GAPO v0/.test((await item.innerText().catch(() => '')) ?? ''), 'the status item to say GAPO v0', 90_000);
