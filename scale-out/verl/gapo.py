@@ -6,11 +6,14 @@ reference point Q; each advantage is (r - Q) / (RMS deviation of the rewards fro
 in the denominator, + epsilon). A group of one, or of equal rewards, has zero advantages.
 
 `gapo_advantages(rewards, tau=0.5)` is one group's. `register()` adds it to verl's advantage
-estimator registry as "gapo" where verl is installed (verl.trainer.ppo.core_algos), so that
-`algorithm.adv_estimator=gapo` selects it. Python's standard library only, outside verl.
+estimator registry as "gapo" (verl.trainer.ppo.core_algos.register_adv_est), so that
+`algorithm.adv_estimator=gapo` selects it, with tau from the environment (GAPO_TAU, default
+0.5). reward.py calls it when verl imports the reward module: that happens in verl's
+TaskRunner, the process that computes advantages. Python's standard library only, outside verl.
 """
 
 import math
+import os
 
 EPSILON = 1e-6
 
@@ -62,7 +65,8 @@ def register():
 
     @core_algos.register_adv_est('gapo')
     def compute_gapo_outcome_advantage(token_level_rewards, response_mask, index, epsilon=EPSILON, config=None, **kwargs):
-        tau = getattr(config, 'gapo_tau', 0.5) if config is not None else 0.5
+        # verl's algorithm config is a dataclass that takes no new keys: τ comes from the environment.
+        tau = float(os.environ.get('GAPO_TAU', '0.5'))
         scores = token_level_rewards.sum(dim=-1)
         groups = defaultdict(list)
         for i in range(scores.shape[0]):

@@ -12,8 +12,17 @@ marker; the answer is cut there, as the engine cuts it, and scored with the pape
 the mean of exact match and normalised edit similarity. Python's standard library only.
 """
 
-import math
+import os
 import re
+import sys
+
+# verl imports this module (custom_reward_function.path) in its TaskRunner, the process that
+# also computes advantages: GAPO's estimator is registered there, beside it in gapo.py.
+if 'verl' in sys.modules:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gapo
+
+    gapo.register()
 
 DATA_SOURCE = 'gapo-assistant/edits'
 REGION_END = '<|editable_region_end|>'

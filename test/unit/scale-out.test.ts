@@ -5,12 +5,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { readEpisodes } from '../../server/src/edits/episode';
 import { REGION_END } from '../../server/src/edits/prompt';
 import { seededRandom } from '../../server/src/edits/text';
 import { computeAdvantages } from '../../server/src/rl/advantages';
 import { editAndExactMatch, editSimilarity, exactMatch } from '../../server/src/rl/reward';
+import { parseModelConfig } from '../../server/src/model/config';
+import { LoraAdapter } from '../../server/src/model/lora';
+import { makeModel, tempDir, testConfigs } from '../helpers/models';
 import { repoRoot } from '../helpers/paths';
 
 const verl = join(repoRoot, 'scale-out', 'verl');
@@ -104,5 +108,29 @@ describe('scale-out to verl', () => {
       assert.equal(got[i].length, want.length);
       want.forEach((a, j) => assert.ok(Math.abs(got[i][j] - a) <= 1e-9 * Math.max(1, Math.abs(a)), `group ${i} ${JSON.stringify(rewards)} τ ${tau}: python ${got[i][j]}, server ${a}`));
     });
+  });
+
+  it("brings verl's adapter back: its merger's lora_alpha of 0 is refused with the way out, and convert.py sets the run's alpha", () => {
+    makeModel('qwen2-tied-bias'); // the shapes below are this test model's
+    const config = parseModelConfig(testConfigs['qwen2-tied-bias']);
+    const trained = LoraAdapter.create(config, { rank: 4, alpha: 8, seed: 3 });
+    const random = seededRandom(8);
+    for (const m of trained.modules.values()) m.b.forEach((_, i) => (m.b[i] = random() - 0.5));
+    // What verl's model merger writes: PEFT's names and layout, lora_alpha 0.
+    const merged = tempDir('verl-lora');
+    trained.save(merged);
+    const peft = JSON.parse(readFileSync(join(merged, 'adapter_config.json'), 'utf8'));
+    writeFileSync(join(merged, 'adapter_config.json'), JSON.stringify({ ...peft, lora_alpha: 0 }));
+    assert.throws(() => LoraAdapter.load(merged, config), /lora_alpha must be a positive number, got 0 .*convert\.py/);
+    const ready = join(tempDir('verl-lora-ready'), 'adapter');
+    const result = spawnSync('/usr/bin/python3', [join(verl, 'convert.py'), merged, ready, '--alpha', '8', '--base', 'Qwen/Qwen2.5-Coder-0.5B-Instruct'], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /gapo adapter import/);
+    const back = LoraAdapter.load(ready, config);
+    assert.equal(back.scale, trained.scale);
+    for (const [module, m] of trained.modules) assert.deepEqual(back.modules.get(module)!.b, m.b, module);
+    const refused = spawnSync('/usr/bin/python3', [join(verl, 'convert.py'), merged, ready, '--alpha', '0'], { encoding: 'utf8' });
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /--alpha must be positive/);
   });
 });

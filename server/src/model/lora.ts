@@ -135,6 +135,10 @@ export class LoraAdapter {
     const rank = Number(peft.r);
     const alpha = Number(peft.lora_alpha ?? rank);
     if (!(Number.isInteger(rank) && rank >= 1)) throw new AdapterError(`${configPath}: r must be a positive integer`);
+    // An alpha of 0 scales the adapter to nothing: verl's model merger writes it so, on purpose.
+    if (!(Number.isFinite(alpha) && alpha > 0)) {
+      throw new AdapterError(`${configPath}: lora_alpha must be a positive number, got ${String(peft.lora_alpha)} (an adapter from verl's model merger: set the run's lora_alpha with scale-out/verl/convert.py)`);
+    }
 
     const weightsPath = join(dir, ADAPTER_WEIGHTS);
     const entries = new Map(readSafetensorsHeader(weightsPath).tensors.map((e) => [e.name.replace('.default.weight', '.weight'), e]));
