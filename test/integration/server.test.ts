@@ -238,6 +238,25 @@ describe('language server over stdio', () => {
     assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === id).map((o) => o.kind), ['typed_over']);
   });
 
+  it('answers the same place asked again (as VS Code does when its IntelliSense widget opens) with the same suggestion, recorded once and still pending', async () => {
+    const uri = pathToFileURL(join(work, 'asked-twice.js')).href;
+    await session.open(uri, DOCUMENT, 'javascript');
+    const shownBefore = (await session.request(StatusRequest)).suggestions.shown;
+    const [first] = await session.inlineCompletion(uri, CURSOR);
+    const [again] = await session.inlineCompletion(uri, CURSOR);
+    assert.deepEqual(again, first, 'the same item, with the same id');
+    assert.equal((await session.request(StatusRequest)).suggestions.shown, shownBefore + 1, 'recorded once');
+    // Still pending: Tab's accept counts, and nothing judged it ignored first.
+    const id = first.command!.arguments![0] as string;
+    await session.accept(uri, first);
+    await session.until(() => session.outcomes.some((o) => o.suggestionId === id), 'the outcome');
+    assert.deepEqual(session.outcomes.filter((o) => o.suggestionId === id && o.kind !== 'survival').map((o) => o.kind), ['accepted']);
+    // Once the document changed, the place is asked anew.
+    const [later] = await session.inlineCompletion(uri, CURSOR);
+    assert.notEqual(later?.command?.arguments?.[0], id);
+    await session.close(uri);
+  });
+
   it('keeps a suggestion pending while the user types along with it', async () => {
     const uri = pathToFileURL(typeOverPath).href;
     await session.edit(uri, 0, session.text(uri).length, DOCUMENT);
@@ -260,7 +279,8 @@ describe('language server over stdio', () => {
     assert.deepEqual(await older, [], 'the older request gives way');
     assert.equal((await newer)[0]?.insertText, 'a + b;');
     const cancel = new CancellationTokenSource();
-    const cancelled = session.inlineCompletion(uri, CURSOR, cancel);
+    // Elsewhere: the same place is answered at once from the last answer, before a cancel arrives.
+    const cancelled = session.inlineCompletion(uri, CURSOR - 1, cancel);
     cancel.cancel();
     await assert.rejects(cancelled, /cancel/i);
     assert.equal((await session.request(StatusRequest)).suggestions.shown, before + 1, 'only the newer suggestion was shown');
@@ -284,7 +304,7 @@ describe('language server over stdio', () => {
     assert.equal(status.modelState, 'ready');
     assert.equal(status.adapterVersion, 0);
     assert.ok(status.suggestions.shown >= 3);
-    assert.equal(status.suggestions.accepted, 5);
+    assert.equal(status.suggestions.accepted, 6);
     assert.equal(status.suggestions.typedOver, 1);
     assert.ok(status.episodes.total >= 2);
     assert.equal(status.training.state, 'idle');

@@ -229,6 +229,11 @@ export class DocumentCapture {
     return this.suggestions.has(id);
   }
 
+  /** Still on screen as far as the server knows: neither accepted nor judged. */
+  isPending(id: string): boolean {
+    return this.suggestions.get(id)?.state === 'pending';
+  }
+
   /**
    * The accept command came back: the editor has already applied the item. It may come after
    * the suggestion was resolved (a settle, a save or an edit got there first): the accept

@@ -12,6 +12,13 @@ import type { ServerState } from './state';
 
 export function serveSuggestions(connection: Connection, server: () => ServerState): void {
   let latestRequest: AbortController | null = null;
+  /**
+   * The last answer and where it was given. VS Code asks again at the same place when its
+   * IntelliSense widget opens beside the ghost text, and hides the ghost text until the answer
+   * comes: the same suggestion, at once, keeps it on screen (a Tab in between goes to the
+   * widget), recorded once and still pending rather than judged ignored by a newer one.
+   */
+  let lastAnswer: { capture: unknown; version: number; line: number; character: number; id: string; items: InlineCompletionItem[] } | null = null;
 
   connection.languages.inlineCompletion.on(async ({ textDocument: { uri }, position }, token): Promise<InlineCompletionItem[] | null> => {
     const state = server();
@@ -21,6 +28,10 @@ export function serveSuggestions(connection: Connection, server: () => ServerSta
     capture.cursorAt(position.line, position.character);
     const engine = state.engine;
     if (!engine || !state.options.suggest.enabled) return null;
+    const same = lastAnswer;
+    if (same && same.capture === capture && same.version === capture.version && same.line === position.line && same.character === position.character && capture.isPending(same.id)) {
+      return same.items;
+    }
     latestRequest?.abort();
     const controller = new AbortController();
     latestRequest = controller;
@@ -33,13 +44,15 @@ export function serveSuggestions(connection: Connection, server: () => ServerSta
       // Nothing to show, or the document was closed and opened again meanwhile.
       if (!shown || state.captures.get(uri) !== capture) return null;
       const { id, item } = shown;
-      return [
+      const items = [
         {
           insertText: item.insertText,
           range: { start: capture.positionAt(item.start), end: capture.positionAt(item.end) },
           command: { title: 'Accept GAPO suggestion', command: ACCEPT_COMMAND, arguments: [id] },
         },
       ];
+      lastAnswer = { capture, version: capture.version, line: position.line, character: position.character, id, items };
+      return items;
     } catch (error) {
       if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
       if ((error as Error).name !== 'CancelledError') connection.console.error(`suggestion failed: ${(error as Error).message}`);
