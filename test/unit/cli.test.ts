@@ -5,6 +5,10 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parquetReadObjects } from 'hyparquet';
+import { heldOutSize } from '../../server/src/learn/learner';
+import { defaultTrainingSettings } from '../../server/src/learn/training-job';
+import { Store } from '../../server/src/store/store';
 import { cliPath as CLI, repoRoot } from '../helpers/paths';
 
 function gapo(args: string[], stdin = '') {
@@ -214,6 +218,31 @@ describe('gapo train and eval', () => {
     const noAdapter = gapo(['eval', ...common, '--adapter', join(dir, 'missing'), '--episodes', episodes]);
     assert.equal(noAdapter.code, 2);
     assert.match(noAdapter.stderr, /no adapter config/);
+  });
+});
+
+describe('gapo export --format verl --val', () => {
+  it("writes verl's training and validation files: the most recent episodes, as many as the eval gate holds out, in the second", async () => {
+    const data = mkdtempSync(join(tmpdir(), 'gapo-export-verl-'));
+    const store = Store.open(join(data, 'gapo.db'));
+    for (let i = 0; i < 30; i++) {
+      store.addEpisode({ id: `e${i}`, time: 1000 + i, uri: 'file:///w/a.ts', source: 'lsp', language: 'typescript', path: '/w/a.ts', history: [], prefix: '', region: `let a = ${i};\n`, suffix: '', cursor: 0, target: `let a = ${i + 1};\n`, suggestionId: null });
+    }
+    store.close();
+    const train = join(data, 'train.parquet');
+    const val = join(data, 'val.parquet');
+    const { code, stderr } = gapo(['export', '--format', 'verl', '--out', train, '--val', val, '--data', data]);
+    assert.equal(code, 0, stderr);
+    const read = async (file: string) => {
+      const bytes = readFileSync(file);
+      return (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) })) as { extra_info: { id: string; split: string } }[];
+    };
+    const held = heldOutSize(30, defaultTrainingSettings);
+    const [trainRows, valRows] = [await read(train), await read(val)];
+    assert.deepEqual(trainRows.map((r) => r.extra_info.id), Array.from({ length: 30 - held }, (_, i) => `e${i}`));
+    assert.deepEqual(valRows.map((r) => r.extra_info.id), Array.from({ length: held }, (_, i) => `e${30 - held + i}`));
+    assert.ok(trainRows.every((r) => r.extra_info.split === 'train') && valRows.every((r) => r.extra_info.split === 'test'));
+    assert.match(gapo(['export', '--format', 'jsonl', '--out', train, '--val', val, '--data', data]).stderr, /--val is for --format verl/);
   });
 });
 

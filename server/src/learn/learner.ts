@@ -121,7 +121,7 @@ export class Learner {
   private run(trigger: 'background' | 'manual' | 'import', importedAdapterDir?: string): Promise<RunResult> {
     const { store, settings } = this.host;
     const episodes = store.episodes();
-    const heldOutCount = Math.min(settings.maxHeldOut, Math.max(settings.minHeldOut, Math.round(episodes.length * settings.heldOutShare)));
+    const heldOutCount = heldOutSize(episodes.length, settings);
     if (episodes.length < heldOutCount + 1) {
       const what = importedAdapterDir ? 'judge an adapter' : 'train';
       return Promise.reject(new TrainingError(`not enough episodes to ${what}: ${episodes.length} collected, ${heldOutCount + 1} needed (${heldOutCount} are held out for the eval gate)`));
@@ -245,6 +245,11 @@ export class Learner {
     const shown = e.suggestionId ? this.host.store.shownSuggestion(e.suggestionId) : null;
     return shown ? { episode: e, shown: { rewritten: shown.rewritten, bonus: outcomeBonus(shown.outcomes) } } : { episode: e };
   }
+}
+
+/** How many of the most recent episodes the eval gate holds out (and an export for verl marks as its test split). */
+export function heldOutSize(episodes: number, settings: Pick<TrainingSettings, 'heldOutShare' | 'minHeldOut' | 'maxHeldOut'>): number {
+  return Math.min(settings.maxHeldOut, Math.max(settings.minHeldOut, Math.round(episodes * settings.heldOutShare)));
 }
 
 /** What a run is doing, in the words the status item and the notification put after "training: ". */

@@ -28,13 +28,16 @@ export function episodeRecord(e: Episode): Record<string, unknown> {
   };
 }
 
-export function exportEpisodes(episodes: Episode[], format: ExportFormat, out: string): void {
+/** `split`: what verl's rows say in extra_info.split (its training files, or its validation ones). */
+export function exportEpisodes(episodes: Episode[], format: ExportFormat, out: string, split: VerlSplit = 'train'): void {
   if (format === 'jsonl') writeFileAtomic(out, episodes.map((e) => Buffer.from(JSON.stringify(episodeRecord(e)) + '\n')));
-  else writeFileAtomic(out, new Uint8Array(verlParquet(episodes)));
+  else writeFileAtomic(out, new Uint8Array(verlParquet(episodes, split)));
 }
 
+export type VerlSplit = 'train' | 'test';
+
 /** verl's layout (examples/data_preprocess in verl): one row per prompt. */
-export function verlParquet(episodes: Episode[]): ArrayBuffer {
+export function verlParquet(episodes: Episode[], split: VerlSplit = 'train'): ArrayBuffer {
   const required = 'REQUIRED' as const;
   const string = (name: string) => ({ name, type: 'BYTE_ARRAY' as const, converted_type: 'UTF8' as const, repetition_type: required });
   return parquetWriteBuffer({
@@ -65,7 +68,7 @@ export function verlParquet(episodes: Episode[]): ArrayBuffer {
       { name: 'reward_model', data: episodes.map((e) => ({ style: 'rule', ground_truth: e.target })) },
       {
         name: 'extra_info',
-        data: episodes.map((e, index) => ({ split: 'train', index: BigInt(index), id: e.id, path: e.path, language: e.language, source: e.source ?? 'lsp' })),
+        data: episodes.map((e, index) => ({ split, index: BigInt(index), id: e.id, path: e.path, language: e.language, source: e.source ?? 'lsp' })),
       },
     ],
   });
