@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { readEpisodes } from '../../server/src/edits/episode';
+import { exportEpisodes } from '../../server/src/store/export';
 import { REGION_END } from '../../server/src/edits/prompt';
 import { seededRandom } from '../../server/src/edits/text';
 import { computeAdvantages } from '../../server/src/rl/advantages';
@@ -132,5 +133,30 @@ describe('scale-out to verl', () => {
     const refused = spawnSync('/usr/bin/python3', [join(verl, 'convert.py'), merged, ready, '--alpha', '0'], { encoding: 'utf8' });
     assert.equal(refused.status, 1);
     assert.match(refused.stderr, /--alpha must be positive/);
+  });
+
+  it("reads an exported verl Parquet file from Python: every row's ground truth, answered exactly, scores 1 with compute_score", () => {
+    const episodes = [...readEpisodes(join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl')), ...readEpisodes(join(repoRoot, 'test', 'fixtures', 'episodes.jsonl'))];
+    const file = join(tempDir('verl-export'), 'train.parquet');
+    exportEpisodes(episodes, 'verl', file);
+    const script = [
+      'import json, sys',
+      'sys.path[:0] = [sys.argv[1], sys.argv[2]]',
+      'import parquet_read, reward',
+      "for row in parquet_read.read(sys.argv[3], {'data_source', 'reward_model.ground_truth', 'extra_info.id', 'extra_info.split'}):",
+      "    truth = row['reward_model.ground_truth']",
+      `    score = reward.compute_score(row['data_source'], truth + '${REGION_END}' + 'after the end', truth)`,
+      "    print(json.dumps({'id': row['extra_info.id'], 'split': row['extra_info.split'], 'truth': truth, 'score': score}))",
+    ].join('\n');
+    const result = spawnSync('/usr/bin/python3', ['-c', script, join(repoRoot, 'test', 'reference'), verl, file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(result.status, 0, result.stderr);
+    const rows = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; split: string; truth: string; score: number });
+    assert.equal(rows.length, episodes.length);
+    rows.forEach((row, i) => {
+      assert.equal(row.id, episodes[i].id);
+      assert.equal(row.truth, episodes[i].target, `row ${i}: the ground truth read from Python is the episode's target`);
+      assert.equal(row.split, 'train');
+      assert.equal(row.score, 1, `row ${i}`);
+    });
   });
 });
