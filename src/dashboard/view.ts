@@ -10,6 +10,7 @@ import type { AdapterRecord, DashboardData, RunRecord, StepRecord } from '../../
 import type { GroupSummary, StepSummary } from '../../server/src/rl/gapo-run';
 import type { EvalResult } from '../../server/src/rl/evaluate';
 import type { FromDashboard, ToDashboard } from './messages';
+import { dayRange, runStarts } from './axes';
 
 declare function acquireVsCodeApi(): { postMessage(message: FromDashboard): void };
 
@@ -72,7 +73,8 @@ function chart(options: Omit<uPlot.Options, 'width' | 'height'>, data: uPlot.Ali
   const foreground = color('foreground', '#ccc');
   const grid = color('lines', 'rgba(128,128,128,0.3)');
   const axes = (options.axes ?? [{}, {}]).map((axis) => ({ stroke: foreground, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 }, ...axis }));
-  charts.push(new uPlot({ ...options, axes, width, height: 220 }, data, figure));
+  // The legend names the series; it shows values only under the cursor (not "--" before one).
+  charts.push(new uPlot({ legend: { live: false }, ...options, axes, width, height: 220 }, data, figure));
   figure.append(el('figcaption', {}, caption));
   return figure;
 }
@@ -156,12 +158,34 @@ function trainingSection(steps: StepRecord[], runs: RunRecord[]): HTMLElement {
   if (steps.length > 0) {
     const metrics = steps.map((s) => s.metrics as Omit<StepSummary, 'groups'>);
     const xs = steps.map((_, i) => i + 1);
+    // A dashed line and the run's id where each run starts: the steps of successive runs follow each other.
+    const starts = runStarts(steps.map((s) => s.runId));
+    // Half a step of room either side: the first run's mark and name show too.
+    const stepScale: uPlot.Scale = { time: false, range: [0.5, steps.length + 0.5] };
+    const markRuns = (u: uPlot) => {
+      const { ctx } = u;
+      const { top, height } = u.bbox;
+      ctx.save();
+      ctx.strokeStyle = ctx.fillStyle = color('foreground', '#ccc');
+      ctx.setLineDash([3, 3]);
+      ctx.font = `${10 * devicePixelRatio}px sans-serif`;
+      for (const { x, runId } of starts) {
+        const at = u.valToPos(x - 0.5, 'x', true);
+        ctx.beginPath();
+        ctx.moveTo(at, top);
+        ctx.lineTo(at, top + height);
+        ctx.stroke();
+        ctx.fillText(`run ${runId}`, at + 3 * devicePixelRatio, top + 10 * devicePixelRatio);
+      }
+      ctx.restore();
+    };
     const line = (label: string, name: string, fallback: string, scale = 'y') => ({ label, stroke: color(name, fallback), width: 2, scale, points: { show: steps.length < 40 } });
     parts.push(
-      chart({ scales: { x: { time: false } }, series: [{ label: 'step' }, line('mean reward', 'blue', '#3794ff')], axes: [counting('step'), { label: 'reward' }] }, [xs, metrics.map((m) => m.reward)], 'Mean reward per step (the last runs, oldest first).'),
+      chart({ scales: { x: stepScale }, series: [{ label: 'step' }, line('mean reward', 'blue', '#3794ff')], axes: [counting('step'), { label: 'reward' }], hooks: { draw: [markRuns] } }, [xs, metrics.map((m) => m.reward)], 'Mean reward per step (the last runs, oldest first; a dashed line where each run starts).'),
       chart(
         {
-          scales: { x: { time: false } },
+          scales: { x: stepScale },
+          hooks: { draw: [markRuns] },
           series: [{ label: 'step' }, line('clip (low)', 'red', '#f14c4c'), line('clip (high)', 'purple', '#b180d7'), line('KL', 'yellow', '#cca700')],
           // KL is tiny: three significant digits, not uPlot's fixed decimals (which print "-0").
           axes: [counting('step'), { label: 'fraction / KL', size: 70, values: (_u, ticks) => ticks.map((t) => String(Number(t.toPrecision(3)))) }],
@@ -203,7 +227,7 @@ function acceptanceSection({ acceptance }: DashboardData): HTMLElement {
         { label: 'typed over', stroke: color('red', '#f14c4c'), width: 2, points: { show: true } },
         { label: 'kept (survival)', stroke: color('blue', '#3794ff'), width: 2, dash: [4, 4], points: { show: true } },
       ],
-      scales: { y: { range: [0, 1] } },
+      scales: { x: { range: () => dayRange(days) }, y: { range: [0, 1] } },
       axes: [{}, { label: 'share of shown' }],
     },
     [days, acceptance.map((d) => share(d.accepted, d.shown)), acceptance.map((d) => share(d.typedOver, d.shown)), acceptance.map((d) => d.survival)],
