@@ -232,6 +232,11 @@ describe('edit items', () => {
     // A line of brackets alone is often repeated on purpose (nested callbacks).
     assert.equal(show('    });\n  ', '\n  });\n', '});'), null, 'closes nothing open: still refused');
     assert.equal(show('a(() => {\n  b(() => {\n    c();\n  ', '\n});\n', '});'), '});');
+    // A prompt's prefix is a window of lines: a closer whose opener lies above it may be right.
+    const windowed = (before: string, text: string) =>
+      suggestionFor({ prefix: before, region: '\n', suffix: '', regionStart: 5000 + before.length, cursor: 0 }, { text, finishReason: 'eos' }, fim)?.item.insertText ?? null;
+    assert.equal(windowed('    return total;\n', '}'), '}', 'the function opened more lines above than the prompt holds');
+    assert.equal(windowed('  f(a,\n', '}'), null, 'the wrong bracket is wrong wherever the window starts');
   });
 
   it('make no item when the model leaves the region alone', () => {

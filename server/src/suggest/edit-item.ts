@@ -44,6 +44,7 @@ export function suggestionFor(
   if (!format.usable(generation.finishReason)) return null;
   const rewritten = format.rewrite(context, generation.text);
   const item = editItem(context.region, rewritten, context.regionStart, context.cursor);
-  if (!item || (item.kind === 'insert' && implausibleInsertion(context, item.insertText))) return null;
+  // The prefix starts at the top of the file when it reaches back to offset 0.
+  if (!item || (item.kind === 'insert' && implausibleInsertion(context, item.insertText, context.regionStart === context.prefix.length))) return null;
   return { item, rewritten };
 }
