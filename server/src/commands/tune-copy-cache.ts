@@ -72,7 +72,7 @@ ${engineOptionsUsage}`,
         const config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
         if (best.copyCache) config.gapo_copy_cache = best.copyCache;
         else delete config.gapo_copy_cache;
-        writeFileAtomic(file, Buffer.from(JSON.stringify(config, null, 2) + "\n"));
+        writeFileAtomic(file, Buffer.from(JSON.stringify(config, null, 2) + '\n'));
         io.stderr(`wrote ${best.copyCache ? JSON.stringify(best.copyCache) : 'no copy cache'} into ${file}\n`);
       }
     } finally {

@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type Connection, type InlineCompletionItem, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
+import type { DocumentCapture } from '../capture/document-capture';
 import type { PromptFormat } from '../edits/prompt-format';
 import { redactSecrets } from '../edits/redaction';
 import { ACCEPT_COMMAND } from '../protocol';
@@ -18,7 +19,7 @@ export function serveSuggestions(connection: Connection, server: () => ServerSta
    * comes: the same suggestion, at once, keeps it on screen (a Tab in between goes to the
    * widget), recorded once and still pending rather than judged ignored by a newer one.
    */
-  let lastAnswer: { capture: unknown; version: number; line: number; character: number; id: string; items: InlineCompletionItem[] } | null = null;
+  let lastAnswer: { capture: DocumentCapture; version: number; line: number; character: number; id: string; items: InlineCompletionItem[] } | null = null;
 
   connection.languages.inlineCompletion.on(async ({ textDocument: { uri }, position }, token): Promise<InlineCompletionItem[] | null> => {
     const state = server();
