@@ -29,7 +29,7 @@ import {
 import { DashboardPanel } from './dashboard/panel';
 import type { FromDashboard } from './dashboard/messages';
 import { StatusItem } from './status-item';
-import { runSummary } from './summaries';
+import { evaluationLine, runSummary } from './summaries';
 
 let client: LanguageClient | undefined;
 let statusItem: StatusItem;
@@ -233,11 +233,11 @@ async function chooseAdapterVersion(): Promise<void> {
   const stats = await running().sendRequest(StatsRequest, undefined);
   const pick = await vscode.window.showQuickPick(
     [...stats.adapters].reverse().map((a) => {
-      const evaluation = a.eval as { candidate?: { edit_similarity: number; n: number }; deployed?: boolean } | null;
+      const evaluation = a.eval;
       return {
         label: a.version === 0 ? 'v0: the base model' : `v${a.version}`,
-        description: [a.version === stats.liveAdapter ? 'live' : '', a.version === 0 ? '' : new Date(a.time).toLocaleString(), evaluation?.deployed === false ? 'not passed by the eval gate' : ''].filter(Boolean).join(' · '),
-        detail: evaluation?.candidate ? `held-out edit similarity ${evaluation.candidate.edit_similarity.toFixed(3)} on ${evaluation.candidate.n} episodes` : undefined,
+        description: [a.version === stats.liveAdapter ? 'live' : '', a.version === 0 ? '' : new Date(a.time).toLocaleString(), evaluation?.verdict.deploy === false ? 'not passed by the eval gate' : ''].filter(Boolean).join(' · '),
+        detail: evaluation ? evaluationLine(evaluation) : undefined,
         version: a.version,
       };
     }),

@@ -1,7 +1,7 @@
 // What the extension says in few words (the status item, a notification), kept free of the
 // vscode module so that unit tests can check it.
 
-import type { RunResult, ServerStatus } from '../server/src/protocol';
+import type { AdapterEvaluation, GateVerdict, HeldOutTyping, RunResult, ServerStatus } from '../server/src/protocol';
 
 export type ClientState = 'disabled' | 'starting' | 'running' | 'stopped';
 
@@ -22,7 +22,23 @@ export function statusText(client: ClientState, s: ServerStatus | null): { text:
 
 /** A run's result in one line short enough for a notification (details are on the dashboard). */
 export function runSummary(result: RunResult): string {
-  if (!result.candidate || !result.live) return `training ${result.status}${result.error ? `: ${result.error}` : ''}`;
-  const verdict = result.status === 'deployed' ? 'live' : 'kept, not live';
-  return `v${result.adapterVersion} ${verdict}: ES ${result.candidate.edit_similarity.toFixed(3)} vs ${result.candidate.baseline.edit_similarity.toFixed(3)} unchanged, ${result.candidate.n} held out`;
+  if (!result.verdict) return `training ${result.status}${result.error ? `: ${result.error}` : ''}`;
+  return `v${result.adapterVersion} ${result.status === 'deployed' ? 'live' : 'kept, not live'}: ${gateLine(result.verdict)}`;
+}
+
+/** The share of the edits' characters that accepted suggestions wrote. */
+export const savedShare = (t: HeldOutTyping): number => (t.charsTotal ? t.charsSaved / t.charsTotal : 0);
+
+/** How the eval gate judged an adapter, for the adapter picker and the dashboard's table. */
+export function evaluationLine(e: AdapterEvaluation): string {
+  const pct = (share: number) => `${(100 * share).toFixed(1)}%`;
+  const accepted = e.candidate.shown ? `, ${Math.round((100 * e.candidate.accepted) / e.candidate.shown)}% of shown accepted` : '';
+  return `typing ${e.candidate.episodes} held-out episodes: ${pct(savedShare(e.candidate))} of characters saved${accepted} (v${e.liveVersion}: ${pct(savedShare(e.live))})`;
+}
+
+/** The gate's decision in a few words: the characters the candidate saved beyond the live adapter, against the noise margin. */
+export function gateLine({ deploy, gain, margin }: GateVerdict): string {
+  const gained = `${gain >= 0 ? '+' : ''}${gain} characters`;
+  if (deploy) return `${gained} (noise margin ${margin})`;
+  return gain > 0 && gain > margin ? `${gained}, but fewer of shown accepted` : `${gained}, needed more than +${margin}`;
 }

@@ -43,6 +43,38 @@ export interface ServerStatus {
   };
 }
 
+/** One adapter's held-out episodes typed through the serving pipeline (learn/gate.ts). */
+export interface HeldOutTyping {
+  episodes: number;
+  /** Characters the episodes' edits insert. */
+  charsTotal: number;
+  /** Of those, the ones accepted suggestions wrote. */
+  charsSaved: number;
+  shown: number;
+  accepted: number;
+  /** Characters saved in each episode, in order (the gate compares two adapters episode by episode). */
+  savedPerEpisode: number[];
+}
+
+/** The eval gate's decision on a candidate. */
+export interface GateVerdict {
+  deploy: boolean;
+  /** Characters the candidate saved beyond the live adapter, over all held-out episodes. */
+  gain: number;
+  /** What the gain had to exceed: the noise of the paired per-episode difference. */
+  margin: number;
+  /** Why, in words that fit the result line. */
+  reason: string;
+}
+
+/** What a run's or an adapter's record keeps of its judgement. */
+export interface AdapterEvaluation {
+  liveVersion: number;
+  live: HeldOutTyping;
+  candidate: HeldOutTyping;
+  verdict: GateVerdict;
+}
+
 /** Everything the dashboard draws, in one answer. */
 export interface DashboardData {
   status: ServerStatus;

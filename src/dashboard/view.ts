@@ -8,7 +8,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { AdapterRecord, DashboardData, RunRecord, StepRecord } from '../../server/src/protocol';
 import type { GroupSummary, StepSummary } from '../../server/src/rl/gapo-run';
-import type { EvalResult } from '../../server/src/rl/evaluate';
+import { evaluationLine, gateLine, savedShare } from '../summaries';
 import type { FromDashboard, ToDashboard } from './messages';
 import { dayRange, runStarts } from './axes';
 
@@ -58,7 +58,6 @@ function color(name: string, fallback: string): string {
 /** An axis of whole numbers (groups, steps, runs): ticks only at integers. */
 const counting = (label: string): uPlot.Axis => ({ label, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] });
 
-const fixed = (value: number | null | undefined, digits = 3) => (value === null || value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits));
 const when = (time: number) => new Date(time).toLocaleString();
 
 function showError(message: string): void {
@@ -195,19 +194,26 @@ function trainingSection(steps: StepRecord[], runs: RunRecord[]): HTMLElement {
       ),
     );
   }
-  const judged = runs.filter((r) => (r.eval as { candidate?: EvalResult } | null)?.candidate).reverse();
+  const judged = runs.filter((r) => r.eval).reverse();
   if (judged.length > 0) {
-    const evals = judged.map((r) => r.eval as { candidate: EvalResult; live: EvalResult });
+    const evals = judged.map((r) => r.eval!);
+    const share = (accepted: number, shown: number) => (shown ? accepted / shown : null);
     const line = (label: string, name: string, fallback: string, dash?: number[]) => ({ label, stroke: color(name, fallback), width: 2, dash, points: { show: true } });
     parts.push(
       chart(
         {
-          scales: { x: { time: false } },
-          series: [{ label: 'run' }, line('candidate ES', 'blue', '#3794ff'), line('live ES', 'foreground', '#ccc', [4, 4]), line('unchanged ES', 'orange', '#d18616', [2, 4]), line('candidate EM', 'green', '#89d185'), line('live EM', 'purple', '#b180d7', [4, 4])],
-          axes: [counting('run'), { label: 'held out' }],
+          scales: { x: { time: false }, y: { range: [0, 1] } },
+          series: [{ label: 'run' }, line('candidate saved', 'blue', '#3794ff'), line('live saved', 'foreground', '#ccc', [4, 4]), line('candidate accepted', 'green', '#89d185'), line('live accepted', 'purple', '#b180d7', [4, 4])],
+          axes: [counting('run'), { label: 'share' }],
         },
-        [judged.map((r) => r.id), evals.map((e) => e.candidate.edit_similarity), evals.map((e) => e.live.edit_similarity), evals.map((e) => e.candidate.baseline.edit_similarity), evals.map((e) => e.candidate.exact_match), evals.map((e) => e.live.exact_match)],
-        'Held-out edit similarity (ES) and exact match (EM) per run: the candidate, the adapter live before it, and leaving the region unchanged.',
+        [
+          judged.map((r) => r.id),
+          evals.map((e) => savedShare(e.candidate)),
+          evals.map((e) => savedShare(e.live)),
+          evals.map((e) => share(e.candidate.accepted, e.candidate.shown)),
+          evals.map((e) => share(e.live.accepted, e.live.shown)),
+        ],
+        'The eval gate per run: the held-out episodes typed with the candidate and with the adapter live before it; the share of characters accepted suggestions saved, and the share of shown suggestions accepted.',
       ),
     );
   }
@@ -238,9 +244,9 @@ function acceptanceSection({ acceptance }: DashboardData): HTMLElement {
 
 function adaptersSection(adapters: AdapterRecord[], live: number): HTMLElement {
   const rows = [...adapters].reverse().map((a) => {
-    const evaluation = a.eval as { candidate?: EvalResult; live?: EvalResult; deployed?: boolean } | null;
-    const judged = evaluation?.candidate ? `ES ${fixed(evaluation.candidate.edit_similarity)} · EM ${fixed(evaluation.candidate.exact_match)} (before: ${fixed(evaluation.live?.edit_similarity)} · ${fixed(evaluation.live?.exact_match)}; ${evaluation.candidate.n} held out)` : '–';
-    const gate = a.version === 0 ? 'the base model' : evaluation?.deployed === false ? 'kept: held-out episodes got worse' : 'passed the gate';
+    const evaluation = a.eval;
+    const judged = evaluation ? evaluationLine(evaluation) : '–';
+    const gate = a.version === 0 ? 'the base model' : evaluation ? `${evaluation.verdict.deploy ? 'passed' : 'kept'}: ${gateLine(evaluation.verdict)}` : '–';
     const action = a.version === live ? el('strong', {}, 'live') : button('Make live', { type: 'makeLive', version: a.version });
     return el('tr', {}, el('td', {}, `v${a.version}`), el('td', {}, a.version === 0 ? '–' : when(a.time)), el('td', {}, judged), el('td', {}, gate), el('td', {}, action));
   });

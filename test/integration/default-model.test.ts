@@ -15,6 +15,13 @@ import { readSafetensorsHeader } from '../../server/src/model/safetensors';
 import { TextTokenizer } from '../../server/src/model/tokenizer';
 import { StatusRequest } from '../../server/src/protocol';
 import { LspSession } from '../../server/src/replay/lsp-session';
+import { replayTyping } from '../../server/src/replay/typing';
+import { readEpisodes } from '../../server/src/edits/episode';
+import { Engine } from '../../server/src/model/engine';
+import { typeHeldOut } from '../../server/src/learn/gate';
+import { defaultPromptLimits } from '../../server/src/edits/prompt';
+import { defaultCaptureOptions } from '../../server/src/capture/document-capture';
+import { defaultSuggestOptions } from '../../server/src/lsp/options';
 import { tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
 
@@ -91,6 +98,30 @@ describe('the bundled default model', () => {
       await assert.rejects(session.waitForModel(), new RegExp(`could not load the model: .*${missing}`));
     } finally {
       await session.stop();
+    }
+  });
+
+  it('is judged by the eval gate as the server serves it: typing in the training thread saves what typing over LSP saves', async () => {
+    // Eight episodes in three files: a later one opens a file whose edits an earlier one made.
+    const episodes = readEpisodes(join(repoRoot, 'test', 'fixtures', 'ky-2023.jsonl')).slice(4, 12);
+    const root = tempDir('gate-typing');
+    const cacheDir = tempDir('gate-typing-cache');
+    const session = await LspSession.start({ cliPath, dataDir: join(tempDir('gate-typing-data'), 'data'), cacheDir, initializationOptions: { training: { background: false } } });
+    let overLsp;
+    try {
+      await session.waitForModel();
+      overLsp = await replayTyping(session, episodes, { root });
+    } finally {
+      await session.stop();
+    }
+    const engine = await Engine.load({ modelDir, cacheDir });
+    try {
+      const serving = { minProbability: defaultSuggestOptions.minProbability, dtype: 'f32' as const, maxTokens: defaultSuggestOptions.maxTokens, regionLines: defaultCaptureOptions.regionLines };
+      const typed = await typeHeldOut(engine, episodes.map((e) => ({ ...e, path: join(root, e.path) })), serving, defaultPromptLimits, () => {});
+      assert.ok(overLsp.shown > 0 && overLsp.accepted > 0, `the model shows and the user accepts something (${JSON.stringify(overLsp)})`);
+      assert.deepEqual(typed, { episodes: 8, charsTotal: overLsp.charsTotal, charsSaved: overLsp.charsSaved, shown: overLsp.shown, accepted: overLsp.accepted, savedPerEpisode: overLsp.savedPerEpisode });
+    } finally {
+      await engine.dispose();
     }
   });
 

@@ -335,7 +335,7 @@ describe('language server over stdio', () => {
     const add = { id: 'add', language: 'javascript', path: 'add.js', history: [], prefix: '', region: DOCUMENT, suffix: '', cursor: CURSOR, target: SUGGESTED_REGION };
     const shownBefore = (await session.request(StatusRequest)).suggestions.shown;
     const stats = await replayTyping(session, [add], { root });
-    assert.deepEqual({ ...stats, latencyP50Ms: 0, latencyP95Ms: 0 }, { episodes: 1, charsTotal: 'a + b;'.length, charsSaved: 'a + b;'.length, whitespaceTotal: 2, whitespaceSaved: 2, requests: 1, shown: 1, accepted: 1, latencyP50Ms: 0, latencyP95Ms: 0 });
+    assert.deepEqual({ ...stats, latencyP50Ms: 0, latencyP95Ms: 0 }, { episodes: 1, charsTotal: 'a + b;'.length, charsSaved: 'a + b;'.length, whitespaceTotal: 2, whitespaceSaved: 2, requests: 1, shown: 1, accepted: 1, latencyP50Ms: 0, latencyP95Ms: 0, savedPerEpisode: ['a + b;'.length] });
     assert.ok(stats.latencyP50Ms > 0 && stats.latencyP95Ms >= stats.latencyP50Ms);
     assert.equal((await session.request(StatusRequest)).suggestions.shown, shownBefore + 1, 'the server saw the request');
     const addId = session.episodes.find((e) => e.suggestionId && e.path.endsWith('add.js'))?.suggestionId;
@@ -350,20 +350,32 @@ describe('language server over stdio', () => {
     assert.ok(typed.requests >= 4, `asks at each word boundary (${typed.requests})`);
   });
 
-  it('judges an adapter trained elsewhere with the eval gate: the next version, live when not worse', async () => {
+  it('judges an adapter trained elsewhere with the eval gate: the next version, kept but not live when it gains nothing', async () => {
     const before = await session.request(StatusRequest);
     const config = readModelConfig(modelDir);
-    // LoRA's B starts at zero: this adapter changes nothing, so the gate must let it through.
+    // LoRA's B starts at zero: this adapter changes nothing, so it must not go live.
     const neutral = join(work, 'imported', 'neutral');
     LoraAdapter.create(config, { rank: 4, alpha: 8, seed: 1 }).save(neutral, modelDir);
     const run = await session.request(ImportAdapterRequest, { dir: neutral });
-    assert.equal(run.status, 'deployed', run.error ?? '');
+    assert.equal(run.status, 'kept', run.error ?? '');
     assert.equal(run.adapterVersion, before.adapterVersion + 1);
-    assert.deepEqual(run.candidate, run.live, 'judged on the held-out episodes beside the live adapter');
-    assert.equal((await session.request(StatusRequest)).adapterVersion, run.adapterVersion);
+    assert.deepEqual(run.candidate, run.live, 'the held-out episodes typed with it and with the live adapter');
+    assert.ok(run.live!.episodes >= 4 && run.live!.charsTotal > 0);
+    assert.deepEqual({ deploy: run.verdict!.deploy, gain: run.verdict!.gain }, { deploy: false, gain: 0 });
+    assert.equal((await session.request(StatusRequest)).adapterVersion, before.adapterVersion, 'the live adapter stays');
     const stats = await session.request(StatsRequest, undefined);
     assert.equal(stats.runs[0].trigger, 'import');
     assert.equal(stats.runs[0].trainEpisodes, 0, 'nothing was trained');
+    assert.deepEqual(stats.adapters.at(-1)?.eval?.verdict, run.verdict, 'the verdict is kept with the version');
+
+    // An adapter that makes every suggestion different: it types no better, and stays out.
+    const noisy = LoraAdapter.create(config, { rank: 4, alpha: 8, seed: 2 });
+    for (const { b } of noisy.modules.values()) for (let i = 0; i < b.length; i++) b[i] = Math.sin(i * 12.9898) * 0.5;
+    noisy.save(join(work, 'imported', 'noisy'), modelDir);
+    const worse = await session.request(ImportAdapterRequest, { dir: join(work, 'imported', 'noisy') });
+    assert.equal(worse.status, 'kept', JSON.stringify(worse.verdict));
+    assert.ok(worse.verdict!.gain <= worse.verdict!.margin, 'no gain beyond the noise');
+    assert.equal((await session.request(StatusRequest)).adapterVersion, before.adapterVersion);
 
     // An adapter for another model's shapes fails with the reason, and nothing goes live.
     const foreign = join(work, 'imported', 'foreign');
@@ -371,7 +383,7 @@ describe('language server over stdio', () => {
     const failed = await session.request(ImportAdapterRequest, { dir: foreign });
     assert.equal(failed.status, 'failed');
     assert.match(failed.error ?? '', /shape|size|expected/i);
-    assert.equal((await session.request(StatusRequest)).adapterVersion, run.adapterVersion);
+    assert.equal((await session.request(StatusRequest)).adapterVersion, before.adapterVersion);
   });
 
   it('answers an unknown request with an error and keeps serving', async () => {

@@ -188,7 +188,7 @@ describe('edit items', () => {
   });
 
   it('show nothing unless the model closed the region with its end marker', () => {
-    const context = { prefix: '', region: 'a\nreturn \nb\n', suffix: '', regionStart: 0, cursor: 9 };
+    const context = { prefix: '', region: 'a\nreturn \nb\n', suffix: '', regionStart: 0, cursor: 9, prefixFromTop: true };
     assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'length' }, editFormat), null, 'cut off: would delete "b"');
     assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'eos' }, editFormat), null, 'ended without the marker');
     assert.equal(suggestionFor(context, { text: 'a\nreturn x;\n', finishReason: 'unsure' }, editFormat), null, 'stopped by the confidence gate');
@@ -197,7 +197,7 @@ describe('edit items', () => {
   });
 
   it('show a fill-in-the-middle answer as ghost text at the cursor, even when the gate or the limit cut it', () => {
-    const context = { prefix: '', region: 'a\nreturn \nb\n', suffix: '', regionStart: 100, cursor: 9 };
+    const context = { prefix: '', region: 'a\nreturn \nb\n', suffix: '', regionStart: 100, cursor: 9, prefixFromTop: false };
     const fim = fimFormat('fim-spm', QWEN_FIM_TOKENS);
     for (const finishReason of ['eos', 'unsure', 'length'] as const) {
       assert.deepEqual(suggestionFor(context, { text: 'x;', finishReason }, fim), { item: { kind: 'insert', start: 109, end: 109, insertText: 'x;' }, rewritten: 'a\nreturn x;\nb\n' }, finishReason);
@@ -209,7 +209,7 @@ describe('edit items', () => {
   it('show nothing that cannot be right: white space alone, a bracket closed that is not open, the next line again', () => {
     const fim = fimFormat('fim-spm', QWEN_FIM_TOKENS);
     const show = (before: string, after: string, text: string) =>
-      suggestionFor({ prefix: '', region: before + after, suffix: '', regionStart: 0, cursor: before.length }, { text, finishReason: 'eos' }, fim)?.item.insertText ?? null;
+      suggestionFor({ prefix: '', region: before + after, suffix: '', regionStart: 0, cursor: before.length, prefixFromTop: true }, { text, finishReason: 'eos' }, fim)?.item.insertText ?? null;
     // After Enter an editor has indented already: more white space alone is not a suggestion.
     assert.equal(show('function f() {\n  ', '\n}\n', '  \n  '), null);
     assert.equal(show('x = 1', '\n', '  '), null);
@@ -234,7 +234,7 @@ describe('edit items', () => {
     assert.equal(show('a(() => {\n  b(() => {\n    c();\n  ', '\n});\n', '});'), '});');
     // A prompt's prefix is a window of lines: a closer whose opener lies above it may be right.
     const windowed = (before: string, text: string) =>
-      suggestionFor({ prefix: before, region: '\n', suffix: '', regionStart: 5000 + before.length, cursor: 0 }, { text, finishReason: 'eos' }, fim)?.item.insertText ?? null;
+      suggestionFor({ prefix: before, region: '\n', suffix: '', regionStart: 5000 + before.length, cursor: 0, prefixFromTop: false }, { text, finishReason: 'eos' }, fim)?.item.insertText ?? null;
     assert.equal(windowed('    return total;\n', '}'), '}', 'the function opened more lines above than the prompt holds');
     assert.equal(windowed('  f(a,\n', '}'), null, 'the wrong bracket is wrong wherever the window starts');
   });

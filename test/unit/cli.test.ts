@@ -9,6 +9,8 @@ import { parquetReadObjects } from 'hyparquet';
 import { heldOutSize } from '../../server/src/learn/learner';
 import { defaultTrainingSettings } from '../../server/src/learn/training-job';
 import { Store } from '../../server/src/store/store';
+import { LoraAdapter } from '../../server/src/model/lora';
+import { readModelConfig } from '../../server/src/model/config';
 import { cliPath as CLI, repoRoot } from '../helpers/paths';
 
 function gapo(args: string[], stdin = '') {
@@ -243,6 +245,25 @@ describe('gapo export --format verl --val', () => {
     assert.deepEqual(valRows.map((r) => r.extra_info.id), Array.from({ length: held }, (_, i) => `e${30 - held + i}`));
     assert.ok(trainRows.every((r) => r.extra_info.split === 'train') && valRows.every((r) => r.extra_info.split === 'test'));
     assert.match(gapo(['export', '--format', 'jsonl', '--out', train, '--val', val, '--data', data]).stderr, /--val is for --format verl/);
+  });
+});
+
+describe('gapo adapter import', () => {
+  it('exits 1 with the gate\'s reason when the adapter is kept but not made live', () => {
+    const data = mkdtempSync(join(tmpdir(), 'gapo-adapter-import-'));
+    const model = join(data, 'model');
+    assert.equal(gapo(['init-model', '--preset', 'tiny', '--out', model]).code, 0);
+    const store = Store.open(join(data, 'gapo.db'));
+    for (let i = 0; i < 30; i++) {
+      store.addEpisode({ id: `e${i}`, time: 1000 + i, uri: 'file:///w/a.ts', source: 'lsp', language: 'typescript', path: '/w/a.ts', history: [], prefix: '', region: `let a = ${i};\n`, suffix: '', cursor: 0, target: `let a = ${i + 1};\n`, suggestionId: null });
+    }
+    store.close();
+    // LoRA's B starts at zero: the adapter changes nothing, so typing with it gains nothing.
+    const adapter = join(data, 'neutral');
+    LoraAdapter.create(readModelConfig(model), { rank: 4, alpha: 8, seed: 1 }).save(adapter, model);
+    const result = gapo(['adapter', 'import', adapter, '--data', data, '--model', model, '--cache', join(data, 'cache')]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /adapter v1 kept, not live: saved \d+ of \d+ characters typing 6 held-out episodes, v0 \d+ \(\+0; going live needs more than \+0\)/);
   });
 });
 

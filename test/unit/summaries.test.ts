@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunResult, ServerStatus } from '../../server/src/protocol';
 import { phaseMessage } from '../../server/src/learn/learner';
-import { runSummary, statusText } from '../../src/summaries';
+import { evaluationLine, runSummary, statusText } from '../../src/summaries';
 
 const ready: ServerStatus = {
   version: '0.1.0',
@@ -39,8 +39,8 @@ describe('the status item', () => {
     const training = (message: string) => statusText('running', { ...ready, training: { ...ready.training, state: 'training', percentage: 50, message } }).summary;
     assert.equal(training(phaseMessage('training', 2, 4)), 'training: step 2 of 4');
     assert.equal(training(phaseMessage('loading', 0, 1)), 'training: loading the model');
-    assert.equal(training(phaseMessage('evaluating live', 3, 12)), 'training: judging the live adapter (3 of 12 held-out episodes)');
-    assert.equal(training(phaseMessage('evaluating candidate', 12, 12)), 'training: judging the candidate (12 of 12 held-out episodes)');
+    assert.equal(training(phaseMessage('evaluating live', 3, 12)), 'training: typing held-out episode 3 of 12 with the live adapter');
+    assert.equal(training(phaseMessage('evaluating candidate', 12, 12)), 'training: typing held-out episode 12 of 12 with the candidate');
   });
 
   it('shows training with its percentage, then paused learning and switched-off suggestions', () => {
@@ -51,13 +51,21 @@ describe('the status item', () => {
 });
 
 describe("a run's one-line result", () => {
-  const evaluation = (es: number, baseline: number) => ({ n: 12, exact_match: 0.083, edit_similarity: es, finished: 1, baseline: { exact_match: 0, edit_similarity: baseline } });
-  it('names the version, whether it is live, the held-out count and the do-nothing baseline, within a notification', () => {
-    const result: RunResult = { runId: 4, status: 'deployed', adapterVersion: 12, live: evaluation(0.771, 0.774), candidate: evaluation(0.78125, 0.774), error: null };
+  const typing = (saved: number[]) => ({ episodes: saved.length, charsTotal: 400, charsSaved: saved.reduce((a, b) => a + b, 0), shown: 10, accepted: 5, savedPerEpisode: saved });
+  it('names the version, whether it is live, and what it gained against the noise margin, within a notification', () => {
+    const verdict = { deploy: true, gain: 32, margin: 18.4, reason: '' };
+    const result: RunResult = { runId: 4, status: 'deployed', adapterVersion: 12, live: typing([10, 0]), candidate: typing([30, 12]), verdict, error: null };
     const line = runSummary(result);
-    assert.equal(line, 'v12 live: ES 0.781 vs 0.774 unchanged, 12 held out');
-    assert.ok(`GAPO: ${line}`.length <= 60, line);
-    assert.match(runSummary({ ...result, status: 'kept' }), /^v12 kept, not live/);
-    assert.equal(runSummary({ runId: 5, status: 'failed', adapterVersion: null, live: null, candidate: null, error: 'not enough episodes' }), 'training failed: not enough episodes');
+    assert.equal(line, 'v12 live: +32 characters (noise margin 18.4)');
+    const kept = runSummary({ ...result, status: 'kept', verdict: { ...verdict, deploy: false, gain: 0 } });
+    assert.equal(kept, 'v12 kept, not live: +0 characters, needed more than +18.4');
+    assert.ok(`GAPO: ${kept}`.length <= 70, kept);
+    assert.equal(runSummary({ ...result, status: 'kept', verdict: { ...verdict, deploy: false, gain: 40 } }), 'v12 kept, not live: +40 characters, but fewer of shown accepted');
+    assert.equal(runSummary({ runId: 5, status: 'failed', adapterVersion: null, live: null, candidate: null, verdict: null, error: 'not enough episodes' }), 'training failed: not enough episodes');
+  });
+
+  it("describes an adapter's judgement by the share of characters saved, beside the adapter live before it", () => {
+    const line = evaluationLine({ liveVersion: 3, live: typing([10, 0]), candidate: typing([30, 12]), verdict: { deploy: true, gain: 32, margin: 18.4, reason: '' } });
+    assert.equal(line, 'typing 2 held-out episodes: 10.5% of characters saved, 50% of shown accepted (v3: 2.5%)');
   });
 });

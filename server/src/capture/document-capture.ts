@@ -57,10 +57,12 @@ export interface SuggestionContext extends PromptContext {
   regionEnd: number;
   /** A secret overlaps the editable region: its rewrite could not be mapped back, so nothing is suggested. */
   regionHoldsSecret: boolean;
+  /** The prefix starts at the top of the file (the bracket rule judges a closer against it only then). */
+  prefixFromTop: boolean;
 }
 
 /** A suggestion's prompt fields, without where its region lies in the document. */
-export function promptOf({ regionStart: _start, regionEnd: _end, regionHoldsSecret: _secret, ...prompt }: SuggestionContext): PromptContext {
+export function promptOf({ regionStart: _start, regionEnd: _end, regionHoldsSecret: _secret, prefixFromTop: _top, ...prompt }: SuggestionContext): PromptContext {
   return prompt;
 }
 
@@ -185,6 +187,7 @@ export class DocumentCapture {
       regionStart,
       regionEnd,
       regionHoldsSecret: text.touches(regionStart, regionEnd),
+      prefixFromTop: prefixStart === 0,
     };
   }
 

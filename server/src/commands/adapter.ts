@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultDataDir } from '../lsp/options';
 import { ImportAdapterRequest } from '../protocol';
-import type { EvalResult } from '../rl/evaluate';
 import { Command, UsageError } from './command';
 import { modelDirOrBundled } from './engine-options';
 import { startServerSession } from './server-session';
@@ -17,7 +16,8 @@ Hands an adapter in PEFT's layout (adapter_config.json, adapter_model.safetensor
 elsewhere (for example with verl-GAPO on what \`gapo export --format verl\` wrote), to the
 language server of --data: it is judged like a training run's candidate, on the held-out
 episodes against the live adapter, and becomes the next adapter version, live only if
-neither exact match nor edit similarity drops (roll back with the extension's Rollback).
+typing those episodes with it saves more characters beyond the noise (the rule:
+README, "The eval gate"; roll back with the extension's Rollback).
 With --json prints the run's result. Exits 1 when the adapter is kept but not made live.
 
   --data DIR    the server's data folder (default ${defaultDataDir()})
@@ -47,11 +47,7 @@ With --json prints the run's result. Exits 1 when the adapter is kept but not ma
       }
       if (values.json) io.stdout(JSON.stringify(run) + '\n');
       if (run.status === 'failed') throw new UsageError(`the adapter could not be judged: ${run.error}`);
-      const f = (r: EvalResult) => `exact match ${r.exact_match.toFixed(3)}, edit similarity ${r.edit_similarity.toFixed(3)}`;
-      io.stderr(
-        `held out (${run.live!.n} episodes): imported ${f(run.candidate!)}; live ${f(run.live!)}\n` +
-          `adapter v${run.adapterVersion}: ${run.status === 'deployed' ? 'live (neither metric dropped)' : 'kept but not live (a metric dropped)'}\n`,
-      );
+      io.stderr(`adapter v${run.adapterVersion} ${run.status === 'deployed' ? 'is live' : 'kept, not live'}: ${run.verdict!.reason}\n`);
       return run.status === 'deployed' ? 0 : 1;
     } finally {
       await session.stop();

@@ -7,7 +7,6 @@ import { episodesFromGit } from '../replay/git-episodes';
 import { replayEpisodes } from '../replay/replay';
 import { replayTyping, type TypingStats } from '../replay/typing';
 import { defaultPromptLimits } from '../edits/prompt';
-import type { EvalResult } from '../rl/evaluate';
 import { StatusRequest, TrainNowRequest } from '../protocol';
 import { defaultDataDir } from '../lsp/options';
 import { FIM_MIN_PROBABILITY } from '../edits/prompt-format';
@@ -157,7 +156,7 @@ Without --model, the bundled default model.
         } catch (error) {
           throw new UsageError(`training: ${(error as Error).message}`);
         }
-        if (training.live && training.candidate) io.stderr(describeTraining(training));
+        if (training.verdict) io.stderr(describeTraining(training));
         else io.stderr(`training ${training.status}: ${training.error}\n`);
       }
       if (values.json) io.stdout(JSON.stringify({ replay: stats, status, training }) + '\n');
@@ -179,14 +178,5 @@ function describeTyping(t: TypingStats): string {
 }
 
 function describeTraining(run: RunResult): string {
-  const live = run.live as EvalResult;
-  const candidate = run.candidate as EvalResult;
-  const row = (name: string, before: number, after: number) => `  ${name.padEnd(16)} ${before.toFixed(3)} → ${after.toFixed(3)}\n`;
-  return (
-    `held-out episodes (the ${live.n} most recent), greedy rewrites before → after training:\n` +
-    row('exact match', live.exact_match, candidate.exact_match) +
-    row('edit similarity', live.edit_similarity, candidate.edit_similarity) +
-    `  (leaving the region unchanged scores exact match ${live.baseline.exact_match.toFixed(3)}, edit similarity ${live.baseline.edit_similarity.toFixed(3)})\n` +
-    `adapter v${run.adapterVersion}: ${run.status === 'deployed' ? 'deployed (neither metric dropped)' : 'kept but not deployed (a metric dropped)'}\n`
-  );
+  return `adapter v${run.adapterVersion} ${run.status === 'deployed' ? 'is live' : 'kept, not live'}: ${run.verdict!.reason}\n`;
 }

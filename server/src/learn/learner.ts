@@ -1,12 +1,14 @@
 // When and how the language server learns: background runs once enough new episodes exist
 // and the user is idle, or at once on "Train Now"; each run in a training worker; the eval
-// gate (a candidate goes live only if exact match and edit similarity on the held-out, most
-// recent episodes do not drop); every adapter version kept, and rollback to any of them.
+// gate (the held-out, most recent episodes typed with the candidate and with the live adapter:
+// it goes live only if it saves more characters beyond the noise, learn/gate.ts); every
+// adapter version kept, and rollback to any of them.
 
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { EvalResult } from '../rl/evaluate';
+import type { AdapterEvaluation, GateVerdict, HeldOutTyping } from '../protocol';
+import { judge } from './gate';
 import type { Store, StoredEpisode } from '../store/store';
 import { outcomeBonus } from '../rl/reward';
 import type { ServingChoices, TrainingJob, TrainingMessage, TrainingSettings } from './training-job';
@@ -40,8 +42,11 @@ export interface RunResult {
   runId: number;
   status: 'deployed' | 'kept' | 'failed' | 'cancelled';
   adapterVersion: number | null;
-  live: EvalResult | null;
-  candidate: EvalResult | null;
+  /** The held-out episodes typed with the live adapter and with the candidate. */
+  live: HeldOutTyping | null;
+  candidate: HeldOutTyping | null;
+  /** The gate's decision and why (null: the run did not finish). */
+  verdict: GateVerdict | null;
   error: string | null;
 }
 
@@ -171,7 +176,7 @@ export class Learner {
         rmSync(outDir, { recursive: true, force: true });
         store.finishRun(runId, status, { error: message });
         this.host.log(`training run ${runId} ${status}: ${message}`);
-        finish({ runId, status, adapterVersion: null, live: null, candidate: null, error: message });
+        finish({ runId, status, adapterVersion: null, live: null, candidate: null, verdict: null, error: message });
       };
       worker.on('message', (message: TrainingMessage) => {
         try {
@@ -205,23 +210,22 @@ export class Learner {
     return true;
   }
 
-  /** The eval gate: keep every candidate, make it live only if neither metric dropped. */
-  private gate(runId: number, version: number, liveVersion: number, outDir: string, finalDir: string, live: EvalResult, candidate: EvalResult, heldOut: StoredEpisode[]): RunResult {
+  /** The eval gate: keep every candidate, make it live only if it types better beyond the noise (learn/gate.ts). */
+  private gate(runId: number, version: number, liveVersion: number, outDir: string, finalDir: string, live: HeldOutTyping, candidate: HeldOutTyping, heldOut: StoredEpisode[]): RunResult {
     const { store } = this.host;
     renameSync(outDir, finalDir);
-    const deploy = candidate.exact_match >= live.exact_match && candidate.edit_similarity >= live.edit_similarity;
-    const evaluation = { live, candidate, liveVersion, deployed: deploy };
+    const verdict = judge(live, candidate, `v${liveVersion}`);
+    const evaluation: AdapterEvaluation = { liveVersion, live, candidate, verdict };
     store.addAdapter({ version, path: finalDir, parent: liveVersion, runId, eval: evaluation });
     store.setLastEpisodeTimeTrained(Math.max(...heldOut.map((e) => e.time)));
-    const status = deploy ? 'deployed' : 'kept';
-    if (deploy) {
+    const status = verdict.deploy ? 'deployed' : 'kept';
+    if (verdict.deploy) {
       store.setLiveAdapterVersion(version);
       this.host.deploy(version, finalDir).catch((error) => this.host.log(`could not load adapter v${version}: ${(error as Error).message}`));
     }
     store.finishRun(runId, status, { adapterVersion: version, eval: evaluation });
-    const f = (r: EvalResult) => `exact match ${r.exact_match.toFixed(3)}, edit similarity ${r.edit_similarity.toFixed(3)}`;
-    this.host.log(`training run ${runId}: adapter v${version} ${deploy ? 'is live' : 'kept, not deployed'} (held out: ${f(candidate)} vs ${f(live)} for v${liveVersion})`);
-    return { runId, status, adapterVersion: version, live, candidate, error: null };
+    this.host.log(`training run ${runId}: adapter v${version} ${verdict.deploy ? 'is live' : 'kept, not live'}: ${verdict.reason}`);
+    return { runId, status, adapterVersion: version, live, candidate, verdict, error: null };
   }
 
   /** Makes an earlier adapter version live again (0: the base model). */
@@ -256,14 +260,15 @@ export function heldOutSize(episodes: number, settings: Pick<TrainingSettings, '
 export function phaseMessage(phase: string, done: number, total: number): string {
   if (phase === 'loading') return 'loading the model';
   if (phase === 'training') return `step ${done} of ${total}`;
-  const what = phase === 'evaluating live' ? 'judging the live adapter' : 'judging the candidate';
-  return `${what} (${done} of ${total} held-out episodes)`;
+  const what = phase === 'evaluating live' ? 'the live adapter' : 'the candidate';
+  return `typing held-out episode ${done} of ${total} with ${what}`;
 }
 
 function phasePercent(phase: string, done: number, total: number): number {
   const share = total > 0 ? done / total : 0;
   if (phase === 'loading') return 0;
-  if (phase === 'evaluating live') return 5 + 10 * share;
-  if (phase === 'training') return 15 + 70 * share;
-  return 85 + 15 * share;
+  // Typing the held-out episodes takes about as long as a short run's steps.
+  if (phase === 'evaluating live') return 5 + 20 * share;
+  if (phase === 'training') return 25 + 50 * share;
+  return 75 + 25 * share;
 }

@@ -1,7 +1,7 @@
 // What the language server hands its training worker, and what comes back.
 
 import type { EstimatorName } from '../rl/advantages';
-import type { EvalResult } from '../rl/evaluate';
+import type { HeldOutTyping } from '../protocol';
 import type { Episode } from '../edits/episode';
 import type { PromptLimits } from '../edits/prompt';
 import type { RunPrompt, StepSummary } from '../rl/gapo-run';
@@ -65,6 +65,10 @@ export interface ServingChoices {
   minProbability: number | null;
   /** The weights served: training and the eval gate run on the same (q8/q4: LoRA on the quantized base, as QLoRA trains). */
   dtype: WeightDType;
+  /** The longest suggestion served, in tokens. */
+  maxTokens: number;
+  /** Lines each side of the cursor line that a suggestion may rewrite. */
+  regionLines: number;
 }
 
 export interface TrainingJob {
@@ -91,5 +95,5 @@ export type TrainingMessage =
   | { type: 'log'; message: string }
   | { type: 'phase'; phase: 'loading' | 'evaluating live' | 'training' | 'evaluating candidate'; done: number; total: number }
   | { type: 'step'; summary: StepSummary }
-  | { type: 'done'; live: EvalResult; candidate: EvalResult }
+  | { type: 'done'; live: HeldOutTyping; candidate: HeldOutTyping }
   | { type: 'failed'; message: string };

@@ -1,8 +1,8 @@
 // The training worker: one background run of GAPO for the language server, in its own thread
 // with its own engine, so the serving worker keeps answering. Before every sampling and every
 // micro-batch it waits while suggestion requests are in flight (suggestions come first).
-// It evaluates the live adapter and the candidate on the held-out episodes and writes the
-// candidate; the server decides whether it goes live. An imported adapter (trained elsewhere)
+// It types the held-out episodes with the live adapter and with the candidate (learn/gate.ts)
+// and writes the candidate; the server decides whether it goes live. An imported adapter (trained elsewhere)
 // is judged the same way, without training.
 
 import '../no-telemetry'; // first: before anything can load ONNX Runtime
@@ -10,11 +10,11 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine } from '../model/engine';
 import { LoraAdapter } from '../model/lora';
-import { evaluateEpisodes } from '../rl/evaluate';
 import { editAndExactMatch } from '../rl/reward';
 import { gapoRun } from '../rl/gapo-run';
 import { defaultAdamW } from '../train/adamw';
 import { PolicyTrainer } from '../train/trainer';
+import { typeHeldOut } from './gate';
 import { SuggestionsFirst } from './suggestions-first';
 import type { TrainingJob, TrainingMessage } from './training-job';
 
@@ -44,11 +44,10 @@ async function run(): Promise<void> {
     log: (message) => post({ type: 'log', message }),
   });
   try {
-    const evaluate = async (phase: 'evaluating live' | 'evaluating candidate') =>
-      evaluateEpisodes(engine, job.heldOut, s.maxTokens, (done) => {
-        post({ type: 'phase', phase, done, total: job.heldOut.length });
-        suggestionsFirst.waitForSuggestions();
-      }, job.prompt, job.serving.minProbability);
+    const evaluate = async (phase: 'evaluating live' | 'evaluating candidate') => {
+      post({ type: 'phase', phase, done: 0, total: job.heldOut.length });
+      return typeHeldOut(engine, job.heldOut, job.serving, job.prompt, suggestionsFirst.waitForSuggestions, (done, total) => post({ type: 'phase', phase, done, total }));
+    };
     const live = await evaluate('evaluating live');
 
     const candidateAdapter = job.importedAdapterDir ? LoraAdapter.load(job.importedAdapterDir, engine.config) : await train(engine);

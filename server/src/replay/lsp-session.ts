@@ -155,6 +155,12 @@ export class LspSession {
     return Array.isArray(result) ? result : result.items;
   }
 
+  /** The first item shown with the cursor at `offset`, if any (replay/typing.ts types through this). */
+  async suggestion(uri: string, offset: number): Promise<InlineCompletionItem | null> {
+    const [item] = await this.inlineCompletion(uri, offset);
+    return item ?? null;
+  }
+
   /** The document's text as it would be after accepting `item`. */
   textAfter(uri: string, item: InlineCompletionItem): string {
     const { start, end, insertText } = this.itemEdit(uri, item);

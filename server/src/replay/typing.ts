@@ -11,7 +11,25 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import type { Episode } from '../edits/episode';
-import type { LspSession } from './lsp-session';
+
+/**
+ * What the simulated user types into: the language server over LSP (LspSession, for `gapo
+ * replay --typing` and the benchmarks) or the serving pipeline in process (PipelineEditor, for
+ * the eval gate in the training thread, where no server runs).
+ */
+export interface TypingEditor<Item> {
+  open(uri: string, text: string, languageId: string): Promise<void>;
+  text(uri: string): string;
+  /** Replaces [start, end) with `text`, as one keystroke's change. */
+  edit(uri: string, start: number, end: number, text: string): Promise<void>;
+  /** The suggestion shown with the cursor at `offset`, if any. */
+  suggestion(uri: string, offset: number): Promise<Item | null>;
+  textAfter(uri: string, item: Item): string;
+  /** What an editor does on Tab. */
+  accept(uri: string, item: Item): Promise<unknown>;
+  save(uri: string): Promise<void>;
+  close(uri: string): Promise<void>;
+}
 
 export interface TypingStats {
   episodes: number;
@@ -31,6 +49,8 @@ export interface TypingStats {
   accepted: number;
   latencyP50Ms: number;
   latencyP95Ms: number;
+  /** Characters saved in each episode, in order (the eval gate compares two adapters episode by episode). */
+  savedPerEpisode: number[];
 }
 
 export interface TypingOptions {
@@ -69,8 +89,8 @@ export function atWordBoundary(text: string, at: number, startsRun: boolean): bo
   return startsRun || at === 0 || !WORD.test(text[at - 1]);
 }
 
-export async function replayTyping(session: LspSession, episodes: Episode[], options: TypingOptions): Promise<TypingStats> {
-  const stats: TypingStats = { episodes: 0, charsTotal: 0, charsSaved: 0, whitespaceTotal: 0, whitespaceSaved: 0, requests: 0, shown: 0, accepted: 0, latencyP50Ms: 0, latencyP95Ms: 0 };
+export async function replayTyping<Item>(session: TypingEditor<Item>, episodes: Episode[], options: TypingOptions): Promise<TypingStats> {
+  const stats: TypingStats = { episodes: 0, charsTotal: 0, charsSaved: 0, whitespaceTotal: 0, whitespaceSaved: 0, requests: 0, shown: 0, accepted: 0, latencyP50Ms: 0, latencyP95Ms: 0, savedPerEpisode: [] };
   const latencies: number[] = [];
   for (const [index, episode] of episodes.entries()) {
     const uri = pathToFileURL(join(options.root, episode.path)).href;
@@ -79,6 +99,7 @@ export async function replayTyping(session: LspSession, episodes: Episode[], opt
     const work = remainingWork(session.text(uri), wanted);
     stats.charsTotal += work.insert;
     stats.whitespaceTotal += work.insertWhitespace;
+    const savedBefore = stats.charsSaved;
     /** Where the last typed character went: the next one at the following offset continues its run. */
     let lastTyped = -2;
     for (;;) {
@@ -92,7 +113,7 @@ export async function replayTyping(session: LspSession, episodes: Episode[], opt
       }
       if (atWordBoundary(text, step.at, step.at !== lastTyped + 1)) {
         const started = performance.now();
-        const [item] = await session.inlineCompletion(uri, step.at);
+        const item = await session.suggestion(uri, step.at);
         latencies.push(performance.now() - started);
         stats.requests++;
         if (item) {
@@ -114,6 +135,7 @@ export async function replayTyping(session: LspSession, episodes: Episode[], opt
     }
     await session.save(uri);
     await session.close(uri);
+    stats.savedPerEpisode.push(stats.charsSaved - savedBefore);
     stats.episodes++;
     options.onEpisode?.(index + 1, episodes.length);
   }

@@ -1,22 +1,32 @@
-// Held-out evaluation: greedy answers for each episode, in the model's prompt format, turned
-// into the rewritten region and scored with exact match and edit similarity, beside the
-// trivial baseline that leaves the region unchanged. An answer the format cannot use (a
-// rewrite the model did not close with the end marker) counts as the region unchanged: the
-// editor shows nothing for it (suggest/edit-item.ts), so that is what the user ends up with.
+// Whole-region evaluation (`gapo eval`, the benchmarks): for each episode, the serving
+// pipeline's own stages (suggest/pipeline.ts: prompt, generate, item) make the greedy answer
+// a user would be shown, and the region it leaves is scored with exact match and edit
+// similarity beside the trivial baseline that leaves the region unchanged. An answer the
+// pipeline would not show (unusable in its format, implausible, no change) leaves the region
+// unchanged: that is what the user ends up with. The eval gate judges differently, by typing
+// the episodes (learn/gate.ts).
 
-import { Engine } from '../model/engine';
-import { editSimilarity, exactMatch } from './reward';
-import { defaultPromptLimits, PromptLimits, trimContext } from '../edits/prompt';
+import type { Episode } from '../edits/episode';
+import { defaultPromptLimits, type PromptLimits } from '../edits/prompt';
 import { formatOf } from '../edits/prompt-format';
-import { Episode } from '../edits/episode';
+import type { Engine } from '../model/engine';
+import { generateStage, promptStage } from '../suggest/pipeline';
+import { suggestionFor } from '../suggest/edit-item';
+import { editSimilarity, exactMatch } from './reward';
 
 export interface EvalResult {
   n: number;
   exact_match: number;
   edit_similarity: number;
-  /** Share of answers the format could use (the others scored as unchanged). */
+  /** Share of answers the pipeline would show (the others scored as unchanged). */
   finished: number;
   baseline: { exact_match: number; edit_similarity: number };
+}
+
+/** An episode as the pipeline's context: its prefix is an excerpt, not known to start at the file's top. */
+export function episodeContext(episode: Episode) {
+  const regionStart = episode.prefix.length;
+  return { ...episode, regionStart, regionEnd: regionStart + episode.region.length, regionHoldsSecret: false, prefixFromTop: false };
 }
 
 export async function evaluateEpisodes(
@@ -30,17 +40,20 @@ export async function evaluateEpisodes(
   minProbability?: number | null,
 ): Promise<EvalResult> {
   const format = formatOf(engine.info.promptFormat);
-  const gate = minProbability ?? format.defaultMinProbability;
+  const settings = { format, prompt: limits, maxTokens, minProbability: minProbability ?? format.defaultMinProbability };
+  const generator = { generate: (prompt: string, options: Parameters<Engine['generate']>[1]) => engine.generate(prompt, options) };
+  const never = new AbortController().signal;
   let em = 0;
   let es = 0;
   let baseEm = 0;
   let baseEs = 0;
   let finished = 0;
   for (const [i, episode] of episodes.entries()) {
-    const [generation] = await engine.generate(format.prompt(trimContext(episode, limits)), { maxTokens, temperature: 0, stop: format.stop, minProbability: gate });
-    const usable = format.usable(generation.finishReason);
-    if (usable) finished++;
-    const prediction = usable ? format.rewrite(episode, generation.text) : episode.region;
+    const context = episodeContext(episode);
+    const generation = await generateStage(generator, promptStage(context, settings), settings, never);
+    const shown = suggestionFor(context, generation, format);
+    if (shown) finished++;
+    const prediction = shown?.rewritten ?? episode.region;
     em += exactMatch(prediction, episode.target);
     es += editSimilarity(prediction, episode.target);
     baseEm += exactMatch(episode.region, episode.target);

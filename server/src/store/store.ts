@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path';
 import { migrations } from './migrations';
 import type { Episode } from '../edits/episode';
+import type { AdapterEvaluation } from '../protocol';
 import type { Outcome, PendingSurvivalCheck } from '../edits/suggestion';
 import type { Span } from '../edits/text';
 
@@ -38,7 +39,8 @@ export interface AdapterRecord {
   path: string | null;
   parent: number | null;
   runId: number | null;
-  eval: unknown;
+  /** How the eval gate judged it (null: the base model, or judged before the gate typed episodes). */
+  eval: AdapterEvaluation | null;
 }
 
 export interface RunRecord {
@@ -51,7 +53,7 @@ export interface RunRecord {
   trainEpisodes: number;
   heldOutEpisodes: number;
   adapterVersion: number | null;
-  eval: unknown;
+  eval: AdapterEvaluation | null;
   error: string | null;
 }
 
@@ -83,6 +85,12 @@ export interface CollectedFile {
 }
 
 const json = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
+
+/** A stored judgement; one written before the gate typed episodes (edit similarity, no verdict) reads as none. */
+const evaluation = (text: string | null): AdapterEvaluation | null => {
+  const value = json(text) as Partial<AdapterEvaluation> | null;
+  return value?.verdict && value.live && value.candidate ? (value as AdapterEvaluation) : null;
+};
 
 /** Every column that holds text the user wrote (JSON columns hold it in their strings). */
 const STORED_TEXT: { table: string; key: string; columns: { name: string; json?: boolean }[]; hasCursor?: boolean }[] = [
@@ -373,7 +381,7 @@ export class Store {
     this.db.prepare('INSERT INTO training_steps(run_id, step, time, metrics, groups) VALUES (?, ?, ?, ?, ?)').run(runId, step, Date.now(), JSON.stringify(metrics), JSON.stringify(groups));
   }
 
-  finishRun(runId: number, status: string, fields: { adapterVersion?: number | null; eval?: unknown; error?: string | null } = {}): void {
+  finishRun(runId: number, status: string, fields: { adapterVersion?: number | null; eval?: AdapterEvaluation; error?: string | null } = {}): void {
     this.db
       .prepare('UPDATE training_runs SET finished = ?, status = ?, adapter_version = ?, eval = ?, error = ? WHERE id = ?')
       .run(Date.now(), status, fields.adapterVersion ?? null, fields.eval === undefined ? null : JSON.stringify(fields.eval), fields.error ?? null, runId);
@@ -396,7 +404,7 @@ export class Store {
       trainEpisodes: r.train_episodes as number,
       heldOutEpisodes: r.held_out_episodes as number,
       adapterVersion: r.adapter_version as number | null,
-      eval: json(r.eval as string | null),
+      eval: evaluation(r.eval as string | null),
       error: r.error as string | null,
     }));
   }
@@ -436,7 +444,7 @@ export class Store {
 
   adapters(): AdapterRecord[] {
     const rows = this.db.prepare('SELECT * FROM adapters ORDER BY version').all() as Record<string, unknown>[];
-    return rows.map((r) => ({ version: r.version as number, time: r.time as number, path: r.path as string | null, parent: r.parent as number | null, runId: r.run_id as number | null, eval: json(r.eval as string | null) }));
+    return rows.map((r) => ({ version: r.version as number, time: r.time as number, path: r.path as string | null, parent: r.parent as number | null, runId: r.run_id as number | null, eval: evaluation(r.eval as string | null) }));
   }
 
   adapter(version: number): AdapterRecord | null {

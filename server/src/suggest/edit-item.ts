@@ -37,14 +37,13 @@ export function editItem(region: string, rewritten: string, regionStart: number,
  * (edits/plausible.ts); otherwise the item and the rewritten region.
  */
 export function suggestionFor(
-  context: { prefix: string; region: string; suffix: string; regionStart: number; cursor: number },
+  context: { prefix: string; region: string; suffix: string; regionStart: number; cursor: number; prefixFromTop: boolean },
   generation: Pick<Generation, 'text' | 'finishReason'>,
   format: PromptFormat,
 ): { item: EditItem; rewritten: string } | null {
   if (!format.usable(generation.finishReason)) return null;
   const rewritten = format.rewrite(context, generation.text);
   const item = editItem(context.region, rewritten, context.regionStart, context.cursor);
-  // The prefix starts at the top of the file when it reaches back to offset 0.
-  if (!item || (item.kind === 'insert' && implausibleInsertion(context, item.insertText, context.regionStart === context.prefix.length))) return null;
+  if (!item || (item.kind === 'insert' && implausibleInsertion(context, item.insertText, context.prefixFromTop))) return null;
   return { item, rewritten };
 }

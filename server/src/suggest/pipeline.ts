@@ -43,7 +43,7 @@ export function promptStage(context: SuggestionContext, settings: Pick<PipelineS
 }
 
 /** Generate: the greedy answer, stopped where the format ends it or the model is unsure. */
-export async function generateStage(generator: Generator, prompt: string, settings: PipelineSettings, signal: AbortSignal): Promise<Generation> {
+export async function generateStage(generator: Generator, prompt: string, settings: Pick<PipelineSettings, 'format' | 'maxTokens' | 'minProbability'>, signal: AbortSignal): Promise<Generation> {
   const { format, maxTokens, minProbability } = settings;
   const [generation] = await generator.generate(prompt, { maxTokens, temperature: 0, stop: format.stop, minProbability }, signal);
   return generation;

@@ -20,12 +20,12 @@ import { seededRandom, shuffled } from '../../../server/src/edits/text';
 import type { RunResult } from '../../../server/src/learn/learner';
 import { Engine } from '../../../server/src/model/engine';
 import { LoraAdapter } from '../../../server/src/model/lora';
-import { TrainNowRequest } from '../../../server/src/protocol';
+import { type HeldOutTyping, TrainNowRequest } from '../../../server/src/protocol';
 import { LspSession } from '../../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../../server/src/replay/replay';
 import { replayTyping, type TypingStats } from '../../../server/src/replay/typing';
 import type { EstimatorName } from '../../../server/src/rl/advantages';
-import { evaluateEpisodes, type EvalResult } from '../../../server/src/rl/evaluate';
+import { evaluateEpisodes } from '../../../server/src/rl/evaluate';
 import { gapoRun, type GroupSummary, type RunPrompt } from '../../../server/src/rl/gapo-run';
 import { editAndExactMatch } from '../../../server/src/rl/reward';
 import { defaultAdamW } from '../../../server/src/train/adamw';
@@ -164,8 +164,8 @@ export interface GainRecord {
   before: TypingStats | null;
   after: TypingStats;
   status: RunResult['status'] | 'none';
-  live: EvalResult | null;
-  candidate: EvalResult | null;
+  live: HeldOutTyping | null;
+  candidate: HeldOutTyping | null;
 }
 
 export interface Results {

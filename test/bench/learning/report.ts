@@ -180,11 +180,11 @@ function gainSection(gain: GainRecord[]): string[] {
     '',
     "The training repository's most recent training episodes replayed through the language server in time order (suggestions, accepts and typing over LSP, as `gapo replay` does), one Train Now with each estimator (the server's own eval gate decides whether the adapter goes live), then the in-domain test episodes typed:",
     '',
-    '| estimator | seed | gate | held-out edit similarity, live → candidate | chars saved before | after |',
+    '| estimator | seed | gate | held-out chars saved by the gate, live → candidate | chars saved before | after |',
     '| --- | --- | --- | --- | --- | --- |',
   ];
   for (const g of gain.filter((x) => x.arm !== 'none')) {
-    const evals = g.live && g.candidate ? `${points(g.live.edit_similarity)} → ${points(g.candidate.edit_similarity)}` : '–';
+    const evals = g.live && g.candidate ? `${g.live.charsSaved} → ${g.candidate.charsSaved} of ${g.candidate.charsTotal}` : '–';
     lines.push(`| ${g.arm} | ${g.seed} | ${g.status} | ${evals} | ${g.before ? s(g.before) : '–'} | ${s(g.after)} |`);
   }
   const harmful = gain.filter((g) => g.status === 'deployed' && g.before && saved(g.after) < saved(g.before));
