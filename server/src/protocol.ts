@@ -6,7 +6,7 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
 import type { RunResult } from './learn/learner';
 import type { ExportFormat } from './store/export';
-import type { AcceptanceDay, AdapterRecord, CollectedFile, RunRecord, StepRecord } from './store/store';
+import type { AcceptanceDay, AdapterEvaluation, AdapterRecord, CollectedFile, GateVerdict, HeldOutTyping, RunRecord, StepRecord } from './store/store';
 import type { OutcomeKind } from './edits/suggestion';
 
 /** The command every suggestion carries; the client runs it on accept. */
@@ -43,38 +43,6 @@ export interface ServerStatus {
   };
 }
 
-/** One adapter's held-out episodes typed through the serving pipeline (learn/gate.ts). */
-export interface HeldOutTyping {
-  episodes: number;
-  /** Characters the episodes' edits insert. */
-  charsTotal: number;
-  /** Of those, the ones accepted suggestions wrote. */
-  charsSaved: number;
-  shown: number;
-  accepted: number;
-  /** Characters saved in each episode, in order (the gate compares two adapters episode by episode). */
-  savedPerEpisode: number[];
-}
-
-/** The eval gate's decision on a candidate. */
-export interface GateVerdict {
-  deploy: boolean;
-  /** Characters the candidate saved beyond the live adapter, over all held-out episodes. */
-  gain: number;
-  /** What the gain had to exceed: the noise of the paired per-episode difference. */
-  margin: number;
-  /** Why, in words that fit the result line. */
-  reason: string;
-}
-
-/** What a run's or an adapter's record keeps of its judgement. */
-export interface AdapterEvaluation {
-  liveVersion: number;
-  live: HeldOutTyping;
-  candidate: HeldOutTyping;
-  verdict: GateVerdict;
-}
-
 /** Everything the dashboard draws, in one answer. */
 export interface DashboardData {
   status: ServerStatus;
@@ -104,7 +72,7 @@ export interface ForgetResult {
   edits: number;
 }
 
-export type { AcceptanceDay, AdapterRecord, CollectedFile, ExportFormat, RunRecord, RunResult, StepRecord };
+export type { AcceptanceDay, AdapterEvaluation, AdapterRecord, CollectedFile, ExportFormat, GateVerdict, HeldOutTyping, RunRecord, RunResult, StepRecord };
 
 /** Model, adapter, counts and training state. */
 export const StatusRequest = new RequestType0<ServerStatus, void>('gapo/status');

@@ -10,7 +10,6 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path';
 import { migrations } from './migrations';
 import type { Episode } from '../edits/episode';
-import type { AdapterEvaluation } from '../protocol';
 import type { Outcome, PendingSurvivalCheck } from '../edits/suggestion';
 import type { Span } from '../edits/text';
 
@@ -31,6 +30,38 @@ export interface SuggestionRecord {
   insertText: string;
   adapterVersion: number;
   latencyMs: number;
+}
+
+/** One adapter's held-out episodes typed through the serving pipeline (learn/gate.ts). */
+export interface HeldOutTyping {
+  episodes: number;
+  /** Characters the episodes' edits insert. */
+  charsTotal: number;
+  /** Of those, the ones accepted suggestions wrote. */
+  charsSaved: number;
+  shown: number;
+  accepted: number;
+  /** Characters saved in each episode, in order (the gate compares two adapters episode by episode). */
+  savedPerEpisode: number[];
+}
+
+/** The eval gate's decision on a candidate. */
+export interface GateVerdict {
+  deploy: boolean;
+  /** Characters the candidate saved beyond the live adapter, over all held-out episodes. */
+  gain: number;
+  /** What the gain had to exceed: the noise of the paired per-episode difference. */
+  margin: number;
+  /** Why, in words that fit the result line. */
+  reason: string;
+}
+
+/** What a run's or an adapter's record keeps of the eval gate's judgement (learn/gate.ts). */
+export interface AdapterEvaluation {
+  liveVersion: number;
+  live: HeldOutTyping;
+  candidate: HeldOutTyping;
+  verdict: GateVerdict;
 }
 
 export interface AdapterRecord {
