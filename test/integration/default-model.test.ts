@@ -18,7 +18,7 @@ import { LspSession } from '../../server/src/replay/lsp-session';
 import { replayTyping } from '../../server/src/replay/typing';
 import { readEpisodes } from '../../server/src/edits/episode';
 import { Engine } from '../../server/src/model/engine';
-import { typeHeldOut } from '../../server/src/learn/gate';
+import { GATE_REQUESTS_PER_EPISODE, typeHeldOut } from '../../server/src/learn/gate';
 import { defaultPromptLimits } from '../../server/src/edits/prompt';
 import { defaultCaptureOptions } from '../../server/src/capture/document-capture';
 import { defaultSuggestOptions } from '../../server/src/lsp/options';
@@ -110,7 +110,7 @@ describe('the bundled default model', () => {
     let overLsp;
     try {
       await session.waitForModel();
-      overLsp = await replayTyping(session, episodes, { root });
+      overLsp = await replayTyping(session, episodes, { root, maxRequestsPerEpisode: GATE_REQUESTS_PER_EPISODE });
     } finally {
       await session.stop();
     }

@@ -348,6 +348,11 @@ describe('language server over stdio', () => {
     assert.equal(typed.charsTotal, 'a - b;'.length);
     assert.ok(typed.charsSaved <= typed.charsTotal && typed.accepted <= typed.shown && typed.shown <= typed.requests);
     assert.ok(typed.requests >= 4, `asks at each word boundary (${typed.requests})`);
+
+    // With a cap on requests the rest of the edit arrives as a paste and is not counted.
+    const capped = await replayTyping(session, [{ ...sub, id: 'sub-capped', path: 'sub-capped.js' }], { root, maxRequestsPerEpisode: 1 });
+    assert.equal(capped.requests, 1);
+    assert.ok(capped.charsTotal < typed.charsTotal || capped.accepted === 1, `only what was typed before the paste counts (${capped.charsTotal} of ${typed.charsTotal})`);
   });
 
   it('judges an adapter trained elsewhere with the eval gate: the next version, kept but not live when it gains nothing', async () => {

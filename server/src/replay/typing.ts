@@ -57,6 +57,12 @@ export interface TypingOptions {
   /** Where the replayed files seem to live (file: URIs under it; nothing is written there). */
   root: string;
   onEpisode?: (index: number, total: number) => void;
+  /**
+   * At most this many suggestion requests per episode; the rest of the edit then arrives at
+   * once, as a paste, and is not counted. The eval gate bounds its cost with it: a block of a
+   * thousand characters would otherwise cost hundreds of generations. Default: no limit.
+   */
+  maxRequestsPerEpisode?: number;
 }
 
 /** What is left to do from `text` to `wanted`: characters to insert (white space among them) and to delete. */
@@ -102,10 +108,18 @@ export async function replayTyping<Item>(session: TypingEditor<Item>, episodes: 
     const savedBefore = stats.charsSaved;
     /** Where the last typed character went: the next one at the following offset continues its run. */
     let lastTyped = -2;
+    let requests = 0;
     for (;;) {
       const text = session.text(uri);
       const step = nextKeystroke(text, wanted);
       if (!step) break;
+      if (requests === options.maxRequestsPerEpisode) {
+        const rest = remainingWork(text, wanted);
+        stats.charsTotal -= rest.insert;
+        stats.whitespaceTotal -= rest.insertWhitespace;
+        await session.edit(uri, 0, text.length, wanted);
+        break;
+      }
       if (step.kind === 'delete') {
         await session.edit(uri, step.start, step.end, '');
         lastTyped = -2;
@@ -116,6 +130,7 @@ export async function replayTyping<Item>(session: TypingEditor<Item>, episodes: 
         const item = await session.suggestion(uri, step.at);
         latencies.push(performance.now() - started);
         stats.requests++;
+        requests++;
         if (item) {
           stats.shown++;
           const before = remainingWork(text, wanted);
