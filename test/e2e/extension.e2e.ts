@@ -15,6 +15,8 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { DatabaseSync } from '@photostructure/sqlite';
 import { parquetReadObjects } from 'hyparquet';
 import { MockHub } from '../helpers/mock-hub';
+import { readModelConfig } from '../../server/src/model/config';
+import { LoraAdapter } from '../../server/src/model/lora';
 import { makeModel, tempDir } from '../helpers/models';
 import { repoRoot } from '../helpers/paths';
 import { launch, notification, openFile, pick, runCommand, screenshotPath, statusItem, statusTooltip, until, type Workbench } from './code-server';
@@ -156,6 +158,36 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
       await pick(page, 'v1');
     }
     await until(async () => /GAPO v1/.test(await statusItem(page).innerText()), 'the status item to say GAPO v1', 30_000);
+  });
+
+  it('keeps an imported adapter that types no better than the live one out of service (the eval gate)', async () => {
+    const { page } = vscode;
+    const live = await statusItem(page).innerText();
+    // Every LoRA B weight set to a pattern: the model's answers scramble, so typing the
+    // held-out episodes with it saves no more than with the live adapter.
+    const modelDir = join(repoRoot, 'models', 'default');
+    const scrambled = join(tempDir('e2e-adapter'), 'scrambled');
+    const adapter = LoraAdapter.create(readModelConfig(modelDir), { rank: 4, alpha: 8, seed: 3 });
+    for (const { b } of adapter.modules.values()) for (let i = 0; i < b.length; i++) b[i] = Math.sin(i * 12.9898) * 0.5;
+    adapter.save(scrambled, modelDir);
+    await runCommand(page, 'GAPO: Import an Adapter Trained Elsewhere');
+    // code-server's open dialog is VS Code's own: a path in a quick input.
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor();
+    await input.click();
+    await page.keyboard.press('Control+a');
+    await page.keyboard.type(scrambled);
+    await until(async () => (await input.inputValue()).replace(/\/$/, '') === scrambled, 'the typed path in the open dialog', 5_000);
+    await page.waitForTimeout(300);
+    await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).click();
+    const result = await notification(page, /v2 (live|kept)/, 5 * 60_000);
+    await page.screenshot({ path: screenshotPath('import-kept') });
+    assert.match(result, /v2 kept, not live: [+-]\d+ characters, needed more than \+[\d.]+/);
+    assert.equal(await statusItem(page).innerText(), live, 'the live adapter stays');
+    const stored = readStore(vscode.dataDir, (db) => db.prepare('SELECT eval FROM adapters WHERE version = 2').get() as { eval: string });
+    const verdict = JSON.parse(stored.eval).verdict;
+    assert.equal(verdict.deploy, false);
+    assert.ok(verdict.gain <= verdict.margin, JSON.stringify(verdict));
   });
 
   it("opens the dashboard with drawn charts; deleting a file's data there removes it from the store", async () => {
