@@ -1,8 +1,9 @@
 // The packaged extension in a real VS Code (code-server 4.100.3 in Chromium), installed from the
 // linux-x64 .vsix as a user installs it: ghost text while typing, Tab accepted and recorded
-// with autosave after a delay and with autosave off, learning from the repository's history,
-// Train Now moving the adapter version in the status bar, the dashboard's charts, export, and
-// deleting a file's data. Screenshots go to reports/e2e/.
+// with autosave after a delay and with autosave off, a label audit (a scripted session whose
+// stored outcomes are compared one by one with what happened), learning from the repository's
+// history and Train Now training on all of it, the eval gate keeping a worse adapter out, the
+// dashboard's charts, export, and deleting a file's data. Screenshots go to reports/e2e/.
 //
 // `npm run test:e2e` packages the .vsix, installs code-server and Chromium if missing
 // (scripts/setup-vscode-e2e.sh), then runs this file.
@@ -28,6 +29,9 @@ const vsix = join(repoRoot, 'vsix', `gapo-assistant-linux-x64-${version}.vsix`);
 const LOOP = 'function total(items) {\n  let sum = 0;\n  for (let i = 0; i < items.length; ) {\n    sum += items[i];\n  }\n  return sum;\n}\n';
 const LOOP_DONE = LOOP.replace('items.length; )', 'items.length; i++)');
 
+/** Five loops without their increment, one per scripted action of the label audit. */
+const AUDIT = [1, 2, 3, 4, 5].map((n) => LOOP.replace('total', `total${n}`)).join('\n');
+
 /** A small repository with a history to learn from: one function grown over a few commits. */
 function makeWorkspace(): string {
   const dir = tempDir('e2e-workspace');
@@ -40,6 +44,7 @@ function makeWorkspace(): string {
     git('commit', '-qm', `step ${i}`);
   }
   for (const name of ['loop.js', 'loop-saved.js']) writeFileSync(join(dir, name), LOOP);
+  writeFileSync(join(dir, 'audit.js'), AUDIT);
   return dir;
 }
 
@@ -145,6 +150,73 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     await until(() => acceptedIn('loop-saved.js') === 1, 'an accepted outcome in the store', 10_000);
   });
 
+  it('labels a scripted session right, one by one: accept, type over, ignore, undo an accept, restart (autosave on)', async () => {
+    const { page } = vscode;
+    const file = join(workspace, 'audit.js');
+    const shownIn = () => readStore(vscode.dataDir, (db) => db.prepare('SELECT id FROM suggestions WHERE path = ? ORDER BY time').all(file) as { id: string }[]).map((r) => r.id);
+    const outcomes = (id: string) => readStore(vscode.dataDir, (db) => db.prepare('SELECT kind, share FROM outcomes WHERE suggestion_id = ? ORDER BY id').all(id) as { kind: string; share: number | null }[]);
+    await openFile(page, 'audit.js');
+    const ghost = page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text').first();
+    /** Puts the cursor before ` ) {` of loop n's header, types `i` and waits for `++`; answers the suggestion's id. */
+    async function showAt(n: number): Promise<string> {
+      const before = shownIn().length;
+      await page.keyboard.press('Control+Home');
+      for (let i = 0; i < (n - 1) * 8 + 2; i++) await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('End');
+      for (let i = 0; i < ' ) {'.length - 1; i++) await page.keyboard.press('ArrowLeft');
+      await page.keyboard.type('i');
+      await ghost.waitFor({ timeout: 30_000 });
+      assert.equal((await ghost.innerText()).trim(), '++');
+      await until(() => shownIn().length > before, 'the suggestion in the store', 10_000);
+      return shownIn().at(-1)!;
+    }
+    const expected = new Map<string, string>();
+    // Accepted: Tab, with the autosave (1 s) landing while it shows.
+    const accepted = await showAt(1);
+    await page.waitForTimeout(1500);
+    await page.keyboard.press('Tab');
+    expected.set(accepted, 'accepted');
+    // Typed over: the user types something else where the ghost text stood.
+    const typedOver = await showAt(2);
+    await page.keyboard.type('+=2');
+    expected.set(typedOver, 'typed_over');
+    // Ignored: Escape hides it, and the user goes on elsewhere.
+    const ignored = await showAt(3);
+    await page.keyboard.press('Escape');
+    await ghost.waitFor({ state: 'hidden' });
+    // Accepted, then undone: the verdict stays accepted, the survival check finds none of it kept.
+    const undone = await showAt(4);
+    expected.set(ignored, 'ignored');
+    await page.keyboard.press('Tab');
+    await until(() => outcomes(undone).some((o) => o.kind === 'accepted'), 'the accept in the store', 10_000);
+    await page.keyboard.press('Control+z');
+    expected.set(undone, 'accepted');
+    // Shown, then the language server restarts under it: no verdict can be known, so none is stored.
+    const orphan = await showAt(5);
+    await runCommand(page, 'GAPO: Restart Language Server');
+    await page.waitForTimeout(2000);
+    await until(async () => /GAPO v\d/.test(await statusItem(page).innerText()), 'the server back', 90_000);
+    await page.screenshot({ path: screenshotPath('label-audit') });
+    await until(() => [...expected.keys()].every((id) => outcomes(id).length > 0), 'a verdict for every scripted suggestion', 30_000);
+
+    const wrong: string[] = [];
+    for (const [id, kind] of expected) {
+      const verdicts = outcomes(id).filter((o) => o.kind !== 'survival').map((o) => o.kind);
+      if (verdicts.length !== 1 || verdicts[0] !== kind) wrong.push(`${id}: ${verdicts.join(', ') || 'none'}, expected ${kind}`);
+    }
+    const orphanVerdicts = outcomes(orphan).filter((o) => o.kind !== 'survival').map((o) => o.kind);
+    if (orphanVerdicts.some((k) => k === 'accepted' || k === 'typed_over')) wrong.push(`the suggestion shown before the restart: ${orphanVerdicts.join(', ')}`);
+    // Only the two scripted accepts are accepted, of everything shown in the file.
+    const acceptedIds = shownIn().filter((id) => outcomes(id).some((o) => o.kind === 'accepted'));
+    if (acceptedIds.length !== 2) wrong.push(`${acceptedIds.length} suggestions accepted in audit.js, 2 were`);
+    console.log(`label audit: ${[...expected].map(([id, kind]) => `${kind} → ${outcomes(id).map((o) => o.kind).join('+')}`).join('; ')}; before the restart → ${orphanVerdicts.join('+') || 'no verdict'}; ${wrong.length} wrong`);
+    assert.deepEqual(wrong, [], 'stored outcomes that differ from what happened');
+    // The survival check of the undone accept (30 s after it) finds none of its text.
+    await until(() => outcomes(undone).some((o) => o.kind === 'survival'), 'the 30 s survival check of the undone accept', 60_000);
+    assert.equal(outcomes(undone).find((o) => o.kind === 'survival')!.share, 0);
+    assert.equal(outcomes(accepted).find((o) => o.kind === 'survival')?.share ?? 1, 1, 'the kept accept survives');
+  });
+
   it('learns from the repository history, and Train Now moves the adapter version in the status bar', async () => {
     const { page } = vscode;
     await runCommand(page, 'GAPO: Learn from Repository History');
@@ -152,6 +224,10 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     await runCommand(page, 'GAPO: Train Now');
     const result = await notification(page, /v1 (live|kept)/, 10 * 60_000);
     await page.screenshot({ path: screenshotPath('train-now-result') });
+    // The run trained on everything collected, the history just imported included.
+    const run = readStore(vscode.dataDir, (db) => db.prepare('SELECT started, train_episodes + held_out_episodes n FROM training_runs ORDER BY id DESC LIMIT 1').get() as { started: number; n: number });
+    const collected = readStore(vscode.dataDir, (db) => (db.prepare('SELECT count(*) n FROM episodes WHERE time <= ?').get(run.started) as { n: number }).n);
+    assert.equal(run.n, collected, 'Train Now trains on every episode collected, the imported history among them');
     if (/v1 kept/.test(result)) {
       // The eval gate kept it back: moving forward to it by hand must move the item all the same.
       await runCommand(page, 'GAPO: Choose Adapter Version');
