@@ -96,6 +96,7 @@ export class DocumentCapture {
   private readonly suggestions = new Map<string, TrackedSuggestion>();
   private settleTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private textChanges = 0;
   private readonly kind: TextKind;
   /** The last redactions made, by text: the current text's is asked for again and again. */
   private redactions: Redaction[] = [];
@@ -127,6 +128,11 @@ export class DocumentCapture {
     return this.document.version;
   }
 
+  /** Counts changes that altered the text: an editor replacing a word with itself (IntelliSense accepting what was typed) moves `version` only. */
+  get contentVersion(): number {
+    return this.textChanges;
+  }
+
   /** Applies didChange's content changes one by one, tracking everything that moves with them. */
   applyChanges(changes: TextDocumentContentChangeEvent[], version: number, now = Date.now()): void {
     for (const change of changes) {
@@ -137,6 +143,11 @@ export class DocumentCapture {
         start = this.document.offsetAt(change.range.start);
         end = this.document.offsetAt(change.range.end);
       }
+      if (before.slice(start, end) === change.text) {
+        this.document = TextDocument.update(this.document, [change], version);
+        continue;
+      }
+      this.textChanges++;
       this.noteEdit(before, now);
       this.document = TextDocument.update(this.document, [change], version);
       const delta = change.text.length - (end - start);
@@ -150,7 +161,7 @@ export class DocumentCapture {
       }
       for (const s of this.suggestions.values()) {
         const touched = mapRange(s.range, start, end, delta);
-        if (s.state === 'pending') this.judgePending(s, touched);
+        if (s.state === 'pending') this.judgePending(s, touched, change.text.length);
       }
       this.survival?.mapChange(this.uri, start, end, delta);
     }
@@ -244,7 +255,8 @@ export class DocumentCapture {
    */
   accept(id: string): boolean {
     const s = this.suggestions.get(id);
-    if (!s || s.state === 'accepted') return false;
+    if (!s) return false;
+    if (s.state === 'accepted') return true; // already seen put in whole (judgePending)
     if (s.state !== 'pending') s.episodeRecorded = false;
     s.state = 'accepted';
     this.sink.outcome(id, 'accepted');
@@ -362,13 +374,21 @@ export class DocumentCapture {
    * region, text that is still on the way to the suggestion (typing along with the ghost text,
    * or the editor applying the accepted item) keeps it pending, anything else typed it over.
    */
-  private judgePending(s: TrackedSuggestion, touched: boolean): void {
+  private judgePending(s: TrackedSuggestion, touched: boolean, insertedChars: number): void {
     if (!touched) {
       this.resolve(s, 'ignored');
       return;
     }
     const original = s.context.region;
     const now = this.text.slice(s.range.start, s.range.end);
+    // One change that completes the suggestion is the editor putting it in whole: accepted, whether
+    // its accept command follows (Tab on the ghost text) or not (VS Code's IntelliSense widget,
+    // open beside ghost text that extends its item, inserts both on Tab and runs no command).
+    // Typing along ends the same way one keystroke at a time, and waits for the command.
+    if (now === s.rewritten && insertedChars > 1) {
+      this.accept(s.id);
+      return;
+    }
     if (now === original || now === s.rewritten || isTypingAlong(original, s.rewritten, now)) return;
     this.resolve(s, 'typed_over');
   }

@@ -16,10 +16,11 @@ export function serveSuggestions(connection: Connection, server: () => ServerSta
   /**
    * The last answer and where it was given. VS Code asks again at the same place when its
    * IntelliSense widget opens beside the ghost text, and hides the ghost text until the answer
-   * comes: the same suggestion, at once, keeps it on screen (a Tab in between goes to the
-   * widget), recorded once and still pending rather than judged ignored by a newer one.
+   * comes: the same suggestion, at once, keeps it on screen, recorded once and still pending
+   * rather than judged ignored by a newer one. So does a change that left the text as it was
+   * (the widget's Tab replacing the typed word with the same word).
    */
-  let lastAnswer: { capture: DocumentCapture; version: number; line: number; character: number; id: string; items: InlineCompletionItem[] } | null = null;
+  let lastAnswer: { capture: DocumentCapture; contentVersion: number; line: number; character: number; id: string; items: InlineCompletionItem[] } | null = null;
 
   connection.languages.inlineCompletion.on(async ({ textDocument: { uri }, position }, token): Promise<InlineCompletionItem[] | null> => {
     const state = server();
@@ -30,7 +31,7 @@ export function serveSuggestions(connection: Connection, server: () => ServerSta
     const engine = state.engine;
     if (!engine || !state.options.suggest.enabled) return null;
     const same = lastAnswer;
-    if (same && same.capture === capture && same.version === capture.version && same.line === position.line && same.character === position.character && capture.isPending(same.id)) {
+    if (same && same.capture === capture && same.contentVersion === capture.contentVersion && same.line === position.line && same.character === position.character && capture.isPending(same.id)) {
       return same.items;
     }
     latestRequest?.abort();
@@ -52,7 +53,7 @@ export function serveSuggestions(connection: Connection, server: () => ServerSta
           command: { title: 'Accept GAPO suggestion', command: ACCEPT_COMMAND, arguments: [id] },
         },
       ];
-      lastAnswer = { capture, version: capture.version, line: position.line, character: position.character, id, items };
+      lastAnswer = { capture, contentVersion: capture.contentVersion, line: position.line, character: position.character, id, items };
       return items;
     } catch (error) {
       if (token.isCancellationRequested) throw new ResponseError(LSPErrorCodes.RequestCancelled, 'cancelled');
