@@ -151,7 +151,7 @@ describe('document capture', () => {
   });
 });
 
-describe('a suggestion put in whole', () => {
+describe('a suggestion beside IntelliSense', () => {
   const text = 'a\nb\n  for (let i = 0; i < n; i) {\nc\nd\n';
   const cursor = text.indexOf('; i)') + 3;
   function shown() {
@@ -163,17 +163,6 @@ describe('a suggestion put in whole', () => {
     capture.track('s', context, rewritten, editItem(context.region, rewritten, context.regionStart, context.cursor)!);
     return { capture, outcomes };
   }
-
-  it('is accepted once, whether or not its accept command follows (IntelliSense inserting its item with the ghost text)', () => {
-    const { capture, outcomes } = shown();
-    // VS Code's widget replaces the word `i` with its item and the ghost text after it, in one change.
-    const start = capture.positionAt(cursor - 1);
-    capture.applyChanges([{ range: { start, end: capture.positionAt(cursor) }, text: 'i++' }], 2, 0);
-    assert.deepEqual(outcomes, [{ id: 's', kind: 'accepted', share: undefined }]);
-    assert.equal(capture.accept('s'), true, 'the command, when it comes, finds it accepted');
-    assert.equal(outcomes.length, 1, 'stored once');
-    capture.dispose();
-  });
 
   it("stays pending through a change that leaves the text as it was (IntelliSense's Tab replacing the typed word with itself)", () => {
     const { capture, outcomes } = shown();
@@ -188,13 +177,6 @@ describe('a suggestion put in whole', () => {
     capture.dispose();
   });
 
-  it('is not accepted when typed one keystroke at a time: that waits for the accept command', () => {
-    const { capture, outcomes } = shown();
-    insert(capture, cursor, '+', 0);
-    insert(capture, cursor + 1, '+', 0);
-    assert.deepEqual(outcomes, []);
-    capture.dispose();
-  });
 });
 
 describe('tracked ranges and survival', () => {

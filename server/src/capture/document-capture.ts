@@ -161,7 +161,7 @@ export class DocumentCapture {
       }
       for (const s of this.suggestions.values()) {
         const touched = mapRange(s.range, start, end, delta);
-        if (s.state === 'pending') this.judgePending(s, touched, change.text.length);
+        if (s.state === 'pending') this.judgePending(s, touched);
       }
       this.survival?.mapChange(this.uri, start, end, delta);
     }
@@ -255,8 +255,7 @@ export class DocumentCapture {
    */
   accept(id: string): boolean {
     const s = this.suggestions.get(id);
-    if (!s) return false;
-    if (s.state === 'accepted') return true; // already seen put in whole (judgePending)
+    if (!s || s.state === 'accepted') return false;
     if (s.state !== 'pending') s.episodeRecorded = false;
     s.state = 'accepted';
     this.sink.outcome(id, 'accepted');
@@ -374,21 +373,13 @@ export class DocumentCapture {
    * region, text that is still on the way to the suggestion (typing along with the ghost text,
    * or the editor applying the accepted item) keeps it pending, anything else typed it over.
    */
-  private judgePending(s: TrackedSuggestion, touched: boolean, insertedChars: number): void {
+  private judgePending(s: TrackedSuggestion, touched: boolean): void {
     if (!touched) {
       this.resolve(s, 'ignored');
       return;
     }
     const original = s.context.region;
     const now = this.text.slice(s.range.start, s.range.end);
-    // One change that completes the suggestion is the editor putting it in whole: accepted, whether
-    // its accept command follows (Tab on the ghost text) or not (VS Code's IntelliSense widget,
-    // open beside ghost text that extends its item, inserts both on Tab and runs no command).
-    // Typing along ends the same way one keystroke at a time, and waits for the command.
-    if (now === s.rewritten && insertedChars > 1) {
-      this.accept(s.id);
-      return;
-    }
     if (now === original || now === s.rewritten || isTypingAlong(original, s.rewritten, now)) return;
     this.resolve(s, 'typed_over');
   }
