@@ -42,6 +42,9 @@ const SUGGESTED_MODELS = [
   { id: 'Qwen/Qwen2.5-Coder-1.5B', detail: 'Apache-2.0 · 3 GB download · about 8 GB of memory · fill-in-the-middle' },
 ];
 
+/** The gapo.training.* settings, each under its TrainingSettings name (server/src/learn/training-job.ts). */
+const TRAINING_SETTINGS = ['background', 'minNewEpisodes', 'estimator', 'tau', 'group', 'promptsPerStep', 'steps', 'learningRate', 'rank'] as const;
+
 /** Settings that shape the server: a change restarts it. */
 const SERVER_SETTINGS = ['gapo.enable', 'gapo.model', 'gapo.suggest', 'gapo.capture', 'gapo.training'];
 
@@ -106,7 +109,8 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
       dtype: config.get<string>('model.dtype') || undefined,
       capture: { exclude: config.get<string[]>('capture.exclude', []), maxFileBytes: config.get<number>('capture.maxFileKilobytes', 1024) * 1024 },
       suggest: { enabled: config.get<boolean>('suggest.enable', true), ...minProbability(config.get<number | null>('suggest.minProbability', null)) },
-      training: { background: config.get<boolean>('training.background', true), minNewEpisodes: config.get<number>('training.minNewEpisodes', 16) },
+      // Each gapo.training.* setting is named as the server's TrainingSettings names it; its default is the manifest's.
+      training: Object.fromEntries(TRAINING_SETTINGS.map((name) => [name, config.get(`training.${name}`)])),
     },
   };
   const started = new LanguageClient('gapo', 'GAPO Assistant', serverOptions, clientOptions);

@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../helpers/paths';
+import { defaultTrainingSettings } from '../../server/src/learn/training-job';
+import { estimators } from '../../server/src/rl/advantages';
 
 describe('extension manifest', () => {
   const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
@@ -33,5 +35,19 @@ describe('extension manifest', () => {
     const read = [...source.matchAll(/config\.get<[^>]+>\('([^']+)'/g)].map((m) => `gapo.${m[1]}`);
     assert.ok(read.length >= 5, `the pattern finds the settings read (${read.length})`);
     for (const key of read) assert.ok(key in manifest.contributes.configuration.properties, `${key} is read but not declared`);
+  });
+
+  it('lets the user tune training under the names the server uses, with its defaults', () => {
+    const properties = manifest.contributes.configuration.properties as Record<string, { default: unknown; enum?: string[] }>;
+    const training = Object.keys(properties).filter((key) => key.startsWith('gapo.training.')).map((key) => key.slice('gapo.training.'.length));
+    for (const name of ['estimator', 'tau', 'group', 'learningRate', 'rank', 'steps']) assert.ok(training.includes(name), `gapo.training.${name}`);
+    // The extension passes every one of them, and nothing else, to the server.
+    const passed = source.match(/TRAINING_SETTINGS = \[([^\]]+)\]/)![1].match(/'(\w+)'/g)!.map((name) => name.slice(1, -1));
+    assert.deepEqual([...passed].sort(), [...training].sort());
+    for (const name of training.filter((n) => n !== 'background')) {
+      assert.ok(name in defaultTrainingSettings, `gapo.training.${name} is no TrainingSettings field`);
+      assert.equal(properties[`gapo.training.${name}`].default, defaultTrainingSettings[name as keyof typeof defaultTrainingSettings], `gapo.training.${name}'s default`);
+    }
+    assert.deepEqual([...properties['gapo.training.estimator'].enum!].sort(), Object.keys(estimators).sort());
   });
 });
