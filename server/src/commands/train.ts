@@ -6,6 +6,7 @@ import { isMetricName, metrics } from '../rl/reward';
 import { gapoRun } from '../rl/gapo-run';
 import { defaultAdamW } from '../train/adamw';
 import { PolicyTrainer } from '../train/trainer';
+import { defaultPolicyLoss } from '../train/training-graphs';
 import { Command, UsageError } from './command';
 import { engineOptionSpecs, engineOptionsUsage, loadEngine, nonNegativeNumber, positiveInteger, positiveNumber } from './engine-options';
 import { ProgressBar } from './progress';
@@ -86,7 +87,7 @@ ${engineOptionsUsage}`,
         optimizer: { ...defaultAdamW, learningRate: positiveNumber('--lr', values.lr), warmupSteps: Math.floor(nonNegativeNumber('--warmup', values.warmup)) },
         epochs: positiveInteger('--epochs', values.epochs),
         microBatchSize: positiveInteger('--micro-batch', values['micro-batch']),
-        loss: { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: nonNegativeNumber('--kl', values.kl) },
+        loss: { ...defaultPolicyLoss, klCoef: nonNegativeNumber('--kl', values.kl) },
       });
       io.stderr(`training a rank-${adapter.rank} LoRA (${(adapter.parameterCount() / 1e6).toFixed(2)}M parameters) on ${episodes.length} episodes with ${values.estimator}, G = ${group}\n`);
       const progress = new ProgressBar(steps, io.stderr);

@@ -14,6 +14,7 @@ import { editAndExactMatch } from '../rl/reward';
 import { gapoRun } from '../rl/gapo-run';
 import { defaultAdamW } from '../train/adamw';
 import { PolicyTrainer } from '../train/trainer';
+import { defaultPolicyLoss } from '../train/training-graphs';
 import { typeHeldOut } from './gate';
 import { SuggestionsFirst } from './suggestions-first';
 import type { TrainingJob, TrainingMessage } from './training-job';
@@ -67,7 +68,7 @@ async function train(engine: Engine): Promise<LoraAdapter> {
   const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, adapter, {
     optimizer: { ...defaultAdamW, learningRate: s.learningRate },
     microBatchSize: s.microBatch,
-    loss: { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 },
+    loss: defaultPolicyLoss,
   });
   trainer.beforeMicroBatch = suggestionsFirst.waitForSuggestions;
   post({ type: 'phase', phase: 'training', done: 0, total: s.steps });

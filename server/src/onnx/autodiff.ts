@@ -462,6 +462,3 @@ function attentionVjp({ g, node, inputs, grads, needs }: VjpArgs): (Value | null
   ];
 }
 
-export function hasVjp(op: string): boolean {
-  return Object.hasOwn(vjps, op);
-}
