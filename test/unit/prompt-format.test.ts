@@ -49,6 +49,19 @@ describe('prompt formats', () => {
     assert.ok(typedOn.startsWith(prompt), 'the next keystroke extends the prompt: the prefix cache keeps it all');
   });
 
+  it("carries other files' snippets as files ahead of the rest, the most like the cursor's lines nearest it", () => {
+    const fim = fimFormat('fim-spm', QWEN_FIM_TOKENS);
+    const snippets = [
+      { path: 'app/models.py', text: 'class User:\n    name = ""\n' },
+      { path: 'app/util.py', text: 'def y():\n    pass' },
+    ];
+    assert.equal(
+      fim.prompt({ ...episode, history: [], snippets }),
+      '<|file_sep|>app/util.py\ndef y():\n    pass\n<|file_sep|>app/models.py\nclass User:\n    name = ""\n<|file_sep|>app/views.py\n<|fim_suffix|>\nprint(f())\n<|fim_prefix|>import os\ndef f():\n    return ',
+    );
+    assert.equal(fim.prompt({ ...episode, snippets: [] }), fim.prompt(episode), 'none: the prompt as before');
+  });
+
   it('turns an answer back into the rewritten region, cut at any FIM token', () => {
     const fim = fimFormat('fim-spm', QWEN_FIM_TOKENS);
     assert.equal(fim.rewrite(episode, 'y'), episode.target);

@@ -124,6 +124,11 @@ export class DocumentCapture {
     return this.document.getText();
   }
 
+  /** The text with its secrets redacted (what may leave this object: prompts, snippets, storage). */
+  redactedText(): string {
+    return this.redact(this.text).text;
+  }
+
   get version(): number {
     return this.document.version;
   }

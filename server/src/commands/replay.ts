@@ -21,7 +21,7 @@ export const replayCommand: Command = {
   summary: 'drive the language server as a simulated user through recorded or git-history edits',
   usage: `gapo replay (--episodes FILE.jsonl | --git REPO) [--model DIR] [--data DIR] [--train] [--noise P]
                   [--limit N] [--max-commits 500] [--steps N] [--group G] [--context-lines N]
-                  [--history-diffs N] [--min-probability P] [--prompt-format F] [--seed 0] [--json]
+                  [--history-diffs N] [--snippets N] [--min-probability P] [--prompt-format F] [--seed 0] [--json]
        gapo replay --typing --episodes FILE.jsonl [--model DIR] [--adapter DIR] [--limit N]
                   [--min-probability P] [--prompt-format F] [--json]
 
@@ -48,6 +48,8 @@ Without --model, the bundled default model.
   --context-lines N  lines of code before and after the region in prompts (default ${defaultPromptLimits.contextLines};
                   fewer make suggestions and training cheaper)
   --history-diffs N  recent edits (unified diffs) in prompts (default ${defaultPromptLimits.historyDiffs})
+  --snippets N    chunks of other open or recently edited files in prompts, those most like the
+                  lines at the cursor (default ${defaultPromptLimits.snippets ?? 0}; fill-in-the-middle formats)
   --group G       rollouts per prompt (default 8)
   --min-probability P  the suggestions' confidence gate: an answer ends before a token the model
                   gives less than P (default: the prompt format's own, ${FIM_MIN_PROBABILITY} for
@@ -74,6 +76,7 @@ Without --model, the bundled default model.
         steps: { type: 'string', default: '4' },
         'context-lines': { type: 'string', default: String(defaultPromptLimits.contextLines) },
         'history-diffs': { type: 'string', default: String(defaultPromptLimits.historyDiffs) },
+        snippets: { type: 'string', default: String(defaultPromptLimits.snippets ?? 0) },
         group: { type: 'string', default: '8' },
         'min-probability': { type: 'string' },
         'prompt-format': { type: 'string' },
@@ -118,6 +121,7 @@ Without --model, the bundled default model.
         prompt: {
           contextLines: positiveInteger('--context-lines', values['context-lines']),
           historyDiffs: Math.floor(nonNegativeNumber('--history-diffs', values['history-diffs'])),
+          snippets: Math.floor(nonNegativeNumber('--snippets', values.snippets)),
         },
         suggest: { minProbability },
         ...(values['prompt-format'] ? { promptFormat: values['prompt-format'] } : {}),

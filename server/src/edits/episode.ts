@@ -60,5 +60,11 @@ export function readEpisodes(file: string): Episode[] {
   return episodes;
 }
 
-/** The prompt fields of an episode: what a model is shown, without the answer. */
-export type PromptContext = Omit<Episode, 'id' | 'target'>;
+/** A chunk of another file the user has open or edited, carried in a prompt. */
+export interface Snippet {
+  path: string;
+  text: string;
+}
+
+/** The prompt fields of an episode: what a model is shown, without the answer; serving adds other files' snippets. */
+export type PromptContext = Omit<Episode, 'id' | 'target'> & { snippets?: Snippet[] };

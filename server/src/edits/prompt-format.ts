@@ -9,7 +9,7 @@
 //   small model), and while the user types only the prompt's tail changes, so the engine's
 //   prefix cache keeps all but the last few tokens. The default model speaks this one.
 
-import type { Episode } from './episode';
+import type { Episode, Snippet } from './episode';
 import { editCompletion, editPrompt, extractRegion, REGION_START } from './prompt';
 import { commonPrefixLength, commonSuffixLength } from './text';
 
@@ -17,7 +17,7 @@ export const PROMPT_FORMATS = ['edit', 'fim-psm', 'fim-spm'] as const;
 export type PromptFormatName = (typeof PROMPT_FORMATS)[number];
 
 /** The fields of an episode a prompt is made from (its context already cut to the limits). */
-export type PromptFields = Pick<Episode, 'history' | 'path' | 'prefix' | 'region' | 'suffix' | 'cursor'>;
+export type PromptFields = Pick<Episode, 'history' | 'path' | 'prefix' | 'region' | 'suffix' | 'cursor'> & { snippets?: Snippet[] };
 
 export interface PromptFormat {
   readonly name: PromptFormatName;
@@ -127,10 +127,12 @@ export function fimFormat(name: 'fim-psm' | 'fim-spm', tokens: FimTokens): Promp
       // prompt carries other files; the history changes rarely, so it stays in the prefix cache.
       const separator = tokens.fileSeparator;
       const history = separator && episode.history.length ? `${separator}recent edits\n${episode.history.join('\n')}\n` : '';
+      // Other files' chunks first, as a repository-level prompt orders files: the least related farthest from the cursor.
+      const others = separator ? (episode.snippets ?? []).map((s) => `${separator}${s.path}\n${s.text}${s.text.endsWith('\n') ? '' : '\n'}`).reverse().join('') : '';
       const file = separator ? `${separator}${episode.path}\n` : '';
       return name === 'fim-psm'
-        ? `${history}${file}${tokens.prefix}${before}${tokens.suffix}${after}${tokens.middle}`
-        : `${history}${file}${tokens.suffix}${after}${tokens.prefix}${before}`;
+        ? `${others}${history}${file}${tokens.prefix}${before}${tokens.suffix}${after}${tokens.middle}`
+        : `${others}${history}${file}${tokens.suffix}${after}${tokens.prefix}${before}`;
     },
     stop,
     usable: (finishReason) => finishReason !== 'cancelled',

@@ -2,7 +2,7 @@
 // recent edits, the file with the editable region marked and the cursor in it, and the
 // instruction to rewrite the region; the answer ends with the end marker.
 
-import type { Episode } from './episode';
+import type { Episode, Snippet } from './episode';
 import { splitLines } from './text';
 
 // The markers.
@@ -27,17 +27,20 @@ export interface PromptLimits {
   contextLines: number;
   /** Most recent edits (unified diffs) kept. */
   historyDiffs: number;
+  /** Chunks of other open or recently edited files carried ahead of the file (fill-in-the-middle formats); none: 0. */
+  snippets?: number;
 }
 
 /** Short prompts answer fast on a CPU; the default model was tuned on 4–16 lines and 0–3 diffs. */
-export const defaultPromptLimits: PromptLimits = { contextLines: 12, historyDiffs: 3 };
+export const defaultPromptLimits: PromptLimits = { contextLines: 12, historyDiffs: 3, snippets: 0 };
 
 /** The episode's context cut to the limits, keeping what is nearest the region. */
-export function trimContext<T extends Pick<Episode, 'history' | 'prefix' | 'suffix'>>(episode: T, limits: PromptLimits): T {
+export function trimContext<T extends Pick<Episode, 'history' | 'prefix' | 'suffix'> & { snippets?: Snippet[] }>(episode: T, limits: PromptLimits): T {
   const prefixLines = splitLines(episode.prefix);
   const suffixLines = splitLines(episode.suffix);
   return {
     ...episode,
+    ...(episode.snippets ? { snippets: episode.snippets.slice(0, limits.snippets ?? 0) } : {}),
     history: limits.historyDiffs > 0 ? episode.history.slice(-limits.historyDiffs) : [],
     prefix: prefixLines.slice(Math.max(0, prefixLines.length - limits.contextLines)).join(''),
     suffix: suffixLines.slice(0, limits.contextLines).join(''),

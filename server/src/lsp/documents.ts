@@ -29,6 +29,7 @@ export function followDocuments(connection: Connection, server: () => ServerStat
     if (reason) {
       capture.discard();
       state.captures.delete(uri);
+      state.neighbours.forget(capture.path);
       state.log(`not capturing ${capture.path} any more: ${reason}`);
     }
   });
@@ -41,12 +42,16 @@ export function followDocuments(connection: Connection, server: () => ServerStat
   connection.onDidSaveTextDocument(({ textDocument: { uri } }) => {
     const reason = saveReasons.get(uri);
     saveReasons.delete(uri);
-    if (reason !== TextDocumentSaveReason.AfterDelay) server().captures.get(uri)?.settle(true);
+    const capture = server().captures.get(uri);
+    if (capture) server().neighbours.remember(capture.path, capture.redactedText());
+    if (reason !== TextDocumentSaveReason.AfterDelay) capture?.settle(true);
   });
 
   connection.onDidCloseTextDocument(({ textDocument: { uri } }) => {
-    const { captures } = server();
-    captures.get(uri)?.close();
+    const { captures, neighbours } = server();
+    const capture = captures.get(uri);
+    if (capture) neighbours.remember(capture.path, capture.redactedText());
+    capture?.close();
     captures.delete(uri);
   });
 

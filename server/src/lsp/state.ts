@@ -18,6 +18,7 @@ import { EngineClient } from '../model/engine-client';
 import { adapterMismatch } from '../model/lora';
 import { EpisodeCapturedNotification, OutcomeNotification, type ServerStatus, StatusNotification } from '../protocol';
 import { Store } from '../store/store';
+import { NeighbourFiles } from '../capture/neighbours';
 import { version } from '../version';
 import type { ServerOptions } from './options';
 
@@ -29,6 +30,8 @@ export class ServerState {
   /** Secrets seen in documents, in memory only: every write is scrubbed of their fragments. */
   readonly secrets = new SecretLedger();
   readonly suggestionsFirst = new SuggestionsFirst();
+  /** Other files' latest redacted text, in memory only, for prompts' snippets. */
+  readonly neighbours = new NeighbourFiles();
   readonly privacy: PrivacyFilter;
   readonly survival: SurvivalChecks;
   engine: EngineClient | null = null;
@@ -121,7 +124,9 @@ export class ServerState {
   capture(uri: string, path: string, languageId: string, text: string, documentVersion: number): void {
     this.captures.get(uri)?.dispose();
     const history = this.store.recentEdits(path, this.options.capture.historyLimit);
-    this.captures.set(uri, new DocumentCapture(uri, path, languageId, text, documentVersion, this.options.capture, this.sink, this.survival, history));
+    const capture = new DocumentCapture(uri, path, languageId, text, documentVersion, this.options.capture, this.sink, this.survival, history);
+    this.captures.set(uri, capture);
+    this.neighbours.remember(path, capture.redactedText());
   }
 
   /** Loads the model in its worker; once it is ready, suggestions and the learner start. */
@@ -221,6 +226,7 @@ export class ServerState {
   /** Deletes what was collected, of one file or all: in memory first, so nothing of it is written again. */
   forget(path?: string): { episodes: number; suggestions: number; edits: number } {
     for (const capture of this.captures.values()) if (path === undefined || capture.path === path) capture.discard();
+    this.neighbours.forget(path);
     this.survival.forget((uri) => path === undefined || filePath(uri) === path);
     const deleted = this.store.forget(path);
     this.statusChanged();

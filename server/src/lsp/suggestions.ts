@@ -70,6 +70,7 @@ function settings(state: ServerState, format: PromptFormat): PipelineSettings {
   return {
     format,
     prompt: state.options.prompt,
+    neighbours: state.neighbours,
     maxTokens: state.options.suggest.maxTokens,
     minProbability: state.options.suggest.minProbability ?? format.defaultMinProbability,
     record: (capture, { item, rewritten }, latencyMs) => {

@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { type CaptureOptions, type CaptureSink, DocumentCapture } from '../capture/document-capture';
 import type { EditItem } from '../edits/suggestion';
+import { NeighbourFiles } from '../capture/neighbours';
 import { type Generator, type PipelineSettings, suggest } from '../suggest/pipeline';
 import type { TypingEditor } from './typing';
 
@@ -24,6 +25,8 @@ export class PipelineEditor implements TypingEditor<PipelineItem> {
     secrets() {},
   };
   private shown = 0;
+  /** Other files' text for prompts' snippets, fed as the server feeds its own. */
+  private readonly neighbours = new NeighbourFiles();
 
   constructor(
     private readonly generator: Generator,
@@ -34,7 +37,9 @@ export class PipelineEditor implements TypingEditor<PipelineItem> {
   async open(uri: string, text: string, languageId: string): Promise<void> {
     this.captures.get(uri)?.dispose();
     const path = fileURLToPath(uri);
-    this.captures.set(uri, new DocumentCapture(uri, path, languageId, text, 1, this.capture, this.sink, null, this.edits.get(path) ?? []));
+    const capture = new DocumentCapture(uri, path, languageId, text, 1, this.capture, this.sink, null, this.edits.get(path) ?? []);
+    this.captures.set(uri, capture);
+    this.neighbours.remember(path, capture.redactedText());
   }
 
   text(uri: string): string {
@@ -53,7 +58,7 @@ export class PipelineEditor implements TypingEditor<PipelineItem> {
     const position = capture.positionAt(offset);
     capture.cursorAt(position.line, position.character);
     const record = () => String(++this.shown);
-    const shown = await suggest(this.generator, capture, position, { ...this.settings, record }, new AbortController().signal);
+    const shown = await suggest(this.generator, capture, position, { ...this.settings, record, neighbours: this.neighbours }, new AbortController().signal);
     return shown && { ...shown.item, id: shown.id };
   }
 
@@ -68,11 +73,14 @@ export class PipelineEditor implements TypingEditor<PipelineItem> {
   }
 
   async save(uri: string): Promise<void> {
-    this.document(uri).settle(true);
+    const capture = this.document(uri);
+    this.neighbours.remember(capture.path, capture.redactedText());
+    capture.settle(true);
   }
 
   async close(uri: string): Promise<void> {
     const capture = this.document(uri);
+    this.neighbours.remember(capture.path, capture.redactedText());
     capture.close();
     capture.dispose();
     this.captures.delete(uri);

@@ -9,6 +9,7 @@ import type { PromptFormat } from '../edits/prompt-format';
 import type { EditItem } from '../edits/suggestion';
 import type { GenerateOptions, Generation } from '../model/engine';
 import { suggestionFor } from './edit-item';
+import type { NeighbourFiles } from '../capture/neighbours';
 
 /** The model, as the pipeline needs it (the engine worker's client). */
 export interface Generator {
@@ -29,12 +30,21 @@ export interface PipelineSettings {
   minProbability: number;
   /** Stores a shown suggestion; returns its id. */
   record(capture: DocumentCapture, suggestion: Suggestion, latencyMs: number): string;
+  /** Other files the user has open or edited, for the prompt's snippets (prompt.snippets of them). */
+  neighbours?: NeighbourFiles;
 }
 
-/** Context: the redacted prompt fields around the cursor; none when a secret is in the region (its rewrite could not be applied). */
-export function contextStage(capture: DocumentCapture, line: number, character: number): SuggestionContext | null {
+/**
+ * Context: the redacted prompt fields around the cursor, with the chunks of other files most
+ * like the lines before it; none when a secret is in the region (its rewrite could not be applied).
+ */
+export function contextStage(capture: DocumentCapture, line: number, character: number, settings: Pick<PipelineSettings, 'prompt' | 'neighbours'>): SuggestionContext | null {
   const context = capture.contextAt(line, character);
-  return context.regionHoldsSecret ? null : context;
+  if (context.regionHoldsSecret) return null;
+  const count = settings.prompt.snippets ?? 0;
+  if (!settings.neighbours || count === 0) return context;
+  const query = context.prefix.split('\n').slice(-8).join('\n') + context.region.slice(0, context.cursor);
+  return { ...context, snippets: settings.neighbours.snippets(capture.path, query, count) };
 }
 
 /** Prompt: the context cut to the limits, in the model's format. */
@@ -58,7 +68,7 @@ export async function suggest(
   signal: AbortSignal,
 ): Promise<{ id: string; item: EditItem } | null> {
   const started = performance.now();
-  const context = contextStage(capture, position.line, position.character);
+  const context = contextStage(capture, position.line, position.character, settings);
   if (!context) return null;
   const documentVersion = capture.version;
   const generation = await generateStage(generator, promptStage(context, settings), settings, signal);
