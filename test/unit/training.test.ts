@@ -8,6 +8,7 @@ import { readSafetensorsHeader, writeSafetensors } from '../../server/src/model/
 import { ModelWeights } from '../../server/src/model/weights';
 import { AdamW, defaultAdamW } from '../../server/src/train/adamw';
 import { CrossEntropyTrainer, PolicyTrainer, TrainerContext, TrainingSequence } from '../../server/src/train/trainer';
+import { type PolicyLossName, policyLosses } from '../../server/src/train/training-graphs';
 import { makeModel, tempDir } from '../helpers/models';
 import { ReferenceModel } from '../helpers/reference-model';
 import { seededRandom } from '../../server/src/edits/text';
@@ -147,6 +148,13 @@ describe('LoRA gradients of the policy loss', () => {
     const down = await trainer.lossAndGradients([{ ids, promptLength: 2, advantage: -1, oldLogprobs: scored.logprobs.map((lp) => lp + 1) }]);
     assert.equal(down.totals.clip_low_sum, 4);
     assert.equal(down.totals.clip_high_sum, 0);
+  });
+
+  it('builds its loss from the policy-loss registry, and names the known losses for an unknown one', async () => {
+    assert.deepEqual(Object.keys(policyLosses), ['ppo-clip']);
+    // A cast: the type admits only registered names, a setting read from a file does not.
+    const unknown = { name: 'gspo' as PolicyLossName };
+    await assert.rejects(PolicyTrainer.create(contextOf(engine), busyAdapter(engine, 8), { loss: unknown }), /unknown policy loss "gspo" \(known: ppo-clip\)/);
   });
 
   it('skips a step whose loss is not finite and keeps the adapter', async () => {

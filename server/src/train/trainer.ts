@@ -218,7 +218,7 @@ export class PolicyTrainer {
       optimizer: { ...defaultAdamW, ...options.optimizer },
     };
     const graph = buildPolicyTrainingGraph(context.config, context.layout, resolved.loss, resolved.checkpointLayers);
-    const session = await createGradientSession(context, graph, `policy-${resolved.loss.aggregation}-${resolved.loss.klCoef > 0 ? 'kl' : 'nokl'}${resolved.checkpointLayers ? '-checkpointed' : ''}.onnx`, resolved.memoryArena);
+    const session = await createGradientSession(context, graph, `policy-${resolved.loss.name}-${resolved.loss.aggregation}-${resolved.loss.klCoef > 0 ? 'kl' : 'nokl'}${resolved.checkpointLayers ? '-checkpointed' : ''}.onnx`, resolved.memoryArena);
     return new PolicyTrainer(session, graph.parameters, adapter, resolved, copyCacheFeeds(context.config.copyCache));
   }
 

@@ -14,6 +14,8 @@ import { WeightLayout } from '../model/weights';
 export type LossAggregation = 'token-mean' | 'seq-mean-token-mean';
 
 export interface PolicyLossOptions {
+  /** Which per-token loss (policyLosses). */
+  name: PolicyLossName;
   /** PPO's ratio clip: [1 − clipLow, 1 + clipHigh] (DAPO's asymmetric 0.2 / 0.28). */
   clipLow: number;
   clipHigh: number;
@@ -24,7 +26,29 @@ export interface PolicyLossOptions {
   klCoef: number;
 }
 
-export const defaultPolicyLoss: PolicyLossOptions = { clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 };
+export const defaultPolicyLoss: PolicyLossOptions = { name: 'ppo-clip', clipLow: 0.2, clipHigh: 0.28, dualClip: 10, aggregation: 'token-mean', klCoef: 0 };
+
+/** Builds each response token's loss, [M], from its probability ratio to the old policy and its advantage. */
+type PolicyLossBuilder = (g: GraphBuilder, tokens: { ratio: Value; advantage: Value }, options: PolicyLossOptions) => Value;
+
+/**
+ * The policy losses by name, as verl's POLICY_LOSS_REGISTRY keeps them: a new loss is one
+ * entry here (the KL term, the aggregation and the metrics are shared).
+ */
+export const policyLosses = {
+  /** PPO-clip with DAPO's asymmetric clip, and a dual clip: with a negative advantage, a huge ratio may not blow the loss up past −A · c. */
+  'ppo-clip': (g, { ratio, advantage }, options) => {
+    const c = (value: number) => g.scalar(value);
+    const negAdvantage = g.node('Neg', [advantage]);
+    const unclipped = g.node('Mul', [negAdvantage, ratio]);
+    const clippedRatio = g.node('Clip', [ratio, c(1 - options.clipLow), c(1 + options.clipHigh)]);
+    const clipped = g.node('Max', [unclipped, g.node('Mul', [negAdvantage, clippedRatio])]);
+    const dual = g.node('Min', [clipped, g.node('Mul', [negAdvantage, c(options.dualClip)])]);
+    return g.node('Where', [g.node('Less', [advantage, c(0)]), dual, clipped]);
+  },
+} satisfies Record<string, PolicyLossBuilder>;
+
+export type PolicyLossName = keyof typeof policyLosses;
 
 /**
  * The training graphs work on response tokens only: the loss needs the next-token distribution
@@ -103,14 +127,10 @@ export function buildPolicyTrainingGraph(config: ModelConfig, layout: WeightLayo
 
   const logRatio = g.node('Sub', [logprobs, oldLogprobs]);
   const ratio = g.node('Exp', [logRatio]);
-  const negAdvantage = g.node('Neg', [advantage]);
-  const unclipped = g.node('Mul', [negAdvantage, ratio]);
-  const clippedRatio = g.node('Clip', [ratio, c(1 - options.clipLow), c(1 + options.clipHigh)]);
-  const clipped = g.node('Max', [unclipped, g.node('Mul', [negAdvantage, clippedRatio])]);
-  // Dual clip: with a negative advantage, a huge ratio may not blow the loss up past −A · c.
+  const loss = policyLosses[options.name];
+  if (!loss) throw new Error(`unknown policy loss ${JSON.stringify(options.name)} (known: ${Object.keys(policyLosses).join(', ')})`);
+  let perToken = loss(g, { ratio, advantage }, options);
   const negative = g.node('Less', [advantage, c(0)]);
-  const dual = g.node('Min', [clipped, g.node('Mul', [negAdvantage, c(options.dualClip)])]);
-  let perToken = g.node('Where', [negative, dual, clipped]);
 
   let klSum: Value | null = null;
   if (options.klCoef > 0) {
@@ -122,7 +142,7 @@ export function buildPolicyTrainingGraph(config: ModelConfig, layout: WeightLayo
     klSum = sum(g, k3);
   }
   // The aggregation (token-mean or seq-mean-token-mean) is in the token weights.
-  const loss = weightedSum(g, perToken, weights);
+  const total = weightedSum(g, perToken, weights);
 
   const asFloat = (b: Value) => g.node('Cast', [b], { to: 1 });
   const positive = g.node('Greater', [advantage, c(0)]);
@@ -135,8 +155,8 @@ export function buildPolicyTrainingGraph(config: ModelConfig, layout: WeightLayo
     kl_sum: klSum ?? c(0),
   };
 
-  const grads = gradients(g, loss, body.lora, checkpointLayers ? body.layers : []);
-  g.output(loss, 'loss', 'float32', []);
+  const grads = gradients(g, total, body.lora, checkpointLayers ? body.layers : []);
+  g.output(total, 'loss', 'float32', []);
   g.output(logprobs, 'logprobs', 'float32', ['tokens']);
   for (const name of METRIC_OUTPUTS) g.output(metrics[name], name, 'float32', []);
   body.lora.forEach((input, i) => g.output(grads[i], gradName(input.name), 'float32'));
