@@ -7,18 +7,27 @@ import { gapoRun } from '../rl/gapo-run';
 import { defaultAdamW } from '../train/adamw';
 import { PolicyTrainer } from '../train/trainer';
 import { defaultPolicyLoss } from '../train/training-graphs';
+import { defaultGapoSettings } from '../rl/gapo-settings';
 import { Command, UsageError } from './command';
 import { engineOptionSpecs, engineOptionsUsage, loadEngine, nonNegativeNumber, positiveInteger, positiveNumber } from './engine-options';
 import { ProgressBar } from './progress';
 import { readEpisodes } from '../edits/episode';
 
+const D = defaultGapoSettings;
+/** An offline run has the machine to itself: more steps, and more sequences per forward than beside an editor. */
+const CLI_STEPS = 10;
+const CLI_MICRO_BATCH = 4;
+
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train a LoRA adapter on edit episodes with GAPO (or GRPO, Dr. GRPO)',
   usage: `gapo train --model DIR --episodes FILE.jsonl [--adapter-out DIR] [--estimator gapo|grpo|drgrpo]
-                 [--group 8] [--prompts-per-step 16] [--steps 10] [--lr 1e-5] [--rank 16]
-                 [--alpha 32] [--reward edem|em|edit|bleu] [--max-tokens 128] [--epochs 1]
-                 [--micro-batch 4] [--warmup 0] [--kl 0] [--tau 0.5] [--temperature 1] [--seed 0] [--json]
+                 [--group ${D.group}] [--prompts-per-step ${D.promptsPerStep}] [--steps ${CLI_STEPS}] [--lr ${D.learningRate}] [--rank ${D.rank}]
+                 [--alpha ${D.alpha}] [--reward edem|em|edit|bleu] [--max-tokens ${D.maxTokens}] [--epochs 1]
+                 [--micro-batch ${CLI_MICRO_BATCH}] [--warmup 0] [--kl 0] [--tau ${D.tau}] [--temperature ${D.temperature}] [--seed ${D.seed}] [--json]
+
+The defaults are the language server's (rl/gapo-settings.ts), but for two: a run here is
+offline, so it takes more steps, and more sequences per forward (faster, more memory).
 
 Each step samples G rewrites for each of a batch of episodes with the current adapter, scores
 them against what the author wrote, computes advantages and updates the adapter (PPO-clip,
@@ -40,22 +49,22 @@ ${engineOptionsUsage}`,
         ...engineOptionSpecs,
         episodes: { type: 'string' },
         'adapter-out': { type: 'string' },
-        estimator: { type: 'string', default: 'gapo' },
-        group: { type: 'string', default: '8' },
-        'prompts-per-step': { type: 'string', default: '16' },
-        steps: { type: 'string', default: '10' },
-        lr: { type: 'string', default: String(defaultAdamW.learningRate) },
-        rank: { type: 'string', default: '16' },
-        alpha: { type: 'string', default: '32' },
+        estimator: { type: 'string', default: D.estimator },
+        group: { type: 'string', default: String(D.group) },
+        'prompts-per-step': { type: 'string', default: String(D.promptsPerStep) },
+        steps: { type: 'string', default: String(CLI_STEPS) },
+        lr: { type: 'string', default: String(D.learningRate) },
+        rank: { type: 'string', default: String(D.rank) },
+        alpha: { type: 'string', default: String(D.alpha) },
         reward: { type: 'string', default: 'edem' },
-        'max-tokens': { type: 'string', default: '128' },
+        'max-tokens': { type: 'string', default: String(D.maxTokens) },
         epochs: { type: 'string', default: '1' },
-        'micro-batch': { type: 'string', default: '4' },
+        'micro-batch': { type: 'string', default: String(CLI_MICRO_BATCH) },
         warmup: { type: 'string', default: '0' },
         kl: { type: 'string', default: '0' },
-        tau: { type: 'string', default: '0.5' },
-        temperature: { type: 'string', default: '1' },
-        seed: { type: 'string', default: '0' },
+        tau: { type: 'string', default: String(D.tau) },
+        temperature: { type: 'string', default: String(D.temperature) },
+        seed: { type: 'string', default: String(D.seed) },
         json: { type: 'boolean', default: false },
       },
       strict: true,

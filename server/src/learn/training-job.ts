@@ -1,27 +1,14 @@
 // What the language server hands its training worker, and what comes back.
 
-import type { EstimatorName } from '../rl/advantages';
+import { defaultGapoSettings, type GapoSettings } from '../rl/gapo-settings';
 import type { HeldOutTyping } from '../protocol';
 import type { Episode } from '../edits/episode';
 import type { PromptLimits } from '../edits/prompt';
 import type { RunPrompt, StepSummary } from '../rl/gapo-run';
 import type { WeightDType } from '../model/quantize';
 
-export interface TrainingSettings {
-  /** GAPO steps per run. */
-  steps: number;
-  /** Rollouts per prompt (G). */
-  group: number;
-  promptsPerStep: number;
-  estimator: EstimatorName;
-  /** GAPO's highest-density fraction τ. */
-  tau: number;
-  learningRate: number;
-  rank: number;
-  alpha: number;
-  maxTokens: number;
-  temperature: number;
-  microBatch: number;
+/** A run's GAPO settings, and when and on what the server trains. */
+export interface TrainingSettings extends GapoSettings {
   /** Held-out episodes for the eval gate: the most recent ones, this share of them... */
   heldOutShare: number;
   /** ...but at least this many, and at most maxHeldOut. */
@@ -33,28 +20,16 @@ export interface TrainingSettings {
   idleMs: number;
   /** ONNX Runtime threads for training: one leaves a core to suggestions on small machines. */
   threads: number;
-  seed: number;
 }
 
 export const defaultTrainingSettings: TrainingSettings = {
-  steps: 4,
-  group: 8,
-  promptsPerStep: 8,
-  estimator: 'gapo',
-  tau: 0.5,
-  learningRate: 1e-4,
-  rank: 8,
-  alpha: 16,
-  maxTokens: 128,
-  temperature: 1,
-  microBatch: 1,
+  ...defaultGapoSettings,
   heldOutShare: 0.2,
   minHeldOut: 4,
   maxHeldOut: 32,
   minNewEpisodes: 16,
   idleMs: 60_000,
   threads: 1,
-  seed: 0,
 };
 
 /** What serving chose that training and its eval gate must follow. */

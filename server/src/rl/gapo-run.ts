@@ -8,7 +8,7 @@ import type { Episode } from '../edits/episode';
 import { seededRandom, shuffled } from '../edits/text';
 import type { Engine } from '../model/engine';
 import type { PolicyTrainer } from '../train/trainer';
-import type { EstimatorName } from './advantages';
+import type { GapoSettings } from './gapo-settings';
 import { rolloutAndUpdate } from './rollout';
 
 export interface RunPrompt {
@@ -17,24 +17,14 @@ export interface RunPrompt {
   shown?: { rewritten: string; bonus: number };
 }
 
-export interface RunSettings {
-  steps: number;
-  promptsPerStep: number;
-  /** Rollouts per prompt (G). */
-  group: number;
-  estimator: EstimatorName;
-  /** GAPO's highest-density fraction τ. */
-  tau: number;
-  maxTokens: number;
-  temperature: number;
-  seed: number;
+export type RunSettings = Pick<GapoSettings, 'steps' | 'promptsPerStep' | 'group' | 'estimator' | 'tau' | 'maxTokens' | 'temperature' | 'seed'> & {
   /** The reward of a rewritten region against the target. */
   reward: (rewritten: string, target: string) => number;
   /** Context limits, as serving cuts its prompts; none: the whole episode. */
   prompt?: PromptLimits;
   /** Called before each prompt's sampling (the server's worker waits for suggestions here). */
   beforeEachPrompt?: () => void;
-}
+};
 
 export interface GroupSummary {
   id: string;

@@ -3,6 +3,7 @@
 // and update the adapter. The unit that "Train Now", `gapo train` and the benchmarks run.
 
 import { performance } from 'node:perf_hooks';
+import { defaultGapoSettings } from './gapo-settings';
 import { Engine } from '../model/engine';
 import { PolicyTrainer, StepMetrics, TrainingSequence } from '../train/trainer';
 import { computeAdvantages, EstimatorName, EstimatorOptions, GroupStats, groupStats } from './advantages';
@@ -35,14 +36,14 @@ export interface RolloutOptions {
 }
 
 export const defaultRolloutOptions: Omit<RolloutOptions, 'reward'> = {
-  group: 8,
-  estimator: 'gapo',
+  group: defaultGapoSettings.group,
+  estimator: defaultGapoSettings.estimator,
   estimatorOptions: {},
-  maxTokens: 64,
-  temperature: 1,
+  maxTokens: defaultGapoSettings.maxTokens,
+  temperature: defaultGapoSettings.temperature,
   topP: 1,
   stop: [],
-  seed: 0,
+  seed: defaultGapoSettings.seed,
 };
 
 export interface GroupReport {

@@ -21,6 +21,7 @@ import type { RunResult } from '../../../server/src/learn/learner';
 import { Engine } from '../../../server/src/model/engine';
 import { LoraAdapter } from '../../../server/src/model/lora';
 import { type HeldOutTyping, TrainNowRequest } from '../../../server/src/protocol';
+import { defaultGapoSettings } from '../../../server/src/rl/gapo-settings';
 import { LspSession } from '../../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../../server/src/replay/replay';
 import { replayTyping, type TypingStats } from '../../../server/src/replay/typing';
@@ -42,10 +43,10 @@ export interface Arm {
 }
 
 export const ARMS: Arm[] = [
-  { name: 'none', estimator: null, tau: 0.5 },
-  { name: 'gapo', estimator: 'gapo', tau: 0.5 },
-  { name: 'grpo', estimator: 'grpo', tau: 0.5 },
-  { name: 'drgrpo', estimator: 'drgrpo', tau: 0.5 },
+  { name: 'none', estimator: null, tau: defaultGapoSettings.tau },
+  { name: 'gapo', estimator: 'gapo', tau: defaultGapoSettings.tau },
+  { name: 'grpo', estimator: 'grpo', tau: defaultGapoSettings.tau },
+  { name: 'drgrpo', estimator: 'drgrpo', tau: defaultGapoSettings.tau },
   { name: 'gapo τ=0.3', estimator: 'gapo', tau: 0.3 },
   { name: 'gapo τ=0.7', estimator: 'gapo', tau: 0.7 },
 ];
@@ -95,13 +96,14 @@ const FULL: Omit<Settings, 'quick'> = {
   tauNoises: [cleanNoise, { kind: 'flips', level: 0.4 }, { kind: 'outliers', level: 0.25 }],
   prompt: { contextLines: 6, historyDiffs: 1 },
   steps: 6,
-  promptsPerStep: 8,
-  group: 8,
+  promptsPerStep: defaultGapoSettings.promptsPerStep,
+  group: defaultGapoSettings.group,
+  // Short rollouts and a bold step: the bench must show movement within minutes.
   maxTokens: 48,
   epochs: 2,
   learningRate: 1e-3,
-  rank: 8,
-  alpha: 16,
+  rank: defaultGapoSettings.rank,
+  alpha: defaultGapoSettings.alpha,
   curveSteps: [0, 2, 4, 6],
   inDomain: 60,
   outOfDomain: 15,
