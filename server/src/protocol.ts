@@ -4,7 +4,6 @@
 // no `gapo/...` method name is written anywhere else.
 
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
-import type { RunResult } from './learn/learner';
 import type { ExportFormat } from './store/export';
 import type { AcceptanceDay, AdapterEvaluation, AdapterRecord, CollectedFile, GateVerdict, HeldOutTyping, RunRecord, StepRecord } from './store/store';
 import type { OutcomeKind } from './edits/suggestion';
@@ -43,6 +42,19 @@ export interface ServerStatus {
   };
 }
 
+/** What a training run (or an adapter's import) came to. */
+export interface RunResult {
+  runId: number;
+  status: 'deployed' | 'kept' | 'failed' | 'cancelled';
+  adapterVersion: number | null;
+  /** The held-out episodes typed with the live adapter and with the candidate. */
+  live: HeldOutTyping | null;
+  candidate: HeldOutTyping | null;
+  /** The gate's decision and why (null: the run did not finish). */
+  verdict: GateVerdict | null;
+  error: string | null;
+}
+
 /** Everything the dashboard draws, in one answer. */
 export interface DashboardData {
   status: ServerStatus;
@@ -72,7 +84,7 @@ export interface ForgetResult {
   edits: number;
 }
 
-export type { AcceptanceDay, AdapterEvaluation, AdapterRecord, CollectedFile, ExportFormat, GateVerdict, HeldOutTyping, RunRecord, RunResult, StepRecord };
+export type { AcceptanceDay, AdapterEvaluation, AdapterRecord, CollectedFile, ExportFormat, GateVerdict, HeldOutTyping, RunRecord, StepRecord };
 
 /** Model, adapter, counts and training state. */
 export const StatusRequest = new RequestType0<ServerStatus, void>('gapo/status');

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { RunResult } from '../learn/learner';
+import type { RunResult } from '../protocol';
 import { episodesFromGit } from '../replay/git-episodes';
 import { replayEpisodes } from '../replay/replay';
 import { replayTyping, type TypingStats } from '../replay/typing';

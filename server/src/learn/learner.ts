@@ -7,9 +7,9 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { AdapterEvaluation, GateVerdict, HeldOutTyping } from '../protocol';
 import { judge } from './gate';
-import type { Store, StoredEpisode } from '../store/store';
+import type { AdapterEvaluation, HeldOutTyping, Store, StoredEpisode } from '../store/store';
+import type { RunResult } from '../protocol';
 import { outcomeBonus } from '../rl/reward';
 import type { ServingChoices, TrainingJob, TrainingMessage, TrainingSettings } from './training-job';
 import type { PromptLimits } from '../edits/prompt';
@@ -38,17 +38,6 @@ export interface LearnerHost {
   deploy(version: number, adapterDir: string | null): Promise<void>;
 }
 
-export interface RunResult {
-  runId: number;
-  status: 'deployed' | 'kept' | 'failed' | 'cancelled';
-  adapterVersion: number | null;
-  /** The held-out episodes typed with the live adapter and with the candidate. */
-  live: HeldOutTyping | null;
-  candidate: HeldOutTyping | null;
-  /** The gate's decision and why (null: the run did not finish). */
-  verdict: GateVerdict | null;
-  error: string | null;
-}
 
 export class TrainingError extends Error {}
 

@@ -1,7 +1,7 @@
 // What the language server hands its training worker, and what comes back.
 
 import { defaultGapoSettings, type GapoSettings } from '../rl/gapo-settings';
-import type { HeldOutTyping } from '../protocol';
+import type { HeldOutTyping } from '../store/store';
 import type { Episode } from '../edits/episode';
 import type { PromptLimits } from '../edits/prompt';
 import type { RunPrompt, StepSummary } from '../rl/gapo-run';
