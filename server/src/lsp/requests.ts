@@ -2,8 +2,7 @@
 // runs, Train Now and Cancel, pausing learning, learning from a repository's history,
 // importing an adapter, rollback, export and forgetting what was collected.
 
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
 import { type Connection, ErrorCodes, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
 import { TrainingError } from '../learn/learner';
 import {
@@ -20,8 +19,8 @@ import {
   StatusRequest,
   TrainNowRequest,
 } from '../protocol';
-import { redactSecrets } from '../edits/redaction';
-import { commitEpisodes, GitError } from '../replay/git-episodes';
+import { GitError } from '../replay/git-episodes';
+import { importHistory } from '../replay/history-import';
 import { HubError, pullModel } from '../model/hub';
 import { exportEpisodes } from '../store/export';
 import { filePath, type ServerState } from './state';
@@ -62,30 +61,17 @@ export function answerRequests(connection: Connection, server: () => ServerState
     const limit = Number.isInteger(params.limit) && params.limit! > 0 ? params.limit! : HISTORY_COMMITS;
     const progress = await connection.window.createWorkDoneProgress().catch(() => null);
     progress?.begin('GAPO: learning from the repository history', 0, 'reading commits', true);
-    // Files the user could not type into (excluded, the server's own data) teach nothing either.
-    const privacy = { includes: (path: string) => !state.privacy.excludedPath(join(folder, path)), redact: (text: string, path: string) => redactSecrets(text, path) };
-    let episodes = 0;
-    let commits = 0;
-    let skipped = 0;
     const release = state.learner?.holdForImport() ?? (() => {});
+    let result;
     try {
-      for (const commit of commitEpisodes(folder, limit, privacy)) {
-        if (token.isCancellationRequested || progress?.token.isCancellationRequested) break;
-        commits = commit.index;
-        for (const episode of commit.episodes) {
-          const path = join(folder, episode.path);
-          // The same text limits as an open document's (size, binary, generated).
-          if (state.privacy.contentReason(episode.prefix + episode.region + episode.suffix)) {
-            skipped++;
-            continue;
-          }
-          state.store.addEpisode({ ...episode, path, uri: pathToFileURL(path).href, time: Date.parse(episode.date ?? '') || Date.now(), suggestionId: null });
-          episodes++;
-        }
-        progress?.report(Math.round((100 * commit.index) / commit.total), `${commit.index}/${commit.total} commits, ${episodes} episodes`);
-        // Between commits the server answers the editor.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      result = await importHistory(folder, limit, state.store, state.privacy, {
+        cancelled: () => token.isCancellationRequested || (progress?.token.isCancellationRequested ?? false),
+        afterCommit: async (index, total, episodes) => {
+          progress?.report(Math.round((100 * index) / total), `${index}/${total} commits, ${episodes} episodes`);
+          // Between commits the server answers the editor.
+          await new Promise((resolve) => setImmediate(resolve));
+        },
+      });
     } catch (error) {
       if (error instanceof GitError) throw failed(error.message);
       throw error;
@@ -93,6 +79,7 @@ export function answerRequests(connection: Connection, server: () => ServerState
       release();
       progress?.done();
     }
+    const { episodes, commits, skipped } = result;
     state.log(`learned ${episodes} episodes from ${commits} commits of ${folder}${skipped ? ` (${skipped} skipped)` : ''}`);
     state.statusChanged();
     return { episodes, commits, skipped };
