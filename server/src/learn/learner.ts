@@ -13,7 +13,7 @@ import type { RunResult } from '../protocol';
 import { outcomeBonus } from '../rl/reward';
 import type { ServingChoices, TrainingJob, TrainingMessage, TrainingSettings } from './training-job';
 import type { PromptLimits } from '../edits/prompt';
-import type { SuggestionsFirst } from './suggestions-first';
+import type { SuggestionsFirst } from '../suggest/suggestions-first';
 import type { RunPrompt } from '../rl/gapo-run';
 
 export interface LearnerHost {

@@ -16,7 +16,7 @@ import { defaultAdamW } from '../train/adamw';
 import { PolicyTrainer } from '../train/trainer';
 import { defaultPolicyLoss } from '../train/training-graphs';
 import { typeHeldOut } from './gate';
-import { SuggestionsFirst } from './suggestions-first';
+import { SuggestionsFirst } from '../suggest/suggestions-first';
 import type { TrainingJob, TrainingMessage } from './training-job';
 
 const port = parentPort!;

@@ -12,7 +12,7 @@ import { SurvivalChecks } from '../capture/survival';
 import type { PromptContext } from '../edits/episode';
 import { fragmentProbes, SecretLedger } from '../edits/redaction';
 import { Learner } from '../learn/learner';
-import { SuggestionsFirst } from '../learn/suggestions-first';
+import { SuggestionsFirst } from '../suggest/suggestions-first';
 import { readModelConfig } from '../model/config';
 import { EngineClient } from '../model/engine-client';
 import { adapterMismatch } from '../model/lora';
