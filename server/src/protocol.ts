@@ -4,9 +4,10 @@
 // no `gapo/...` method name is written anywhere else.
 
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
-import type { ExportFormat } from './store/export';
-import type { AcceptanceDay, AdapterEvaluation, AdapterRecord, CollectedFile, GateVerdict, HeldOutTyping, RunRecord, StepRecord } from './store/store';
 import type { OutcomeKind } from './edits/suggestion';
+
+/** The formats the collected episodes export to. */
+export type ExportFormat = 'jsonl' | 'verl';
 
 /** The command every suggestion carries; the client runs it on accept. */
 export const ACCEPT_COMMAND = 'gapo.suggestion.accepted';
@@ -40,6 +41,115 @@ export interface ServerStatus {
     message: string | null;
     lastRun: RunRecord | null;
   };
+}
+
+/** One GAPO step: its metrics and its groups' rewards (rl/gapo-run.ts makes them, the store keeps them). */
+export interface GroupSummary {
+  id: string;
+  rewards: number[];
+  mean: number;
+  q: number;
+  interval: [number, number];
+}
+
+export interface StepSummary {
+  step: number;
+  reward: number;
+  loss: number;
+  gradNorm: number;
+  clipLow: number | undefined;
+  clipHigh: number | undefined;
+  approxKl: number | undefined;
+  entropy: number | undefined;
+  /** Micro-batches skipped for a non-finite loss or gradient. */
+  skipped: number;
+  rolloutS: number;
+  updateS: number;
+  tokens: number;
+  groups: GroupSummary[];
+}
+
+/** One adapter's held-out episodes typed through the serving pipeline (learn/gate.ts). */
+export interface HeldOutTyping {
+  episodes: number;
+  /** Characters the episodes' edits insert. */
+  charsTotal: number;
+  /** Of those, the ones accepted suggestions wrote. */
+  charsSaved: number;
+  shown: number;
+  accepted: number;
+  /** Characters saved in each episode, in order (the gate compares two adapters episode by episode). */
+  savedPerEpisode: number[];
+}
+
+/** The eval gate's decision on a candidate. */
+export interface GateVerdict {
+  deploy: boolean;
+  /** Characters the candidate saved beyond the live adapter, over all held-out episodes. */
+  gain: number;
+  /** What the gain had to exceed: the noise of the paired per-episode difference. */
+  margin: number;
+  /** Why, in words that fit the result line. */
+  reason: string;
+}
+
+/** What a run's or an adapter's record keeps of the eval gate's judgement (learn/gate.ts). */
+export interface AdapterEvaluation {
+  liveVersion: number;
+  live: HeldOutTyping;
+  candidate: HeldOutTyping;
+  verdict: GateVerdict;
+}
+
+export interface AdapterRecord {
+  version: number;
+  time: number;
+  path: string | null;
+  parent: number | null;
+  runId: number | null;
+  /** How the eval gate judged it (null: the base model, or judged before the gate typed episodes). */
+  eval: AdapterEvaluation | null;
+}
+
+export interface RunRecord {
+  id: number;
+  started: number;
+  finished: number | null;
+  status: string;
+  trigger: string;
+  options: unknown;
+  trainEpisodes: number;
+  heldOutEpisodes: number;
+  adapterVersion: number | null;
+  eval: AdapterEvaluation | null;
+  error: string | null;
+}
+
+export interface StepRecord {
+  runId: number;
+  step: number;
+  time: number;
+  metrics: Omit<StepSummary, 'step' | 'groups'>;
+  groups: GroupSummary[];
+}
+
+/** Suggestions of one day (UTC) and what became of them; survival: mean share kept at the last check. */
+export interface AcceptanceDay {
+  day: string;
+  shown: number;
+  accepted: number;
+  typedOver: number;
+  ignored: number;
+  survival: number | null;
+}
+
+/** What was collected from one file. */
+export interface CollectedFile {
+  path: string;
+  episodes: number;
+  suggestions: number;
+  edits: number;
+  lastTime: number;
 }
 
 /** What a training run (or an adapter's import) came to. */
@@ -84,7 +194,6 @@ export interface ForgetResult {
   edits: number;
 }
 
-export type { AcceptanceDay, AdapterEvaluation, AdapterRecord, CollectedFile, ExportFormat, GateVerdict, HeldOutTyping, RunRecord, StepRecord };
 
 /** Model, adapter, counts and training state. */
 export const StatusRequest = new RequestType0<ServerStatus, void>('gapo/status');

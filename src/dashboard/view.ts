@@ -7,7 +7,6 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { AdapterRecord, DashboardData, RunRecord, StepRecord } from '../../server/src/protocol';
-import type { GroupSummary, StepSummary } from '../../server/src/rl/gapo-run';
 import { evaluationLine, gateLine, savedShare } from '../summaries';
 import type { FromDashboard, ToDashboard } from './messages';
 import { dayRange, runStarts } from './axes';
@@ -112,7 +111,7 @@ function header({ status: s }: DashboardData): HTMLElement {
  */
 function groupsSection(steps: StepRecord[]): HTMLElement {
   const step = steps.at(-1);
-  const groups = ((step?.groups as GroupSummary[] | null) ?? []).slice(0, 12);
+  const groups = (step?.groups ?? []).slice(0, 12);
   if (!step || groups.length === 0) return section('groups', 'Reward groups', el('p', { class: 'empty' }, 'No training step yet: Train Now, or wait for a background run.'));
   const size = Math.max(...groups.map((g) => g.rewards.length));
   const xs = groups.map((_, i) => i + 1);
@@ -155,7 +154,7 @@ function groupsSection(steps: StepRecord[]): HTMLElement {
 function trainingSection(steps: StepRecord[], runs: RunRecord[]): HTMLElement {
   const parts: Node[] = [];
   if (steps.length > 0) {
-    const metrics = steps.map((s) => s.metrics as Omit<StepSummary, 'groups'>);
+    const metrics = steps.map((s) => s.metrics);
     const xs = steps.map((_, i) => i + 1);
     // A dashed line and the run's id where each run starts: the steps of successive runs follow each other.
     const starts = runStarts(steps.map((s) => s.runId));

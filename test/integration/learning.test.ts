@@ -20,7 +20,7 @@ import {
   StatusRequest,
   TrainNowRequest,
 } from '../../server/src/protocol';
-import type { RunRecord } from '../../server/src/store/store';
+import type { RunRecord } from '../../server/src/protocol';
 import { makeModel, tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
 import { readEpisodes } from '../../server/src/edits/episode';

@@ -16,7 +16,7 @@ import type { PromptLimits } from '../edits/prompt';
 import { formatOf } from '../edits/prompt-format';
 import type { Engine } from '../model/engine';
 import { PipelineEditor } from '../replay/pipeline-editor';
-import type { GateVerdict, HeldOutTyping } from '../store/store';
+import type { GateVerdict, HeldOutTyping } from '../protocol';
 import { replayTyping } from '../replay/typing';
 import type { ServingChoices } from './training-job';
 

@@ -1,10 +1,10 @@
 // What the language server hands its training worker, and what comes back.
 
 import { defaultGapoSettings, type GapoSettings } from '../rl/gapo-settings';
-import type { HeldOutTyping } from '../store/store';
+import type { HeldOutTyping, StepSummary } from '../protocol';
 import type { Episode } from '../edits/episode';
 import type { PromptLimits } from '../edits/prompt';
-import type { RunPrompt, StepSummary } from '../rl/gapo-run';
+import type { RunPrompt } from '../rl/gapo-run';
 import type { WeightDType } from '../model/quantize';
 
 /** A run's GAPO settings, and when and on what the server trains. */

@@ -9,6 +9,7 @@ import { seededRandom, shuffled } from '../edits/text';
 import type { Engine } from '../model/engine';
 import type { PolicyTrainer } from '../train/trainer';
 import type { GapoSettings } from './gapo-settings';
+import type { StepSummary } from '../protocol';
 import { rolloutAndUpdate } from './rollout';
 
 export interface RunPrompt {
@@ -25,31 +26,6 @@ export type RunSettings = Pick<GapoSettings, 'steps' | 'promptsPerStep' | 'group
   /** Called before each prompt's sampling (the server's worker waits for suggestions here). */
   beforeEachPrompt?: () => void;
 };
-
-export interface GroupSummary {
-  id: string;
-  rewards: number[];
-  mean: number;
-  q: number;
-  interval: [number, number];
-}
-
-export interface StepSummary {
-  step: number;
-  reward: number;
-  loss: number;
-  gradNorm: number;
-  clipLow: number | undefined;
-  clipHigh: number | undefined;
-  approxKl: number | undefined;
-  entropy: number | undefined;
-  /** Micro-batches skipped for a non-finite loss or gradient. */
-  skipped: number;
-  rolloutS: number;
-  updateS: number;
-  tokens: number;
-  groups: GroupSummary[];
-}
 
 /** Runs the steps, yielding each one's summary once its update is done. */
 export async function* gapoRun(engine: Engine, trainer: PolicyTrainer, prompts: RunPrompt[], s: RunSettings): AsyncGenerator<StepSummary> {

@@ -6,8 +6,7 @@ import { parquetWriteBuffer } from 'hyparquet-writer';
 import { writeFileAtomic } from '../util/atomic-write';
 import { editPrompt } from '../edits/prompt';
 import type { Episode } from '../edits/episode';
-
-export type ExportFormat = 'jsonl' | 'verl';
+import type { ExportFormat } from '../protocol';
 
 export const VERL_DATA_SOURCE = 'gapo-assistant/edits';
 

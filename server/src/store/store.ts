@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path';
 import { migrations } from './migrations';
 import type { Episode } from '../edits/episode';
+import type { AcceptanceDay, AdapterEvaluation, AdapterRecord, CollectedFile, RunRecord, StepRecord } from '../protocol';
 import type { Outcome, PendingSurvivalCheck } from '../edits/suggestion';
 import type { Span } from '../edits/text';
 
@@ -30,89 +31,6 @@ export interface SuggestionRecord {
   insertText: string;
   adapterVersion: number;
   latencyMs: number;
-}
-
-/** One adapter's held-out episodes typed through the serving pipeline (learn/gate.ts). */
-export interface HeldOutTyping {
-  episodes: number;
-  /** Characters the episodes' edits insert. */
-  charsTotal: number;
-  /** Of those, the ones accepted suggestions wrote. */
-  charsSaved: number;
-  shown: number;
-  accepted: number;
-  /** Characters saved in each episode, in order (the gate compares two adapters episode by episode). */
-  savedPerEpisode: number[];
-}
-
-/** The eval gate's decision on a candidate. */
-export interface GateVerdict {
-  deploy: boolean;
-  /** Characters the candidate saved beyond the live adapter, over all held-out episodes. */
-  gain: number;
-  /** What the gain had to exceed: the noise of the paired per-episode difference. */
-  margin: number;
-  /** Why, in words that fit the result line. */
-  reason: string;
-}
-
-/** What a run's or an adapter's record keeps of the eval gate's judgement (learn/gate.ts). */
-export interface AdapterEvaluation {
-  liveVersion: number;
-  live: HeldOutTyping;
-  candidate: HeldOutTyping;
-  verdict: GateVerdict;
-}
-
-export interface AdapterRecord {
-  version: number;
-  time: number;
-  path: string | null;
-  parent: number | null;
-  runId: number | null;
-  /** How the eval gate judged it (null: the base model, or judged before the gate typed episodes). */
-  eval: AdapterEvaluation | null;
-}
-
-export interface RunRecord {
-  id: number;
-  started: number;
-  finished: number | null;
-  status: string;
-  trigger: string;
-  options: unknown;
-  trainEpisodes: number;
-  heldOutEpisodes: number;
-  adapterVersion: number | null;
-  eval: AdapterEvaluation | null;
-  error: string | null;
-}
-
-export interface StepRecord {
-  runId: number;
-  step: number;
-  time: number;
-  metrics: unknown;
-  groups: unknown;
-}
-
-/** Suggestions of one day (UTC) and what became of them; survival: mean share kept at the last check. */
-export interface AcceptanceDay {
-  day: string;
-  shown: number;
-  accepted: number;
-  typedOver: number;
-  ignored: number;
-  survival: number | null;
-}
-
-/** What was collected from one file. */
-export interface CollectedFile {
-  path: string;
-  episodes: number;
-  suggestions: number;
-  edits: number;
-  lastTime: number;
 }
 
 const json = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
@@ -408,7 +326,7 @@ export class Store {
     );
   }
 
-  addStep(runId: number, step: number, metrics: unknown, groups: unknown): void {
+  addStep(runId: number, step: number, metrics: StepRecord['metrics'], groups: StepRecord['groups']): void {
     this.db.prepare('INSERT INTO training_steps(run_id, step, time, metrics, groups) VALUES (?, ?, ?, ?, ?)').run(runId, step, Date.now(), JSON.stringify(metrics), JSON.stringify(groups));
   }
 
@@ -442,7 +360,7 @@ export class Store {
 
   steps(runId: number): StepRecord[] {
     const rows = this.db.prepare('SELECT * FROM training_steps WHERE run_id = ? ORDER BY step').all(runId) as Record<string, unknown>[];
-    return rows.map((r) => ({ runId: r.run_id as number, step: r.step as number, time: r.time as number, metrics: json(r.metrics as string), groups: json(r.groups as string) }));
+    return rows.map((r) => ({ runId: r.run_id as number, step: r.step as number, time: r.time as number, metrics: json(r.metrics as string) as StepRecord['metrics'], groups: json(r.groups as string) as StepRecord['groups'] }));
   }
 
   /** Whether the user paused learning (kept across restarts). */
