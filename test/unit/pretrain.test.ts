@@ -18,7 +18,7 @@ import { editFormat, fimFormat, insertionAtCursor, type PromptFormat, QWEN_FIM_T
 import { languageModelData } from '../../server/src/pretrain/lm-data';
 import { heldOutPerplexity } from '../../server/src/pretrain/perplexity';
 import { Engine } from '../../server/src/model/engine';
-import { runTraining, TrainingRunOptions } from '../../server/src/pretrain/training-run';
+import { runTraining, TrainingRunOptions } from '../../server/src/pretrain/cross-entropy-run';
 import { tempDir } from '../helpers/models';
 
 const CODE = `import { readFileSync } from 'node:fs';

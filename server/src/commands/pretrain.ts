@@ -8,10 +8,10 @@ import { TextTokenizer } from '../model/tokenizer';
 import { END_OF_TEXT } from '../pretrain/bpe';
 import { readCorpusFiles } from '../pretrain/corpus-files';
 import { languageModelData, tokenStream } from '../pretrain/lm-data';
-import { runTraining } from '../pretrain/training-run';
+import { runTraining } from '../pretrain/cross-entropy-run';
 import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
-import { reportRun, stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './training-options';
+import { reportRun, stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './cross-entropy-options';
 
 export const pretrainCommand: Command = {
   name: 'pretrain',

@@ -9,10 +9,10 @@ import { formatOf } from '../edits/prompt-format';
 import { readModelConfig } from '../model/config';
 import { modelPromptFormat } from '../model/engine';
 import { defaultEditDataOptions, EXAMPLE_KINDS, editTuningData, mixFor, parseMix } from '../pretrain/edit-data';
-import { runTraining } from '../pretrain/training-run';
+import { runTraining } from '../pretrain/cross-entropy-run';
 import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
-import { reportRun, stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './training-options';
+import { reportRun, stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './cross-entropy-options';
 
 export const sftCommand: Command = {
   name: 'sft',

@@ -6,7 +6,7 @@ import { writeSafetensors } from '../model/safetensors';
 import { ModelWeights } from '../model/weights';
 import type { CorpusSummary } from '../pretrain/corpus-files';
 import { curveSvg } from '../pretrain/curve-plot';
-import type { CurvePoint } from '../pretrain/training-run';
+import type { CurvePoint } from '../pretrain/cross-entropy-run';
 import { Command, UsageError } from './command';
 
 export const shipModelCommand: Command = {

@@ -1,7 +1,7 @@
 // The training curve as a small SVG (no plotting library): held-out and training loss
 // against training time, one colour per phase, so a README can show how the model learned.
 
-import type { CurvePoint } from './training-run';
+import type { CurvePoint } from './cross-entropy-run';
 
 export interface Phase {
   name: string;

@@ -19,7 +19,7 @@ import { seededRandom, splitLines } from '../edits/text';
 import type { TextTokenizer } from '../model/tokenizer';
 import type { TrainingSequence } from '../train/trainer';
 import type { CorpusFile } from './corpus';
-import type { TrainingData } from './training-run';
+import type { TrainingData } from './cross-entropy-run';
 
 export type ExampleKind = 'episode' | 'finish-line' | 'rename' | 'span' | 'mid-line' | 'unchanged';
 

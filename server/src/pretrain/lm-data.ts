@@ -7,7 +7,7 @@ import type { TextTokenizer } from '../model/tokenizer';
 import { seededRandom, shuffled } from '../edits/text';
 import type { TrainingSequence } from '../train/trainer';
 import type { CorpusFile } from './corpus';
-import type { TrainingData } from './training-run';
+import type { TrainingData } from './cross-entropy-run';
 
 /** The files' tokens, each file followed by `endOfText`; cached in `cacheFile` when given. */
 export function tokenStream(files: CorpusFile[], tokenizer: TextTokenizer, endOfText: number, cacheFile?: string): Uint16Array {
