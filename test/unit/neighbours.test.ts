@@ -3,16 +3,16 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NeighbourFiles } from '../../server/src/capture/neighbours';
+import { NeighbourFiles, neighbourFilesFor } from '../../server/src/capture/neighbours';
 
 const lines = (n: number, make: (i: number) => string) => Array.from({ length: n }, (_, i) => `${make(i)}\n`).join('');
 
 describe('neighbouring files', () => {
   it("offers the chunk of another file that shares the most names with the cursor's lines, never the file's own", () => {
     const neighbours = new NeighbourFiles();
-    neighbours.remember('/w/user.ts', `${lines(20, (i) => `const filler${i} = ${i};`)}export function createUser(name: string, email: string) {\n  return { name, email };\n}\n`);
-    neighbours.remember('/w/other.ts', lines(10, (i) => `let unrelated${i} = ${i};`));
-    neighbours.remember('/w/main.ts', 'createUser(name, email)\n');
+    neighbours.remember('/w/user.ts', () => `${lines(20, (i) => `const filler${i} = ${i};`)}export function createUser(name: string, email: string) {\n  return { name, email };\n}\n`);
+    neighbours.remember('/w/other.ts', () => lines(10, (i) => `let unrelated${i} = ${i};`));
+    neighbours.remember('/w/main.ts', () => 'createUser(name, email)\n');
     const [best, ...rest] = neighbours.snippets('/w/main.ts', 'const user = createUser(name, ', 2);
     assert.equal(best.path, '/w/user.ts');
     assert.match(best.text, /export function createUser\(name: string, email: string\)/);
@@ -23,13 +23,22 @@ describe('neighbouring files', () => {
 
   it('keeps only the most recently seen files, and forgets one on request', () => {
     const neighbours = new NeighbourFiles(2);
-    for (const name of ['a', 'b', 'c']) neighbours.remember(`/w/${name}.ts`, `export const shared_${name} = sharedName;\n`);
+    for (const name of ['a', 'b', 'c']) neighbours.remember(`/w/${name}.ts`, () => `export const shared_${name} = sharedName;\n`);
     const paths = () => neighbours.snippets('/w/x.ts', 'sharedName', 5).map((s) => s.path).sort();
     assert.deepEqual(paths(), ['/w/b.ts', '/w/c.ts'], 'the least recently seen went');
-    neighbours.remember('/w/b.ts', 'export const shared_b = sharedName;\n');
+    neighbours.remember('/w/b.ts', () => 'export const shared_b = sharedName;\n');
     neighbours.forget('/w/c.ts');
     assert.deepEqual(paths(), ['/w/b.ts']);
     neighbours.forget();
     assert.deepEqual(paths(), []);
+  });
+
+  it('keeps nothing, and reads no text, when prompts carry no snippets', () => {
+    const off = neighbourFilesFor({ contextLines: 12, historyDiffs: 3, snippets: 0 });
+    off.remember('/w/a.ts', () => assert.fail('the text was read though no snippet can use it'));
+    assert.deepEqual(off.snippets('/w/x.ts', 'anything', 2), []);
+    const on = neighbourFilesFor({ contextLines: 12, historyDiffs: 3, snippets: 2 });
+    on.remember('/w/a.ts', () => 'export const anything = 1;\n');
+    assert.equal(on.snippets('/w/x.ts', 'anything', 2).length, 1);
   });
 });

@@ -5,6 +5,7 @@
 // its cursor, from files other than its own.
 
 import type { Snippet } from '../edits/episode';
+import type { PromptLimits } from '../edits/prompt';
 
 /** Lines per chunk; chunks start every half chunk, so a block is whole in one of them. */
 const CHUNK_LINES = 16;
@@ -24,12 +25,14 @@ export class NeighbourFiles {
   /** Path → its latest redacted text, least recently seen first. */
   private readonly files = new Map<string, string>();
 
+  /** `limit` files at most; 0 keeps none (prompts carry no snippets), and reads no text. */
   constructor(private readonly limit = 16) {}
 
-  /** A file's text as last seen (opened, saved or closed), redacted. */
-  remember(path: string, text: string): void {
+  /** A file's text as last seen (opened, saved or closed), redacted; read only when it is kept. */
+  remember(path: string, text: () => string): void {
+    if (this.limit === 0) return;
     this.files.delete(path);
-    this.files.set(path, text);
+    this.files.set(path, text());
     for (const oldest of this.files.keys()) {
       if (this.files.size <= this.limit) break;
       this.files.delete(oldest);
@@ -59,4 +62,9 @@ export class NeighbourFiles {
     scored.sort((a, b) => b.score - a.score);
     return scored.slice(0, count).map(({ path: from, text }) => ({ path: from, text }));
   }
+}
+
+/** The neighbours a prompt with these limits needs: none when it carries no snippets. */
+export function neighbourFilesFor(prompt: PromptLimits): NeighbourFiles {
+  return new NeighbourFiles((prompt.snippets ?? 0) > 0 ? 16 : 0);
 }

@@ -16,6 +16,7 @@ import type { PromptLimits } from '../edits/prompt';
 import { formatOf } from '../edits/prompt-format';
 import type { Engine } from '../model/engine';
 import { PipelineEditor } from '../replay/pipeline-editor';
+import { servingSettings } from '../suggest/pipeline';
 import type { GateVerdict, HeldOutTyping } from '../protocol';
 import { replayTyping } from '../replay/typing';
 import type { ServingChoices } from './training-job';
@@ -55,7 +56,7 @@ export async function typeHeldOut(
       return engine.generate(text, options, () => signal?.aborted ?? false);
     },
   };
-  const settings = { format, prompt, maxTokens: serving.maxTokens, minProbability: serving.minProbability ?? format.defaultMinProbability };
+  const settings = servingSettings(format, prompt, serving);
   const editor = new PipelineEditor(generator, settings, { ...defaultCaptureOptions, regionLines: serving.regionLines });
   // Held-out episodes carry their file's path; typed at the root, the prompt names it as captured.
   const typing = { root: '/', onEpisode, maxRequestsPerEpisode: GATE_REQUESTS_PER_EPISODE };
@@ -63,7 +64,7 @@ export async function typeHeldOut(
   return { episodes: n, charsTotal, charsSaved, shown, accepted, savedPerEpisode };
 }
 
-export const acceptedShare = (t: HeldOutTyping): number | null => (t.shown ? t.accepted / t.shown : null);
+const acceptedShare = (t: HeldOutTyping): number | null => (t.shown ? t.accepted / t.shown : null);
 
 /** The gate's decision for a candidate against the live adapter, typed on the same episodes. */
 export function judge(live: HeldOutTyping, candidate: HeldOutTyping, liveName: string): GateVerdict {
@@ -77,13 +78,15 @@ export function judge(live: HeldOutTyping, candidate: HeldOutTyping, liveName: s
   const before = acceptedShare(live);
   const after = acceptedShare(candidate);
   const acceptanceFell = before !== null && after !== null && after < before - MAX_ACCEPTANCE_DROP;
-  const deploy = gain > 0 && gain > margin && !acceptanceFell;
+  // The margin is never negative: a gain beyond it is a gain.
+  const beyondNoise = gain > margin;
+  const deploy = beyondNoise && !acceptanceFell;
   const pct = (share: number | null) => (share === null ? 'none shown' : `${Math.round(share * 100)}% of shown accepted`);
   const typed = `saved ${candidate.charsSaved} of ${candidate.charsTotal} characters typing ${n} held-out episodes, ${liveName} ${live.charsSaved}`;
   const gainText = `${gain >= 0 ? '+' : ''}${gain}`;
   let reason: string;
   if (deploy) reason = `${typed} (${gainText}, beyond the noise margin of ${margin}); ${pct(after)} (${liveName} ${pct(before)})`;
-  else if (gain <= margin || gain <= 0) reason = `${typed} (${gainText}; going live needs more than +${Math.max(margin, 0)})`;
+  else if (!beyondNoise) reason = `${typed} (${gainText}; going live needs more than +${margin})`;
   else reason = `${typed} (${gainText}), but ${pct(after)} against ${pct(before)} for ${liveName} (at most ${MAX_ACCEPTANCE_DROP * 100} points lower)`;
   return { deploy, gain, margin, reason };
 }

@@ -42,15 +42,17 @@ export function followDocuments(connection: Connection, server: () => ServerStat
   connection.onDidSaveTextDocument(({ textDocument: { uri } }) => {
     const reason = saveReasons.get(uri);
     saveReasons.delete(uri);
-    const capture = server().captures.get(uri);
-    if (capture) server().neighbours.remember(capture.path, capture.redactedText());
-    if (reason !== TextDocumentSaveReason.AfterDelay) capture?.settle(true);
+    const { captures, neighbours } = server();
+    const capture = captures.get(uri);
+    if (!capture) return;
+    neighbours.remember(capture.path, () => capture.redactedText());
+    if (reason !== TextDocumentSaveReason.AfterDelay) capture.settle(true);
   });
 
   connection.onDidCloseTextDocument(({ textDocument: { uri } }) => {
     const { captures, neighbours } = server();
     const capture = captures.get(uri);
-    if (capture) neighbours.remember(capture.path, capture.redactedText());
+    if (capture) neighbours.remember(capture.path, () => capture.redactedText());
     capture?.close();
     captures.delete(uri);
   });

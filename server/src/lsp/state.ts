@@ -18,7 +18,7 @@ import { EngineClient } from '../model/engine-client';
 import { adapterMismatch } from '../model/lora';
 import { EpisodeCapturedNotification, OutcomeNotification, type ServerStatus, StatusNotification } from '../protocol';
 import { Store } from '../store/store';
-import { NeighbourFiles } from '../capture/neighbours';
+import { type NeighbourFiles, neighbourFilesFor } from '../capture/neighbours';
 import { version } from '../version';
 import type { ServerOptions } from './options';
 
@@ -30,8 +30,8 @@ export class ServerState {
   /** Secrets seen in documents, in memory only: every write is scrubbed of their fragments. */
   readonly secrets = new SecretLedger();
   readonly suggestionsFirst = new SuggestionsFirst();
-  /** Other files' latest redacted text, in memory only, for prompts' snippets. */
-  readonly neighbours = new NeighbourFiles();
+  /** Other files' latest redacted text, in memory only, for prompts' snippets (none kept when prompts carry none). */
+  readonly neighbours: NeighbourFiles;
   readonly privacy: PrivacyFilter;
   readonly survival: SurvivalChecks;
   engine: EngineClient | null = null;
@@ -75,6 +75,7 @@ export class ServerState {
     readonly store: Store,
   ) {
     this.pausedNow = store.learningPaused();
+    this.neighbours = neighbourFilesFor(options.prompt);
     // The server's own data folder (exports default there) is never captured as the user's editing.
     this.privacy = new PrivacyFilter({ exclude: options.capture.exclude, maxFileBytes: options.capture.maxFileBytes, excludeFolders: [options.dataDir, ...(options.capture.excludeFolders ?? [])] });
     this.survival = new SurvivalChecks(
@@ -126,7 +127,7 @@ export class ServerState {
     const history = this.store.recentEdits(path, this.options.capture.historyLimit);
     const capture = new DocumentCapture(uri, path, languageId, text, documentVersion, this.options.capture, this.sink, this.survival, history);
     this.captures.set(uri, capture);
-    this.neighbours.remember(path, capture.redactedText());
+    this.neighbours.remember(path, () => capture.redactedText());
   }
 
   /** Loads the model in its worker; once it is ready, suggestions and the learner start. */

@@ -8,7 +8,7 @@ import type { DocumentCapture } from '../capture/document-capture';
 import type { PromptFormat } from '../edits/prompt-format';
 import { redactSecrets } from '../edits/redaction';
 import { ACCEPT_COMMAND } from '../protocol';
-import { suggest, type PipelineSettings } from '../suggest/pipeline';
+import { servingSettings, suggest, type PipelineSettings } from '../suggest/pipeline';
 import type { ServerState } from './state';
 
 export function serveSuggestions(connection: Connection, server: () => ServerState): void {
@@ -68,11 +68,8 @@ export function serveSuggestions(connection: Connection, server: () => ServerSta
 function settings(state: ServerState, format: PromptFormat): PipelineSettings {
   const { store, secrets } = state;
   return {
-    format,
-    prompt: state.options.prompt,
+    ...servingSettings(format, state.options.prompt, state.options.suggest),
     neighbours: state.neighbours,
-    maxTokens: state.options.suggest.maxTokens,
-    minProbability: state.options.suggest.minProbability ?? format.defaultMinProbability,
     record: (capture, { item, rewritten }, latencyMs) => {
       const id = randomUUID();
       // Paused learning stores nothing: the suggestion is shown, its outcome goes unrecorded.

@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { type CaptureOptions, type CaptureSink, DocumentCapture } from '../capture/document-capture';
 import type { EditItem } from '../edits/suggestion';
-import { NeighbourFiles } from '../capture/neighbours';
+import { type NeighbourFiles, neighbourFilesFor } from '../capture/neighbours';
 import { type Generator, type PipelineSettings, suggest } from '../suggest/pipeline';
 import type { TypingEditor } from './typing';
 
@@ -26,20 +26,22 @@ export class PipelineEditor implements TypingEditor<PipelineItem> {
   };
   private shown = 0;
   /** Other files' text for prompts' snippets, fed as the server feeds its own. */
-  private readonly neighbours = new NeighbourFiles();
+  private readonly neighbours: NeighbourFiles;
 
   constructor(
     private readonly generator: Generator,
     private readonly settings: Omit<PipelineSettings, 'record'>,
     private readonly capture: CaptureOptions,
-  ) {}
+  ) {
+    this.neighbours = neighbourFilesFor(settings.prompt);
+  }
 
   async open(uri: string, text: string, languageId: string): Promise<void> {
     this.captures.get(uri)?.dispose();
     const path = fileURLToPath(uri);
     const capture = new DocumentCapture(uri, path, languageId, text, 1, this.capture, this.sink, null, this.edits.get(path) ?? []);
     this.captures.set(uri, capture);
-    this.neighbours.remember(path, capture.redactedText());
+    this.neighbours.remember(path, () => capture.redactedText());
   }
 
   text(uri: string): string {
@@ -74,13 +76,13 @@ export class PipelineEditor implements TypingEditor<PipelineItem> {
 
   async save(uri: string): Promise<void> {
     const capture = this.document(uri);
-    this.neighbours.remember(capture.path, capture.redactedText());
+    this.neighbours.remember(capture.path, () => capture.redactedText());
     capture.settle(true);
   }
 
   async close(uri: string): Promise<void> {
     const capture = this.document(uri);
-    this.neighbours.remember(capture.path, capture.redactedText());
+    this.neighbours.remember(capture.path, () => capture.redactedText());
     capture.close();
     capture.dispose();
     this.captures.delete(uri);

@@ -10,7 +10,7 @@ import type { Episode } from '../edits/episode';
 import { defaultPromptLimits, type PromptLimits } from '../edits/prompt';
 import { formatOf } from '../edits/prompt-format';
 import type { Engine } from '../model/engine';
-import { generateStage, promptStage } from '../suggest/pipeline';
+import { generateStage, promptStage, servingSettings } from '../suggest/pipeline';
 import { suggestionFor } from '../suggest/edit-item';
 import { editSimilarity, exactMatch } from './reward';
 
@@ -40,7 +40,7 @@ export async function evaluateEpisodes(
   minProbability?: number | null,
 ): Promise<EvalResult> {
   const format = formatOf(engine.info.promptFormat);
-  const settings = { format, prompt: limits, maxTokens, minProbability: minProbability ?? format.defaultMinProbability };
+  const settings = servingSettings(format, limits, { maxTokens, minProbability: minProbability ?? null });
   const generator = { generate: (prompt: string, options: Parameters<Engine['generate']>[1]) => engine.generate(prompt, options) };
   const never = new AbortController().signal;
   let em = 0;

@@ -34,6 +34,11 @@ export interface PipelineSettings {
   neighbours?: NeighbourFiles;
 }
 
+/** What serving asks of a model: its format, the prompt limits, and the suggestions' token limit and confidence gate (null: the format's own). */
+export function servingSettings(format: PromptFormat, prompt: PromptLimits, suggest: { maxTokens: number; minProbability: number | null }): Omit<PipelineSettings, 'record' | 'neighbours'> {
+  return { format, prompt, maxTokens: suggest.maxTokens, minProbability: suggest.minProbability ?? format.defaultMinProbability };
+}
+
 /**
  * Context: the redacted prompt fields around the cursor, with the chunks of other files most
  * like the lines before it; none when a secret is in the region (its rewrite could not be applied).
