@@ -60,6 +60,38 @@ function ghostText(page: Workbench['page']) {
   return page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview, .monaco-editor .ghost-text').first();
 }
 
+/**
+ * Presses Tab once the ghost text and IntelliSense's list have stayed as they are for 500 ms.
+ * The list opening (quick suggestions, or the language service answering late as it starts) asks
+ * for the inline suggestion again; VS Code gives a Tab pressed in that moment to the list, as it
+ * would a user's.
+ */
+async function tabWhenSettled(page: Workbench['page']): Promise<void> {
+  const state = async () => `${await ghostText(page).getAttribute('class', { timeout: 1_000 }).catch(() => 'none')} list ${await page.locator('.suggest-widget.visible').isVisible()}`;
+  let last = await state();
+  let since = Date.now();
+  await until(async () => {
+    const now = await state();
+    if (now !== last) [last, since] = [now, Date.now()];
+    return !now.startsWith('none') && Date.now() - since >= 500;
+  }, 'the ghost text and the list to settle', 10_000);
+  await page.keyboard.press('Tab');
+}
+
+/** A line's text as typed, without the ghost text VS Code draws inside it. */
+function typedText(line: ReturnType<Workbench['page']['locator']>): Promise<string> {
+  interface Node {
+    cloneNode(deep: true): Node;
+    querySelectorAll(selector: string): { forEach(f: (n: { remove(): void }) => void): void };
+    textContent: string | null;
+  }
+  return line.evaluate((element) => {
+    const copy = (element as unknown as Node).cloneNode(true);
+    copy.querySelectorAll('[class*="ghost-text"]').forEach((n) => n.remove());
+    return (copy.textContent ?? '').replace(/\u00a0/g, ' ');
+  });
+}
+
 function readStore<T>(dataDir: string, query: (db: InstanceType<typeof DatabaseSync>) => T): T {
   const db = new DatabaseSync(join(dataDir, 'gapo.db'), { readOnly: true });
   try {
@@ -129,11 +161,16 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     assert.equal((await ghost.innerText()).trim(), '++');
     await page.screenshot({ path: screenshotPath(`ghost-text-${file.replace('.js', '')}`) });
     await page.waitForTimeout(waitMs);
-    await page.keyboard.press('Tab');
     const line = page.locator('.editor-instance .monaco-editor .view-line', { hasText: 'for (let i' }).first();
-    await until(async () => (await line.innerText()).includes('i++)'), 'Tab to put the suggestion into the editor', 10_000);
+    assert.ok(!(await typedText(line)).includes('i++)'), 'the ghost text is drawn, not typed, before Tab');
+    await tabWhenSettled(page);
+    await until(async () => (await typedText(line)).includes('i++)'), 'Tab to put the suggestion into the editor', 10_000).catch(async (error) => {
+      throw new Error(`${error.message}; the line reads ${JSON.stringify(await typedText(line))} without its ghost text`);
+    });
     await page.keyboard.press('Control+s');
-    await until(() => readFileSync(join(workspace, file), 'utf8') === LOOP_DONE, `${file} saved with the accepted text`, 20_000);
+    await until(() => readFileSync(join(workspace, file), 'utf8') === LOOP_DONE, `${file} saved with the accepted text`, 20_000).catch((error) => {
+      throw new Error(`${error.message}; it holds ${JSON.stringify(readFileSync(join(workspace, file), 'utf8'))}`);
+    });
   }
 
   function acceptedIn(file: string): number {
@@ -169,7 +206,7 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     await list.waitFor({ timeout: 10_000 });
     assert.equal((await ghostText(page).innerText()).trim(), '++', 'the ghost text beside the open list');
     await page.screenshot({ path: screenshotPath('ghost-text-beside-intellisense') });
-    await page.keyboard.press('Tab');
+    await tabWhenSettled(page);
     await until(() => readFileSync(join(workspace, 'loop-list.js'), 'utf8') === LOOP_DONE, 'loop-list.js autosaved with the ghost text in', 20_000);
     await until(() => acceptedIn('loop-list.js') === 1, 'an accepted outcome in the store', 10_000);
     const shown = readStore(vscode.dataDir, (db) => db.prepare("SELECT group_concat(o.kind) kinds FROM suggestions s LEFT JOIN outcomes o ON o.suggestion_id = s.id AND o.kind != 'survival' WHERE s.path = ? GROUP BY s.id").all(join(workspace, 'loop-list.js')) as { kinds: string | null }[]);
@@ -200,7 +237,7 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     // Accepted: Tab, with the autosave (1 s) landing while it shows.
     const accepted = await showAt(1);
     await page.waitForTimeout(1500);
-    await page.keyboard.press('Tab');
+    await tabWhenSettled(page);
     expected.set(accepted, 'accepted');
     // Typed over: the user types something else where the ghost text stood.
     const typedOver = await showAt(2);
@@ -215,7 +252,7 @@ describe('the .vsix in VS Code (code-server)', { timeout: 15 * 60_000 }, () => {
     // Accepted, then undone: the verdict stays accepted, the survival check finds none of it kept.
     const undone = await showAt(4);
     expected.set(ignored, 'ignored');
-    await page.keyboard.press('Tab');
+    await tabWhenSettled(page);
     await until(() => outcomes(undone).some((o) => o.kind === 'accepted'), 'the accept in the store', 10_000);
     await page.keyboard.press('Control+z');
     expected.set(undone, 'accepted');
