@@ -21,7 +21,10 @@ import {
   RollbackRequest,
   SetLearningRequest,
   StatsRequest,
+  type EstimatorName,
+  type InitializationOptions,
   type ServerStatus,
+  type WeightDType,
   StatusNotification,
   StatusRequest,
   TrainNowRequest,
@@ -41,9 +44,6 @@ const SUGGESTED_MODELS = [
   { id: 'Qwen/Qwen2.5-Coder-0.5B', detail: 'Apache-2.0 · 1 GB download · about 3 GB of memory · fill-in-the-middle' },
   { id: 'Qwen/Qwen2.5-Coder-1.5B', detail: 'Apache-2.0 · 3 GB download · about 8 GB of memory · fill-in-the-middle' },
 ];
-
-/** The gapo.training.* settings, each under its TrainingSettings name (server/src/learn/training-job.ts). */
-const TRAINING_SETTINGS = ['background', 'minNewEpisodes', 'estimator', 'tau', 'group', 'promptsPerStep', 'steps', 'learningRate', 'rank'] as const;
 
 /** Settings that shape the server: a change restarts it. */
 const SERVER_SETTINGS = ['gapo.enable', 'gapo.model', 'gapo.suggest', 'gapo.capture', 'gapo.training'];
@@ -106,12 +106,11 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
       dataDir: context.globalStorageUri.fsPath,
       modelDir: config.get<string>('model.path') || undefined,
       promptFormat: config.get<string>('model.promptFormat') || undefined,
-      dtype: config.get<string>('model.dtype') || undefined,
+      dtype: config.get<WeightDType>('model.dtype') || undefined,
       capture: { exclude: config.get<string[]>('capture.exclude', []), maxFileBytes: config.get<number>('capture.maxFileKilobytes', 1024) * 1024 },
       suggest: { enabled: config.get<boolean>('suggest.enable', true), ...minProbability(config.get<number | null>('suggest.minProbability', null)) },
-      // Each gapo.training.* setting is named as the server's TrainingSettings names it; its default is the manifest's.
-      training: Object.fromEntries(TRAINING_SETTINGS.map((name) => [name, config.get(`training.${name}`)])),
-    },
+      training: trainingOptions(config),
+    } satisfies InitializationOptions,
   };
   const started = new LanguageClient('gapo', 'GAPO Assistant', serverOptions, clientOptions);
   client = started;
@@ -135,6 +134,21 @@ async function restart(context: vscode.ExtensionContext): Promise<void> {
   client = undefined;
   await old?.stop().catch(() => {});
   await start(context);
+}
+
+/** The gapo.training.* settings, each under its TrainingSettings name; the manifest holds the server's defaults. */
+function trainingOptions(config: vscode.WorkspaceConfiguration): InitializationOptions['training'] {
+  return {
+    background: config.get<boolean>('training.background'),
+    minNewEpisodes: config.get<number>('training.minNewEpisodes'),
+    estimator: config.get<EstimatorName>('training.estimator'),
+    tau: config.get<number>('training.tau'),
+    group: config.get<number>('training.group'),
+    promptsPerStep: config.get<number>('training.promptsPerStep'),
+    steps: config.get<number>('training.steps'),
+    learningRate: config.get<number>('training.learningRate'),
+    rank: config.get<number>('training.rank'),
+  };
 }
 
 /** The confidence gate when the user set one; otherwise the server's default. */

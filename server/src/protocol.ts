@@ -4,7 +4,126 @@
 // no `gapo/...` method name is written anywhere else.
 
 import { NotificationType, RequestType, RequestType0 } from 'vscode-languageserver-protocol';
-import type { OutcomeKind } from './edits/suggestion';
+
+// The vocabulary the wire shares with the server: a suggestion's fate, the settings a client
+// may send at initialize. Their defaults live with the code that uses them (named beside each).
+
+/** Where a shown suggestion stands: still on screen, or what the user did with it. */
+export type SuggestionState = 'pending' | 'accepted' | 'typed_over' | 'ignored';
+
+/** A stored outcome: the verdict, or a survival check of accepted text. */
+export type OutcomeKind = Exclude<SuggestionState, 'pending'> | 'survival';
+
+/** The advantage estimators (rl/advantages.ts registers one function for each). */
+export type EstimatorName = 'gapo' | 'grpo' | 'drgrpo';
+
+/** How the served model's weights are held (model/quantize.ts); training always uses f32. */
+export type WeightDType = 'f32' | 'q8' | 'q4';
+
+/** How much context a prompt carries (defaults: defaultPromptLimits, edits/prompt.ts). */
+export interface PromptLimits {
+  /** Lines of code kept before and after the editable region. */
+  contextLines: number;
+  /** Most recent edits (unified diffs) kept. */
+  historyDiffs: number;
+  /** Chunks of other open or recently edited files carried ahead of the file (fill-in-the-middle formats); none: 0. */
+  snippets?: number;
+}
+
+/** How edits become episodes (defaults: defaultCaptureOptions, capture/document-capture.ts). */
+export interface CaptureOptions {
+  /** A burst of edits becomes episodes after this long without a change (or on save/close). */
+  settleMs: number;
+  /** Changes closer together than this are one edit in the history. */
+  mergeMs: number;
+  /** Edits kept per file. */
+  historyLimit: number;
+  /** Seconds after an accept at which the accepted text's survival is measured. */
+  survivalChecksS: number[];
+  /** A suggestion request this many lines away from the unsettled edits settles them. */
+  cursorLeaveLines: number;
+  /** Lines each side of the cursor line in a suggestion's editable region. */
+  regionLines: number;
+  /** A suggestion resolved as ignored or typed over is still accepted this long after (the accept came late). */
+  lateAcceptMs: number;
+}
+
+/** Which files are never captured (capture/privacy.ts; the user's gapo.capture.* settings). */
+export interface PrivacyOptions {
+  /** Globs matched against the file's path; added to the defaults. */
+  exclude: string[];
+  maxFileBytes: number;
+  /** Folders whose files are never captured: the server's own data, exports, temp files. */
+  excludeFolders?: string[];
+}
+
+/** Capture's options and which files it keeps out. */
+export interface CaptureSettings extends CaptureOptions, PrivacyOptions {}
+
+/** Whether and how suggestions are served (defaults: defaultSuggestOptions, lsp/options.ts). */
+export interface SuggestSettings {
+  enabled: boolean;
+  maxTokens: number;
+  /** The confidence gate; null: the model's prompt format's own. */
+  minProbability: number | null;
+}
+
+/** A GAPO run's settings (defaults: defaultGapoSettings, rl/gapo-settings.ts). */
+export interface GapoSettings {
+  /** GAPO steps per run. */
+  steps: number;
+  /** Prompts (episodes) per step. */
+  promptsPerStep: number;
+  /** Rollouts per prompt (G). */
+  group: number;
+  estimator: EstimatorName;
+  /** GAPO's τ: the share of a group its highest-density interval holds. */
+  tau: number;
+  learningRate: number;
+  /** LoRA rank and alpha of a new adapter. */
+  rank: number;
+  alpha: number;
+  /** The longest rollout, in tokens. */
+  maxTokens: number;
+  temperature: number;
+  /** Sequences per forward/backward (gradients accumulate over the batch). */
+  microBatch: number;
+  seed: number;
+}
+
+/** The language server's training: a GAPO run's settings, and when and on what it runs (defaults: learn/training-job.ts). */
+export interface TrainingSettings extends GapoSettings {
+  /** Held-out episodes for the eval gate: the most recent ones, this share of them... */
+  heldOutShare: number;
+  /** ...but at least this many, and at most maxHeldOut. */
+  minHeldOut: number;
+  maxHeldOut: number;
+  /** Background runs start when this many episodes arrived since the last run... */
+  minNewEpisodes: number;
+  /** ...and the user has not typed or asked for a suggestion for this long. */
+  idleMs: number;
+  /** ONNX Runtime threads for training: one leaves a core to suggestions on small machines. */
+  threads: number;
+}
+
+/** What a client may send at initialize; the server fills in the rest (lsp/options.ts). */
+export interface InitializationOptions {
+  /** Where the store, adapters and logs live. */
+  dataDir?: string;
+  /** A model folder or a hub id; null: capture only; absent: the bundled model. */
+  modelDir?: string | null;
+  /** Serve this LoRA adapter instead of the store's live version (to measure an adapter through the server). */
+  adapterDir?: string;
+  /** Where pulled models are kept (the hub cache). */
+  cacheDir?: string;
+  /** The prompt format to speak, over what the model declares (edits/prompt-format.ts). */
+  promptFormat?: string;
+  dtype?: WeightDType;
+  capture?: Partial<CaptureSettings>;
+  suggest?: Partial<SuggestSettings>;
+  prompt?: Partial<PromptLimits>;
+  training?: Partial<TrainingSettings & { background: boolean }>;
+}
 
 /** The formats the collected episodes export to. */
 export type ExportFormat = 'jsonl' | 'verl';
@@ -111,13 +230,20 @@ export interface AdapterRecord {
   eval: AdapterEvaluation | null;
 }
 
+/** What started a training run: the idle timer, Train Now, or an adapter's import. */
+export type RunTrigger = 'background' | 'manual' | 'import';
+
+/** Where a run stands; interrupted: its process was killed while it ran. */
+export type RunStatus = 'running' | RunResult['status'] | 'interrupted';
+
 export interface RunRecord {
   id: number;
   started: number;
   finished: number | null;
-  status: string;
-  trigger: string;
-  options: unknown;
+  status: RunStatus;
+  trigger: RunTrigger;
+  /** The settings it ran with (a run recorded by an older version may lack newer ones). */
+  options: Partial<TrainingSettings>;
   trainEpisodes: number;
   heldOutEpisodes: number;
   adapterVersion: number | null;

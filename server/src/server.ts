@@ -21,7 +21,7 @@ import {
   TextDocumentSyncKind,
 } from 'vscode-languageserver/node';
 import { followDocuments } from './lsp/documents';
-import { type CommandLineOptions, resolveOptions } from './lsp/options';
+import { type CommandLineOptions, readInitializationOptions, resolveOptions } from './lsp/options';
 import { answerRequests } from './lsp/requests';
 import { ServerState } from './lsp/state';
 import { serveSuggestions } from './lsp/suggestions';
@@ -37,7 +37,9 @@ export function startServer(cli: CommandLineOptions = {}, connection: Connection
   };
 
   connection.onInitialize((params: InitializeParams): InitializeResult | ResponseError<InitializeError> => {
-    const options = resolveOptions(cli, (params.initializationOptions ?? {}) as Record<string, any>);
+    const { options: init, problems } = readInitializationOptions(params.initializationOptions);
+    for (const problem of problems) connection.console.warn(`GAPO Assistant settings: ${problem}`);
+    const options = resolveOptions(cli, init);
     let store: Store;
     try {
       store = Store.open(join(options.dataDir, 'gapo.db'), (message) => connection.console.warn(message));

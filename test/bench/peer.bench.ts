@@ -15,11 +15,11 @@ import { parseModelConfig, readModelConfig } from '../../server/src/model/config
 import { writeGguf, type GgufDType } from '../../server/src/model/gguf';
 import { initModel } from '../../server/src/model/init-model';
 import { presets } from '../../server/src/model/presets';
-import type { WeightDType } from '../../server/src/model/quantize';
 import { ModelWeights } from '../../server/src/model/weights';
 import { loadLlamaCpp } from '../helpers/llama-cpp';
 import { repoRoot } from '../helpers/paths';
 import { median, peakRssMiB, table } from './timing';
+import type { WeightDType } from '../../server/src/protocol';
 
 const BENCH_DIR = join(repoRoot, '.bench-cache');
 const PROMPT = 512;

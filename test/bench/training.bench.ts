@@ -14,13 +14,13 @@ import { initModel } from '../../server/src/model/init-model';
 import { parseModelConfig } from '../../server/src/model/config';
 import { LoraAdapter } from '../../server/src/model/lora';
 import { presets } from '../../server/src/model/presets';
-import type { WeightDType } from '../../server/src/model/quantize';
 import { computeAdvantages } from '../../server/src/rl/advantages';
 import { defaultAdamW } from '../../server/src/train/adamw';
 import { defaultPolicyTrainer, PolicyTrainer, TrainingSequence } from '../../server/src/train/trainer';
 import { repoRoot } from '../helpers/paths';
 import { measureRoofs } from './engine.bench';
 import { median, peakRssMiB, table } from './timing';
+import type { WeightDType } from '../../server/src/protocol';
 
 const BENCH_DIR = join(repoRoot, '.bench-cache');
 const MODELS = [

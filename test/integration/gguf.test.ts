@@ -11,12 +11,12 @@ import { readModelConfig } from '../../server/src/model/config';
 import { Engine } from '../../server/src/model/engine';
 import { GgufError, interleaveRopeRows, writeGguf, type GgufDType } from '../../server/src/model/gguf';
 import { LoraAdapter } from '../../server/src/model/lora';
-import type { WeightDType } from '../../server/src/model/quantize';
 import { ModelWeights } from '../../server/src/model/weights';
 import { seededRandom } from '../../server/src/edits/text';
 import { makeModel, tempDir } from '../helpers/models';
 import { type Llama, loadLlamaCpp } from '../helpers/llama-cpp';
 import { repoRoot } from '../helpers/paths';
+import type { WeightDType } from '../../server/src/protocol';
 
 
 const PROMPTS = [

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import {
-  computeAdvantages,
-  EstimatorName,
-  gapoReference,
-  groupStats,
-  highestDensityInterval,
-} from '../../server/src/rl/advantages';
+import { computeAdvantages, gapoReference, groupStats, highestDensityInterval } from '../../server/src/rl/advantages';
 import { RewardError } from '../../server/src/rl/reward';
+import type { EstimatorName } from '../../server/src/protocol';
 
 // A fixed seed: a property test that finds a failure finds it on every run.
 fc.configureGlobal({ seed: 20261128 });

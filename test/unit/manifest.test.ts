@@ -42,7 +42,11 @@ describe('extension manifest', () => {
     const training = Object.keys(properties).filter((key) => key.startsWith('gapo.training.')).map((key) => key.slice('gapo.training.'.length));
     for (const name of ['estimator', 'tau', 'group', 'learningRate', 'rank', 'steps']) assert.ok(training.includes(name), `gapo.training.${name}`);
     // The extension passes every one of them, and nothing else, to the server.
-    const passed = source.match(/TRAINING_SETTINGS = \[([^\]]+)\]/)![1].match(/'(\w+)'/g)!.map((name) => name.slice(1, -1));
+    const body = source.match(/function trainingOptions[\s\S]*?\n}\n/)![0];
+    const passed = [...body.matchAll(/(\w+): config\.get<\w+>\('training\.(\w+)'\)/g)].map(([, field, setting]) => {
+      assert.equal(field, setting, `gapo.training.${setting} goes to the server as ${field}`);
+      return field;
+    });
     assert.deepEqual([...passed].sort(), [...training].sort());
     for (const name of training.filter((n) => n !== 'background')) {
       assert.ok(name in defaultTrainingSettings, `gapo.training.${name} is no TrainingSettings field`);

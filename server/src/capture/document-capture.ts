@@ -12,27 +12,11 @@ import type { TextDocumentContentChangeEvent } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Episode, PromptContext } from '../edits/episode';
 import { Redaction, redactSecrets, type TextKind, textKind } from '../edits/redaction';
-import type { EditItem, OutcomeKind, SuggestionState } from '../edits/suggestion';
+import type { EditItem } from '../edits/suggestion';
+import type { CaptureOptions, OutcomeKind, SuggestionState } from '../protocol';
 import { commonPrefixLength, mapRange } from '../edits/text';
 import { EXCERPT_LINES, episodesFromChange, HISTORY_LIMIT, unifiedDiff } from './edit-episodes';
 import type { SurvivalChecks } from './survival';
-
-export interface CaptureOptions {
-  /** A burst of edits becomes episodes after this long without a change (or on save/close). */
-  settleMs: number;
-  /** Changes closer together than this are one edit in the history. */
-  mergeMs: number;
-  /** Edits kept per file. */
-  historyLimit: number;
-  /** Seconds after an accept at which the accepted text's survival is measured. */
-  survivalChecksS: number[];
-  /** A suggestion request this many lines away from the unsettled edits settles them. */
-  cursorLeaveLines: number;
-  /** Lines each side of the cursor line in a suggestion's editable region. */
-  regionLines: number;
-  /** A suggestion resolved as ignored or typed over is still accepted this long after (the accept came late). */
-  lateAcceptMs: number;
-}
 
 export const defaultCaptureOptions: CaptureOptions = {
   settleMs: 3000,

@@ -5,7 +5,7 @@
 // its cursor, from files other than its own.
 
 import type { Snippet } from '../edits/episode';
-import type { PromptLimits } from '../edits/prompt';
+import type { PromptLimits } from '../protocol';
 
 /** Lines per chunk; chunks start every half chunk, so a block is whole in one of them. */
 const CHUNK_LINES = 16;

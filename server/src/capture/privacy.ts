@@ -3,6 +3,7 @@
 // edits/redaction.ts.
 
 import picomatch from 'picomatch';
+import type { PrivacyOptions } from '../protocol';
 
 export const defaultExcludeGlobs = [
   '**/.env*',
@@ -25,14 +26,6 @@ export const defaultExcludeGlobs = [
   '**/*.keystore',
 ];
 export const defaultMaxFileBytes = 1024 * 1024;
-
-export interface PrivacyOptions {
-  /** Globs matched against the file's path; added to the defaults. */
-  exclude: string[];
-  maxFileBytes: number;
-  /** Folders whose files are never captured: the server's own data, exports, temp files. */
-  excludeFolders?: string[];
-}
 
 export type SkipReason = 'excluded' | 'too large' | 'binary' | 'not a file';
 

@@ -5,8 +5,9 @@ import { cachedModelDir } from '../model/hub';
 import { bundledModelDir } from '../model/default-model';
 import { Engine } from '../model/engine';
 import type { ExecutionProvider } from '../model/sessions';
-import { WEIGHT_DTYPES, type WeightDType } from '../model/quantize';
+import { WEIGHT_DTYPES } from '../model/quantize';
 import { CommandIO, UsageError } from './command';
+import type { WeightDType } from '../protocol';
 
 export const engineOptionSpecs = {
   model: { type: 'string' },

@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { createConnection, ProposedFeatures } from 'vscode-languageserver/node';
 import { defaultDataDir } from '../lsp/options';
-import type { WeightDType } from '../model/quantize';
 import { startServer } from '../server';
 import { Command, UsageError } from './command';
 import { modelDirOrBundled } from './engine-options';
+import type { WeightDType } from '../protocol';
 
 export const serveCommand: Command = {
   name: 'serve',

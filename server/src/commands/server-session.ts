@@ -4,12 +4,13 @@
 import { resolve } from 'node:path';
 import { LspSession } from '../replay/lsp-session';
 import { CommandIO, UsageError } from './command';
+import type { InitializationOptions } from '../protocol';
 
 export interface ServerSessionOptions {
   dataDir: string;
   modelDir: string;
   cacheDir?: string;
-  initializationOptions: Record<string, unknown>;
+  initializationOptions: InitializationOptions;
   /** Every server log line on stderr, not only the errors. */
   verbose?: boolean;
 }

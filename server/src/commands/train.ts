@@ -70,7 +70,8 @@ ${engineOptionsUsage}`,
       strict: true,
     });
     if (!values.episodes) throw new UsageError('missing --episodes FILE.jsonl');
-    if (!isEstimatorName(values.estimator)) throw new UsageError(`unknown estimator "${values.estimator}" (choose gapo, grpo or drgrpo)`);
+    const estimator = values.estimator;
+    if (!isEstimatorName(estimator)) throw new UsageError(`unknown estimator "${estimator}" (choose gapo, grpo or drgrpo)`);
     if (!isMetricName(values.reward)) throw new UsageError(`unknown reward "${values.reward}" (choose edem, em, edit or bleu)`);
     const out = values['adapter-out'] ?? values.adapter;
     if (!out) throw new UsageError('give --adapter-out DIR (or --adapter DIR to continue an adapter)');
@@ -104,7 +105,7 @@ ${engineOptionsUsage}`,
         steps,
         promptsPerStep,
         group,
-        estimator: values.estimator,
+        estimator,
         tau,
         maxTokens: positiveInteger('--max-tokens', values['max-tokens']),
         temperature: nonNegativeNumber('--temperature', values.temperature),

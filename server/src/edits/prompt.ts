@@ -2,6 +2,7 @@
 // recent edits, the file with the editable region marked and the cursor in it, and the
 // instruction to rewrite the region; the answer ends with the end marker.
 
+import type { PromptLimits } from '../protocol';
 import type { Episode, Snippet } from './episode';
 import { splitLines } from './text';
 
@@ -22,15 +23,6 @@ export function editPrompt(episode: Pick<Episode, 'history' | 'path' | 'prefix' 
 }
 
 /** How much context a prompt carries: the cost of a prompt grows with its length. */
-export interface PromptLimits {
-  /** Lines of code kept before and after the editable region. */
-  contextLines: number;
-  /** Most recent edits (unified diffs) kept. */
-  historyDiffs: number;
-  /** Chunks of other open or recently edited files carried ahead of the file (fill-in-the-middle formats); none: 0. */
-  snippets?: number;
-}
-
 /** Short prompts answer fast on a CPU; the default model was tuned on 4–16 lines and 0–3 diffs. */
 export const defaultPromptLimits: PromptLimits = { contextLines: 12, historyDiffs: 3, snippets: 0 };
 

@@ -1,6 +1,7 @@
 // A suggestion as the editor shows it, and what became of it. One spelling for every layer:
 // capture follows the state, the store keeps the outcomes, the rewards read them.
 
+import type { OutcomeKind } from '../protocol';
 import type { Span } from './text';
 
 /** What the editor is given: an insertion at the cursor (ghost text) or whole lines replaced. */
@@ -11,12 +12,6 @@ export interface EditItem {
   end: number;
   insertText: string;
 }
-
-/** Where a shown suggestion stands: still on screen, or what the user did with it. */
-export type SuggestionState = 'pending' | 'accepted' | 'typed_over' | 'ignored';
-
-/** A stored outcome: the verdict, or a survival check of accepted text. */
-export type OutcomeKind = Exclude<SuggestionState, 'pending'> | 'survival';
 
 /** One stored outcome of a suggestion. */
 export interface Outcome {

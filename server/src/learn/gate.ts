@@ -12,12 +12,11 @@
 
 import { defaultCaptureOptions } from '../capture/document-capture';
 import type { Episode } from '../edits/episode';
-import type { PromptLimits } from '../edits/prompt';
 import { formatOf } from '../edits/prompt-format';
 import type { Engine } from '../model/engine';
 import { PipelineEditor } from '../replay/pipeline-editor';
 import { servingSettings } from '../suggest/pipeline';
-import type { GateVerdict, HeldOutTyping } from '../protocol';
+import type { GateVerdict, HeldOutTyping, PromptLimits } from '../protocol';
 import { replayTyping } from '../replay/typing';
 import type { ServingChoices } from './training-job';
 

@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { judge } from './gate';
 import type { Store, StoredEpisode } from '../store/store';
-import type { AdapterEvaluation, HeldOutTyping, RunResult } from '../protocol';
+import type { AdapterEvaluation, HeldOutTyping, PromptLimits, RunResult, TrainingSettings } from '../protocol';
 import { outcomeBonus } from '../rl/reward';
-import type { ServingChoices, TrainingJob, TrainingMessage, TrainingSettings } from './training-job';
-import type { PromptLimits } from '../edits/prompt';
+import type { ServingChoices, TrainingJob, TrainingMessage } from './training-job';
 import type { SuggestionsFirst } from '../suggest/suggestions-first';
 import type { RunPrompt } from '../rl/gapo-run';
 

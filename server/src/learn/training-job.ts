@@ -1,27 +1,11 @@
 // What the language server hands its training worker, and what comes back.
 
-import { defaultGapoSettings, type GapoSettings } from '../rl/gapo-settings';
-import type { HeldOutTyping, StepSummary } from '../protocol';
+import { defaultGapoSettings } from '../rl/gapo-settings';
+import type { HeldOutTyping, PromptLimits, StepSummary, TrainingSettings, WeightDType } from '../protocol';
 import type { Episode } from '../edits/episode';
-import type { PromptLimits } from '../edits/prompt';
 import type { RunPrompt } from '../rl/gapo-run';
-import type { WeightDType } from '../model/quantize';
 
 /** A run's GAPO settings, and when and on what the server trains. */
-export interface TrainingSettings extends GapoSettings {
-  /** Held-out episodes for the eval gate: the most recent ones, this share of them... */
-  heldOutShare: number;
-  /** ...but at least this many, and at most maxHeldOut. */
-  minHeldOut: number;
-  maxHeldOut: number;
-  /** Background runs start when this many episodes arrived since the last run... */
-  minNewEpisodes: number;
-  /** ...and the user has not typed or asked for a suggestion for this long. */
-  idleMs: number;
-  /** ONNX Runtime threads for training: one leaves a core to suggestions on small machines. */
-  threads: number;
-}
-
 export const defaultTrainingSettings: TrainingSettings = {
   ...defaultGapoSettings,
   heldOutShare: 0.2,

@@ -14,11 +14,12 @@ import { causalMask, emptyCache, type KvCache, positionIds, selectRows, truncate
 import { buildDecoderGraph, buildScorerGraph, CACHE_INPUTS, DECODER_INPUTS, pastKey, pastValue, stepKey, stepValue } from './llama';
 import { LoraAdapter } from './lora';
 import * as ort from './ort';
-import { WEIGHT_DTYPES, type WeightDType } from './quantize';
+import { WEIGHT_DTYPES } from './quantize';
 import { sampleToken } from './sampling';
 import { createSession, type ExecutionProvider, SHARED_WEIGHTS_SESSION, writeGraph } from './sessions';
 import { TextTokenizer } from './tokenizer';
 import { defaultCacheRoot, ModelWeights, prepareWeightCache, WeightLayout } from './weights';
+import type { WeightDType } from '../protocol';
 
 export interface EngineOptions {
   modelDir: string;

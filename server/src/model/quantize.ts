@@ -9,7 +9,8 @@
 // GatherBlockQuantized for embeddings (data as [rows, in · bits / 8]) and DequantizeLinear for
 // the training graphs' backward pass (blocked, along `in`).
 
-export type WeightDType = 'f32' | 'q8' | 'q4';
+import type { WeightDType } from '../protocol';
+
 export const WEIGHT_DTYPES: readonly WeightDType[] = ['f32', 'q8', 'q4'];
 
 export const QUANT_BLOCK = 32;

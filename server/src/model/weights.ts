@@ -14,8 +14,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write';
 import { expectedWeights, ModelConfig, WeightSpec } from './config';
-import { bitsOf, QUANT_BLOCK, quantizable, quantizeMatrix, type WeightDType } from './quantize';
+import { bitsOf, QUANT_BLOCK, quantizable, quantizeMatrix } from './quantize';
 import { readSafetensorsHeader, readTensorAsFloat32, SafetensorsError, TensorEntry } from './safetensors';
+import type { WeightDType } from '../protocol';
 
 export class ModelFilesError extends Error {}
 

@@ -13,13 +13,14 @@
 
 import { unifiedDiff } from '../capture/edit-episodes';
 import type { Episode } from '../edits/episode';
-import { type PromptLimits, trimContext } from '../edits/prompt';
+import { trimContext } from '../edits/prompt';
 import { asTyping, insertionAtCursor, type PromptFormat } from '../edits/prompt-format';
 import { seededRandom, splitLines } from '../edits/text';
 import type { TextTokenizer } from '../model/tokenizer';
 import type { TrainingSequence } from '../train/trainer';
 import type { CorpusFile } from './corpus';
 import type { TrainingData } from './cross-entropy-run';
+import type { PromptLimits } from '../protocol';
 
 export type ExampleKind = 'episode' | 'finish-line' | 'rename' | 'span' | 'mid-line' | 'unchanged';
 

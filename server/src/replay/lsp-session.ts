@@ -30,7 +30,7 @@ import {
   WillSaveTextDocumentNotification,
 } from 'vscode-languageserver-protocol/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { EpisodeCapturedNotification, OutcomeNotification, type ServerStatus, StatusNotification, StatusRequest } from '../protocol';
+import { EpisodeCapturedNotification, OutcomeNotification, type ServerStatus, StatusNotification, StatusRequest, type InitializationOptions } from '../protocol';
 
 type EpisodeCaptured = typeof EpisodeCapturedNotification extends NotificationType<infer P> ? P : never;
 type Outcome = typeof OutcomeNotification extends NotificationType<infer P> ? P : never;
@@ -47,7 +47,7 @@ export interface SessionOptions {
   /** A model; null: capture only (--no-model); left out: the bundled default model. */
   modelDir?: string | null;
   cacheDir?: string;
-  initializationOptions?: Record<string, unknown>;
+  initializationOptions?: InitializationOptions;
   env?: NodeJS.ProcessEnv;
   /** Hears the server's window/logMessage lines and its stderr. */
   log?: (line: string) => void;

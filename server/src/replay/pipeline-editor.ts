@@ -6,11 +6,12 @@
 // its next opening, as the server's store keeps them for a reopened file's history.
 
 import { fileURLToPath } from 'node:url';
-import { type CaptureOptions, type CaptureSink, DocumentCapture } from '../capture/document-capture';
+import { type CaptureSink, DocumentCapture } from '../capture/document-capture';
 import type { EditItem } from '../edits/suggestion';
 import { type NeighbourFiles, neighbourFilesFor } from '../capture/neighbours';
 import { type Generator, type PipelineSettings, suggest } from '../suggest/pipeline';
 import type { TypingEditor } from './typing';
+import type { CaptureOptions } from '../protocol';
 
 export type PipelineItem = EditItem & { id: string };
 

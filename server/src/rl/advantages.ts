@@ -4,6 +4,7 @@
 // and lives in one registry, as verl's core_algos.py keeps them: a new estimator is a dozen
 // lines and one registry entry.
 
+import type { EstimatorName } from '../protocol';
 import { RewardError } from './reward';
 
 export const EPSILON = 1e-6;
@@ -56,9 +57,7 @@ export const estimators = {
   grpo,
   drgrpo,
   gapo,
-} satisfies Record<string, AdvantageEstimator>;
-
-export type EstimatorName = keyof typeof estimators;
+} satisfies Record<EstimatorName, AdvantageEstimator>;
 
 export function isEstimatorName(name: string): name is EstimatorName {
   return Object.hasOwn(estimators, name);

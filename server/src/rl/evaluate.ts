@@ -7,12 +7,13 @@
 // the episodes (learn/gate.ts).
 
 import type { Episode } from '../edits/episode';
-import { defaultPromptLimits, type PromptLimits } from '../edits/prompt';
+import { defaultPromptLimits } from '../edits/prompt';
 import { formatOf } from '../edits/prompt-format';
 import type { Engine } from '../model/engine';
 import { generateStage, promptStage, servingSettings } from '../suggest/pipeline';
 import { suggestionFor } from '../suggest/edit-item';
 import { editSimilarity, exactMatch } from './reward';
+import type { PromptLimits } from '../protocol';
 
 export interface EvalResult {
   n: number;

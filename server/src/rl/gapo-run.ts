@@ -2,14 +2,13 @@
 // G rollouts per prompt scored against what the user wrote, the update, and a summary of the
 // step. `gapo train` and the language server's training worker both run it.
 
-import { type PromptLimits, trimContext } from '../edits/prompt';
+import { trimContext } from '../edits/prompt';
 import { asTyping, formatOf } from '../edits/prompt-format';
 import type { Episode } from '../edits/episode';
 import { seededRandom, shuffled } from '../edits/text';
 import type { Engine } from '../model/engine';
 import type { PolicyTrainer } from '../train/trainer';
-import type { GapoSettings } from './gapo-settings';
-import type { StepSummary } from '../protocol';
+import type { GapoSettings, PromptLimits, StepSummary } from '../protocol';
 import { rolloutAndUpdate } from './rollout';
 
 export interface RunPrompt {

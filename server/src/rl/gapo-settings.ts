@@ -1,30 +1,9 @@
-// A GAPO run's settings: one type with one set of defaults. The language server's training
+// A GAPO run's settings: one type (GapoSettings, in the protocol: the client sends them) with one set of defaults. The language server's training
 // (learn/training-job.ts adds when and on what to train), `gapo train`, the training worker,
 // the rollouts and the benchmarks all start from these.
 
-import { defaultEstimatorOptions, type EstimatorName } from './advantages';
-
-export interface GapoSettings {
-  /** GAPO steps per run. */
-  steps: number;
-  /** Prompts (episodes) per step. */
-  promptsPerStep: number;
-  /** Rollouts per prompt (G). */
-  group: number;
-  estimator: EstimatorName;
-  /** GAPO's τ: the share of a group its highest-density interval holds. */
-  tau: number;
-  learningRate: number;
-  /** LoRA rank and alpha of a new adapter. */
-  rank: number;
-  alpha: number;
-  /** The longest rollout, in tokens. */
-  maxTokens: number;
-  temperature: number;
-  /** Sequences per forward/backward (gradients accumulate over the batch). */
-  microBatch: number;
-  seed: number;
-}
+import type { GapoSettings } from '../protocol';
+import { defaultEstimatorOptions } from './advantages';
 
 export const defaultGapoSettings: GapoSettings = {
   steps: 4,

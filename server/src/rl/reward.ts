@@ -11,7 +11,8 @@
 // unit per code point, to count characters as Python's Levenshtein does.
 
 import { distance } from 'fastest-levenshtein';
-import type { Outcome, SuggestionState } from '../edits/suggestion';
+import type { Outcome } from '../edits/suggestion';
+import type { SuggestionState } from '../protocol';
 
 export type MetricName = 'em' | 'edit' | 'edem' | 'bleu';
 

@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { defaultGapoSettings } from './gapo-settings';
 import { Engine } from '../model/engine';
 import { PolicyTrainer, StepMetrics, TrainingSequence } from '../train/trainer';
-import { computeAdvantages, EstimatorName, EstimatorOptions, GroupStats, groupStats } from './advantages';
+import { computeAdvantages, EstimatorOptions, GroupStats, groupStats } from './advantages';
+import type { EstimatorName } from '../protocol';
 
 export interface RolloutPrompt {
   id: string;

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path';
 import { migrations } from './migrations';
 import type { Episode } from '../edits/episode';
-import type { AcceptanceDay, AdapterEvaluation, AdapterRecord, CollectedFile, RunRecord, StepRecord } from '../protocol';
+import type { AcceptanceDay, AdapterEvaluation, AdapterRecord, CollectedFile, RunRecord, RunResult, RunStatus, RunTrigger, StepRecord, TrainingSettings } from '../protocol';
 import type { Outcome, PendingSurvivalCheck } from '../edits/suggestion';
 import type { Span } from '../edits/text';
 
@@ -318,7 +318,7 @@ export class Store {
 
   // --- training ------------------------------------------------------------------------------
 
-  startRun(trigger: string, options: unknown, trainEpisodes: number, heldOutEpisodes: number): number {
+  startRun(trigger: RunTrigger, options: TrainingSettings, trainEpisodes: number, heldOutEpisodes: number): number {
     return Number(
       this.db
         .prepare("INSERT INTO training_runs(started, status, trigger, options, train_episodes, held_out_episodes) VALUES (?, 'running', ?, ?, ?, ?)")
@@ -330,7 +330,7 @@ export class Store {
     this.db.prepare('INSERT INTO training_steps(run_id, step, time, metrics, groups) VALUES (?, ?, ?, ?, ?)').run(runId, step, Date.now(), JSON.stringify(metrics), JSON.stringify(groups));
   }
 
-  finishRun(runId: number, status: string, fields: { adapterVersion?: number | null; eval?: AdapterEvaluation; error?: string | null } = {}): void {
+  finishRun(runId: number, status: RunResult['status'], fields: { adapterVersion?: number | null; eval?: AdapterEvaluation; error?: string | null } = {}): void {
     this.db
       .prepare('UPDATE training_runs SET finished = ?, status = ?, adapter_version = ?, eval = ?, error = ? WHERE id = ?')
       .run(Date.now(), status, fields.adapterVersion ?? null, fields.eval === undefined ? null : JSON.stringify(fields.eval), fields.error ?? null, runId);
@@ -347,9 +347,9 @@ export class Store {
       id: r.id as number,
       started: r.started as number,
       finished: r.finished as number | null,
-      status: r.status as string,
-      trigger: r.trigger as string,
-      options: json(r.options as string),
+      status: r.status as RunStatus,
+      trigger: r.trigger as RunTrigger,
+      options: json(r.options as string) as Partial<TrainingSettings>,
       trainEpisodes: r.train_episodes as number,
       heldOutEpisodes: r.held_out_episodes as number,
       adapterVersion: r.adapter_version as number | null,

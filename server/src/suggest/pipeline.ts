@@ -4,12 +4,13 @@
 
 import { performance } from 'node:perf_hooks';
 import { type DocumentCapture, promptOf, type SuggestionContext } from '../capture/document-capture';
-import { type PromptLimits, trimContext } from '../edits/prompt';
+import { trimContext } from '../edits/prompt';
 import type { PromptFormat } from '../edits/prompt-format';
 import type { EditItem } from '../edits/suggestion';
 import type { GenerateOptions, Generation } from '../model/engine';
 import { suggestionFor } from './edit-item';
 import type { NeighbourFiles } from '../capture/neighbours';
+import type { PromptLimits } from '../protocol';
 
 /** The model, as the pipeline needs it (the engine worker's client). */
 export interface Generator {

@@ -14,17 +14,16 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { readEpisodes, type Episode } from '../../../server/src/edits/episode';
-import { type PromptLimits, trimContext } from '../../../server/src/edits/prompt';
+import { trimContext } from '../../../server/src/edits/prompt';
 import { formatOf } from '../../../server/src/edits/prompt-format';
 import { seededRandom, shuffled } from '../../../server/src/edits/text';
 import { Engine } from '../../../server/src/model/engine';
 import { LoraAdapter } from '../../../server/src/model/lora';
-import { type GroupSummary, type HeldOutTyping, type RunResult, TrainNowRequest } from '../../../server/src/protocol';
+import { type GroupSummary, type HeldOutTyping, type RunResult, TrainNowRequest, type PromptLimits, type EstimatorName, type InitializationOptions } from '../../../server/src/protocol';
 import { defaultGapoSettings } from '../../../server/src/rl/gapo-settings';
 import { LspSession } from '../../../server/src/replay/lsp-session';
 import { replayEpisodes } from '../../../server/src/replay/replay';
 import { replayTyping, type TypingStats } from '../../../server/src/replay/typing';
-import type { EstimatorName } from '../../../server/src/rl/advantages';
 import { evaluateEpisodes } from '../../../server/src/rl/evaluate';
 import { gapoRun, type RunPrompt } from '../../../server/src/rl/gapo-run';
 import { editAndExactMatch } from '../../../server/src/rl/reward';
@@ -429,7 +428,7 @@ async function trainArm(
   };
 }
 
-async function startServer(modelDir: string, work: string, prompt: PromptLimits, initializationOptions: Record<string, unknown>): Promise<LspSession> {
+async function startServer(modelDir: string, work: string, prompt: PromptLimits, initializationOptions: InitializationOptions): Promise<LspSession> {
   const session = await LspSession.start({
     cliPath,
     dataDir: mkdtempSync(join(work, 'data-')),
