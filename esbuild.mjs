@@ -22,7 +22,7 @@ const common = {
 };
 
 const builds = [
-  { ...common, entryPoints: { extension: 'src/extension.ts', server: 'server/src/main.ts', 'engine-worker': 'server/src/model/engine-worker.ts', 'training-worker': 'server/src/learn/training-worker.ts' } },
+  { ...common, entryPoints: { extension: 'src/extension.ts', server: 'server/src/main.ts', 'engine-worker': 'server/src/model/engine-worker.ts', 'training-worker': 'server/src/gapo/training-worker.ts' } },
   { ...common, entryPoints: { cli: 'server/src/cli.ts' }, banner: { js: '#!/usr/bin/env node' } },
   // The dashboard's webview: a browser script (and the charting library's CSS beside it).
   { entryPoints: { dashboard: 'src/dashboard/view.ts' }, bundle: true, platform: 'browser', format: 'iife', target: 'es2022', minify: true, sourcemap: true, outdir: 'dist', logLevel: 'warning' },

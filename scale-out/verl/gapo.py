@@ -1,4 +1,4 @@
-"""GAPO's advantage (arXiv 2510.21830) as server/src/rl/advantages.ts computes it, for verl.
+"""GAPO's advantage (arXiv 2510.21830) as server/src/gapo/advantages.ts computes it, for verl.
 
 For one prompt's group of G rewards: sort them; take the shortest window holding ceil(G*tau)
 of them (the first such window on ties), the highest-density interval; its median is the

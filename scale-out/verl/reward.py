@@ -1,4 +1,4 @@
-"""GAPO Assistant's reward for verl: the same scores as server/src/rl/reward.ts.
+"""GAPO Assistant's reward for verl: the same scores as server/src/gapo/reward.ts.
 
 verl loads it through its config:
 

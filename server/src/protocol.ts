@@ -14,7 +14,7 @@ export type SuggestionState = 'pending' | 'accepted' | 'typed_over' | 'ignored';
 /** A stored outcome: the verdict, or a survival check of accepted text. */
 export type OutcomeKind = Exclude<SuggestionState, 'pending'> | 'survival';
 
-/** The advantage estimators (rl/advantages.ts registers one function for each). */
+/** The advantage estimators (gapo/advantages.ts registers one function for each). */
 export type EstimatorName = 'gapo' | 'grpo' | 'drgrpo';
 
 /** How the served model's weights are held (model/quantize.ts); training always uses f32. */
@@ -68,7 +68,7 @@ export interface SuggestSettings {
   minProbability: number | null;
 }
 
-/** A GAPO run's settings (defaults: defaultGapoSettings, rl/gapo-settings.ts). */
+/** A GAPO run's settings (defaults: defaultGapoSettings, gapo/gapo-settings.ts). */
 export interface GapoSettings {
   /** GAPO steps per run. */
   steps: number;
@@ -91,7 +91,7 @@ export interface GapoSettings {
   seed: number;
 }
 
-/** The language server's training: a GAPO run's settings, and when and on what it runs (defaults: learn/training-job.ts). */
+/** The language server's training: a GAPO run's settings, and when and on what it runs (defaults: gapo/training-job.ts). */
 export interface TrainingSettings extends GapoSettings {
   /** Held-out episodes for the eval gate: the most recent ones, this share of them... */
   heldOutShare: number;
@@ -162,7 +162,7 @@ export interface ServerStatus {
   };
 }
 
-/** One GAPO step: its metrics and its groups' rewards (rl/gapo-run.ts makes them, the store keeps them). */
+/** One GAPO step: its metrics and its groups' rewards (gapo/gapo-run.ts makes them, the store keeps them). */
 export interface GroupSummary {
   id: string;
   rewards: number[];
@@ -188,7 +188,7 @@ export interface StepSummary {
   groups: GroupSummary[];
 }
 
-/** One adapter's held-out episodes typed through the serving pipeline (learn/gate.ts). */
+/** One adapter's held-out episodes typed through the serving pipeline (gapo/gate.ts). */
 export interface HeldOutTyping {
   episodes: number;
   /** Characters the episodes' edits insert. */
@@ -212,7 +212,7 @@ export interface GateVerdict {
   reason: string;
 }
 
-/** What a run's or an adapter's record keeps of the eval gate's judgement (learn/gate.ts). */
+/** What a run's or an adapter's record keeps of the eval gate's judgement (gapo/gate.ts). */
 export interface AdapterEvaluation {
   liveVersion: number;
   live: HeldOutTyping;

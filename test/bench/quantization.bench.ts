@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { readEpisodes, type Episode } from '../../server/src/edits/episode';
 import { Engine } from '../../server/src/model/engine';
 import { WEIGHT_DTYPES } from '../../server/src/model/quantize';
-import { evaluateEpisodes } from '../../server/src/rl/evaluate';
+import { evaluateEpisodes } from '../../server/src/gapo/evaluate';
 import { repoRoot } from '../helpers/paths';
 import { table } from './timing';
 

@@ -1,5 +1,5 @@
-import { computeAdvantages } from '../../server/src/rl/advantages';
-import { editSimilarity, sentenceBleu } from '../../server/src/rl/reward';
+import { computeAdvantages } from '../../server/src/gapo/advantages';
+import { editSimilarity, sentenceBleu } from '../../server/src/gapo/reward';
 import { medianMs, table } from './timing';
 
 function randomCode(length: number, seed: number): string {

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { Engine } from '../../server/src/model/engine';
 import { writeSafetensors } from '../../server/src/model/safetensors';
 import { ModelWeights } from '../../server/src/model/weights';
-import { defaultAdamW } from '../../server/src/train/adamw';
-import { CrossEntropyTrainer } from '../../server/src/train/trainer';
+import { defaultAdamW } from '../../server/src/trainer/adamw';
+import { CrossEntropyTrainer } from '../../server/src/trainer/trainer';
 import { makeModel, tempDir } from './models';
 
 export interface Lesson {

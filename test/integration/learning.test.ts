@@ -24,7 +24,7 @@ import type { RunRecord } from '../../server/src/protocol';
 import { makeModel, tempDir } from '../helpers/models';
 import { cliPath, repoRoot } from '../helpers/paths';
 import { readEpisodes } from '../../server/src/edits/episode';
-import { judge } from '../../server/src/learn/gate';
+import { judge } from '../../server/src/gapo/gate';
 
 const fixtures = readEpisodes(join(repoRoot, 'test', 'fixtures', 'episodes.jsonl'));
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { computeAdvantages, gapoReference, groupStats, highestDensityInterval } from '../../server/src/rl/advantages';
-import { RewardError } from '../../server/src/rl/reward';
+import { computeAdvantages, gapoReference, groupStats, highestDensityInterval } from '../../server/src/gapo/advantages';
+import { RewardError } from '../../server/src/gapo/reward';
 import type { EstimatorName } from '../../server/src/protocol';
 
 // A fixed seed: a property test that finds a failure finds it on every run.

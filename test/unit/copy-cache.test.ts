@@ -11,7 +11,7 @@ import { parseModelConfig } from '../../server/src/model/config';
 import { CopyHistory } from '../../server/src/model/copy-cache';
 import { Engine } from '../../server/src/model/engine';
 import { LoraAdapter } from '../../server/src/model/lora';
-import { PolicyTrainer } from '../../server/src/train/trainer';
+import { PolicyTrainer } from '../../server/src/trainer/trainer';
 import { makeModel, tempDir, testConfigs } from '../helpers/models';
 import { repoRoot } from '../helpers/paths';
 import { copyMixtureLogprobs, logSoftmax, ReferenceModel } from '../helpers/reference-model';

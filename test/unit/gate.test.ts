@@ -1,4 +1,4 @@
-// The eval gate's rule (learn/gate.ts): a candidate goes live only when typing the held-out
+// The eval gate's rule (gapo/gate.ts): a candidate goes live only when typing the held-out
 // episodes with it saves more characters than the live adapter beyond the paired noise, and
 // its share of shown suggestions accepted does not fall by more than the allowed points.
 
@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { GAIN_Z, GATE_RULE, judge } from '../../server/src/learn/gate';
+import { GAIN_Z, GATE_RULE, judge } from '../../server/src/gapo/gate';
 import { repoRoot } from '../helpers/paths';
 
 const typing = (saved: number[], shown = 20, accepted = 10) => ({

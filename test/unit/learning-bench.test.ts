@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Episode } from '../../server/src/edits/episode';
-import { ACCEPT_BONUS, editAndExactMatch, TYPED_OVER_BONUS } from '../../server/src/rl/reward';
+import { ACCEPT_BONUS, editAndExactMatch, TYPED_OVER_BONUS } from '../../server/src/gapo/reward';
 import { remainingWork } from '../../server/src/replay/typing';
 import { helps, noisyEpisodes, noisyReward, OUTLIER_REWARD, partlyTyped, shownBonus } from '../bench/learning/noise';
 import { meanAndSpread, pairedDifference } from '../bench/learning/report';

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Engine } from '../../server/src/model/engine';
 import { LoraAdapter } from '../../server/src/model/lora';
-import { evaluateEpisodes } from '../../server/src/rl/evaluate';
-import { gapoRun } from '../../server/src/rl/gapo-run';
-import { rolloutAndUpdate } from '../../server/src/rl/rollout';
-import { defaultAdamW } from '../../server/src/train/adamw';
-import { PolicyTrainer } from '../../server/src/train/trainer';
+import { evaluateEpisodes } from '../../server/src/gapo/evaluate';
+import { gapoRun } from '../../server/src/gapo/gapo-run';
+import { rolloutAndUpdate } from '../../server/src/gapo/rollout';
+import { defaultAdamW } from '../../server/src/trainer/adamw';
+import { PolicyTrainer } from '../../server/src/trainer/trainer';
 import { makeModel, tempDir } from '../helpers/models';
 
 const cacheDir = tempDir('cache');

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../helpers/paths';
-import { defaultTrainingSettings } from '../../server/src/learn/training-job';
-import { estimators } from '../../server/src/rl/advantages';
+import { defaultTrainingSettings } from '../../server/src/gapo/training-job';
+import { estimators } from '../../server/src/gapo/advantages';
 
 describe('extension manifest', () => {
   const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));

@@ -3,7 +3,7 @@
 // serves, so that a bad settings file never stops the server.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultTrainingSettings } from '../../server/src/learn/training-job';
+import { defaultTrainingSettings } from '../../server/src/gapo/training-job';
 import { readInitializationOptions, resolveOptions } from '../../server/src/lsp/options';
 
 describe('initialization options', () => {

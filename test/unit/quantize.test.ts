@@ -8,8 +8,8 @@ import { dequantizeMatrix, QUANT_BLOCK, quantizeMatrix } from '../../server/src/
 import { writeSafetensors } from '../../server/src/model/safetensors';
 import { ModelWeights, prepareWeightCache, quantizedInCache } from '../../server/src/model/weights';
 import { LoraAdapter } from '../../server/src/model/lora';
-import { PolicyTrainer, TrainingSequence } from '../../server/src/train/trainer';
-import { buildCrossEntropyGraph, buildPolicyTrainingGraph, defaultPolicyLoss } from '../../server/src/train/training-graphs';
+import { PolicyTrainer, TrainingSequence } from '../../server/src/trainer/trainer';
+import { buildCrossEntropyGraph, buildPolicyTrainingGraph, defaultPolicyLoss } from '../../server/src/trainer/training-graphs';
 import { makeModel, tempDir } from '../helpers/models';
 
 const prompt = [72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100, 40, 41, 59]; // "Hello world();"

@@ -6,7 +6,7 @@ import {
   exactMatch,
   metrics,
   sentenceBleu,
-} from '../../server/src/rl/reward';
+} from '../../server/src/gapo/reward';
 
 describe('exact match', () => {
   it('ignores white space at both ends only', () => {

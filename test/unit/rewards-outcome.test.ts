@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Outcome } from '../../server/src/edits/suggestion';
-import { outcomeBonus, verdictOf } from '../../server/src/rl/reward';
+import { outcomeBonus, verdictOf } from '../../server/src/gapo/reward';
 
 const outcome = (kind: Outcome['kind'], afterS: number | null = null, share: number | null = null): Outcome => ({ kind, time: 0, afterS, share });
 

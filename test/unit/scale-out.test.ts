@@ -1,5 +1,5 @@
 // The scale-out path to verl (scale-out/verl/): its reward module and its GAPO estimator give
-// what the language server's own code gives (server/src/rl/reward.ts, rl/advantages.ts), so a
+// what the language server's own code gives (server/src/gapo/reward.ts, gapo/advantages.ts), so a
 // run in verl optimises the same thing as a run here. Runs Debian's python3.
 
 import assert from 'node:assert/strict';
@@ -11,8 +11,8 @@ import { readEpisodes } from '../../server/src/edits/episode';
 import { exportEpisodes } from '../../server/src/store/export';
 import { REGION_END } from '../../server/src/edits/prompt';
 import { seededRandom } from '../../server/src/edits/text';
-import { computeAdvantages } from '../../server/src/rl/advantages';
-import { editAndExactMatch, editSimilarity, exactMatch } from '../../server/src/rl/reward';
+import { computeAdvantages } from '../../server/src/gapo/advantages';
+import { editAndExactMatch, editSimilarity, exactMatch } from '../../server/src/gapo/reward';
 import { parseModelConfig } from '../../server/src/model/config';
 import { LoraAdapter } from '../../server/src/model/lora';
 import { makeModel, tempDir, testConfigs } from '../helpers/models';
@@ -88,7 +88,7 @@ describe('scale-out to verl', () => {
     assert.match(refused, /^refused .*gapo-assistant\/edits/);
   });
 
-  it("computes GAPO's advantages as rl/advantages.ts does, on groups with ties and outliers, for several τ", () => {
+  it("computes GAPO's advantages as gapo/advantages.ts does, on groups with ties and outliers, for several τ", () => {
     const random = seededRandom(5);
     const groups: { rewards: number[]; tau: number }[] = [];
     for (let k = 0; k < 400; k++) {

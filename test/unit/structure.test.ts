@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import * as protocol from '../../server/src/protocol';
-import { defaultGapoSettings } from '../../server/src/rl/gapo-settings';
+import { defaultGapoSettings } from '../../server/src/gapo/gapo-settings';
 import { repoRoot } from '../helpers/paths';
 
 function sources(dir: string): string[] {
@@ -55,9 +55,9 @@ describe('structure', () => {
     for (const file of files) for (const i of projectImports(file)) assert.ok(i.folder === 'edits' || isProtocolTypes(i), `${file} imports ${i.spec}`);
   });
 
-  it('writes each GAPO default once, in rl/gapo-settings.ts (or the estimator\'s options it reads)', () => {
+  it('writes each GAPO default once, in gapo/gapo-settings.ts (or the estimator\'s options it reads)', () => {
     // A default written again elsewhere drifts: `gapo train` once trained at 1e-5 while the server used 1e-4.
-    const homes = ['server/src/rl/gapo-settings.ts', 'server/src/rl/advantages.ts', 'server/src/protocol.ts'];
+    const homes = ['server/src/gapo/gapo-settings.ts', 'server/src/gapo/advantages.ts', 'server/src/protocol.ts'];
     // The numbers a user tunes (an arm of a benchmark may name its estimator; seed 0, temperature 1 and 128 tokens are everyone's).
     const literals = Object.entries(defaultGapoSettings).filter((e): e is [string, number] => typeof e[1] === 'number' && !['seed', 'maxTokens', 'temperature'].includes(e[0]));
     const found: string[] = [];
@@ -84,17 +84,17 @@ describe('structure', () => {
     }
     for (const file of folderFiles('suggest')) {
       for (const i of projectImports(file)) {
-        assert.ok(!['rl', 'train', 'learn', 'store'].includes(i.folder), `${file} imports ${i.spec}`);
+        assert.ok(!['gapo', 'trainer', 'store'].includes(i.folder), `${file} imports ${i.spec}`);
         assert.ok(i.folder !== 'model' || i.typeOnly, `${file} imports model code (${i.spec}); the engine's API types only`);
       }
     }
   });
 
-  it('keeps the default model\'s recipe (pretrain/) apart from the server: no LSP, store, RL or learner code', () => {
-    const files = folderFiles('pretrain');
+  it('keeps the default model\'s recipe (model-recipe/) apart from the server: no LSP, store, RL or learner code', () => {
+    const files = folderFiles('model-recipe');
     assert.ok(files.length >= 6);
     for (const file of files) {
-      for (const i of projectImports(file)) assert.ok(['pretrain', 'edits', 'model', 'train', 'capture'].includes(i.folder) || isProtocolTypes(i), `${file} imports ${i.spec}`);
+      for (const i of projectImports(file)) assert.ok(['model-recipe', 'edits', 'model', 'trainer', 'capture'].includes(i.folder) || isProtocolTypes(i), `${file} imports ${i.spec}`);
     }
   });
 
@@ -106,7 +106,7 @@ describe('structure', () => {
   });
 
   it('has every entry point switch telemetry off before anything else', () => {
-    for (const entry of ['server/src/main.ts', 'server/src/cli.ts', 'server/src/model/engine-worker.ts', 'server/src/learn/training-worker.ts']) {
+    for (const entry of ['server/src/main.ts', 'server/src/cli.ts', 'server/src/model/engine-worker.ts', 'server/src/gapo/training-worker.ts']) {
       const firstImport = text(entry).split('\n').find((line) => line.startsWith('import '));
       assert.match(firstImport ?? '', /^import '(?:\.\.?\/)+no-telemetry';/, entry);
     }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RunResult, ServerStatus } from '../../server/src/protocol';
-import { phaseMessage } from '../../server/src/learn/learner';
+import { phaseMessage } from '../../server/src/gapo/learner';
 import { evaluationLine, runSummary, statusText } from '../../src/summaries';
 
 const ready: ServerStatus = {

@@ -4,8 +4,8 @@ import {
   groupStats,
   isEstimatorName,
   resolveOptions,
-} from '../rl/advantages';
-import { RewardError } from '../rl/reward';
+} from '../gapo/advantages';
+import { RewardError } from '../gapo/reward';
 import { Command, readAll, UsageError } from './command';
 
 export const advantagesCommand: Command = {

@@ -1,8 +1,8 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildCorpus, findPythonLibs } from '../pretrain/corpus';
-import { writeCorpus } from '../pretrain/corpus-files';
+import { buildCorpus, findPythonLibs } from '../model-recipe/corpus';
+import { writeCorpus } from '../model-recipe/corpus-files';
 import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
 

@@ -5,7 +5,7 @@ import { CommandIO } from './command';
 import { positiveInteger, positiveNumber } from './engine-options';
 import { ProgressBar } from './progress';
 import { join } from 'node:path';
-import type { RunReport, TrainingRunOptions } from '../pretrain/cross-entropy-run';
+import type { RunReport, TrainingRunOptions } from '../model-recipe/cross-entropy-run';
 
 export const trainingRunSpecs = {
   out: { type: 'string' },

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { evaluateEpisodes } from '../rl/evaluate';
+import { evaluateEpisodes } from '../gapo/evaluate';
 import { Command, UsageError } from './command';
 import { defaultPromptLimits } from '../edits/prompt';
 import { FIM_MIN_PROBABILITY } from '../edits/prompt-format';

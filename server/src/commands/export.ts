@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { heldOutSize } from '../learn/learner';
-import { defaultTrainingSettings } from '../learn/training-job';
+import { heldOutSize } from '../gapo/learner';
+import { defaultTrainingSettings } from '../gapo/training-job';
 import { defaultDataDir } from '../lsp/options';
 import { exportEpisodes } from '../store/export';
 import { Store } from '../store/store';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readCorpusFiles } from '../pretrain/corpus-files';
-import { heldOutPerplexity } from '../pretrain/perplexity';
+import { readCorpusFiles } from '../model-recipe/corpus-files';
+import { heldOutPerplexity } from '../model-recipe/perplexity';
 import { asUsageError, Command, UsageError } from './command';
 import { engineOptionSpecs, engineOptionsUsage, loadEngine, positiveInteger } from './engine-options';
 import { ProgressBar } from './progress';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { isMetricName, MetricName, metrics } from '../rl/reward';
+import { isMetricName, MetricName, metrics } from '../gapo/reward';
 import { Command, UsageError } from './command';
 
 export const rewardCommand: Command = {

@@ -3,13 +3,13 @@ import { extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Episode, readEpisodes } from '../edits/episode';
 import { TextTokenizer } from '../model/tokenizer';
-import { CODE_EXTENSIONS } from '../pretrain/corpus';
-import { readCorpusFiles } from '../pretrain/corpus-files';
+import { CODE_EXTENSIONS } from '../model-recipe/corpus';
+import { readCorpusFiles } from '../model-recipe/corpus-files';
 import { formatOf } from '../edits/prompt-format';
 import { readModelConfig } from '../model/config';
 import { modelPromptFormat } from '../model/engine';
-import { defaultEditDataOptions, EXAMPLE_KINDS, editTuningData, mixFor, parseMix } from '../pretrain/edit-data';
-import { runTraining } from '../pretrain/cross-entropy-run';
+import { defaultEditDataOptions, EXAMPLE_KINDS, editTuningData, mixFor, parseMix } from '../model-recipe/edit-data';
+import { runTraining } from '../model-recipe/cross-entropy-run';
 import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
 import { reportRun, stepProgress, trainingRunOptions, trainingRunSpecs, trainingRunUsage } from './cross-entropy-options';
@@ -30,7 +30,7 @@ declaring the format; OUT/curve.json holds the training curve.
   --format NAME     edit (rewrite the region; the default for a model that declares none),
                     fim-spm or fim-psm (insert at the cursor; needs FIM tokens)
   --mix K=S,...     the shares of the example kinds (${EXAMPLE_KINDS.join(', ')});
-                    kinds left out get none (default: the format's mix, in server/src/pretrain/edit-data.ts)
+                    kinds left out get none (default: the format's mix, in server/src/model-recipe/edit-data.ts)
 
 ${trainingRunUsage}`,
 

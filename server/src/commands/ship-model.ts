@@ -4,9 +4,9 @@ import { parseArgs } from 'node:util';
 import { readModelConfig } from '../model/config';
 import { writeSafetensors } from '../model/safetensors';
 import { ModelWeights } from '../model/weights';
-import type { CorpusSummary } from '../pretrain/corpus-files';
-import { curveSvg } from '../pretrain/curve-plot';
-import type { CurvePoint } from '../pretrain/cross-entropy-run';
+import type { CorpusSummary } from '../model-recipe/corpus-files';
+import { curveSvg } from '../model-recipe/curve-plot';
+import type { CurvePoint } from '../model-recipe/cross-entropy-run';
 import { Command, UsageError } from './command';
 
 export const shipModelCommand: Command = {

@@ -2,8 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TextTokenizer } from '../model/tokenizer';
-import { countWords, tokenizerFiles, trainBpe, vocabularySize } from '../pretrain/bpe';
-import { readCorpusFiles } from '../pretrain/corpus-files';
+import { countWords, tokenizerFiles, trainBpe, vocabularySize } from '../model-recipe/bpe';
+import { readCorpusFiles } from '../model-recipe/corpus-files';
 import { asUsageError, Command, UsageError } from './command';
 import { positiveInteger } from './engine-options';
 

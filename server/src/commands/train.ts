@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LoraAdapter } from '../model/lora';
-import { isEstimatorName } from '../rl/advantages';
-import { isMetricName, metrics } from '../rl/reward';
-import { gapoRun } from '../rl/gapo-run';
-import { defaultAdamW } from '../train/adamw';
-import { PolicyTrainer } from '../train/trainer';
-import { defaultPolicyLoss } from '../train/training-graphs';
-import { defaultGapoSettings } from '../rl/gapo-settings';
+import { isEstimatorName } from '../gapo/advantages';
+import { isMetricName, metrics } from '../gapo/reward';
+import { gapoRun } from '../gapo/gapo-run';
+import { defaultAdamW } from '../trainer/adamw';
+import { PolicyTrainer } from '../trainer/trainer';
+import { defaultPolicyLoss } from '../trainer/training-graphs';
+import { defaultGapoSettings } from '../gapo/gapo-settings';
 import { Command, UsageError } from './command';
 import { engineOptionSpecs, engineOptionsUsage, loadEngine, nonNegativeNumber, positiveInteger, positiveNumber } from './engine-options';
 import { ProgressBar } from './progress';
@@ -26,7 +26,7 @@ export const trainCommand: Command = {
                  [--alpha ${D.alpha}] [--reward edem|em|edit|bleu] [--max-tokens ${D.maxTokens}] [--epochs 1]
                  [--micro-batch ${CLI_MICRO_BATCH}] [--warmup 0] [--kl 0] [--tau ${D.tau}] [--temperature ${D.temperature}] [--seed ${D.seed}] [--json]
 
-The defaults are the language server's (rl/gapo-settings.ts), but for two: a run here is
+The defaults are the language server's (gapo/gapo-settings.ts), but for two: a run here is
 offline, so it takes more steps, and more sequences per forward (faster, more memory).
 
 Each step samples G rewrites for each of a batch of episodes with the current adapter, scores

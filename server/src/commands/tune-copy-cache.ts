@@ -6,7 +6,7 @@ import { defaultPromptLimits } from '../edits/prompt';
 import { formatOf } from '../edits/prompt-format';
 import { seededRandom } from '../edits/text';
 import type { CopyCacheSettings } from '../model/copy-cache';
-import { editSequence, typedEpisode } from '../pretrain/edit-data';
+import { editSequence, typedEpisode } from '../model-recipe/edit-data';
 import { writeFileAtomic } from '../util/atomic-write';
 import { asUsageError, Command, UsageError } from './command';
 import { engineOptionSpecs, engineOptionsUsage, loadEngine, modelDirOrBundled, positiveInteger } from './engine-options';

@@ -6,9 +6,9 @@ import { join, resolve } from 'node:path';
 import { defaultCaptureOptions } from '../capture/document-capture';
 import { defaultMaxFileBytes } from '../capture/privacy';
 import { defaultPromptLimits } from '../edits/prompt';
-import { defaultTrainingSettings } from '../learn/training-job';
+import { defaultTrainingSettings } from '../gapo/training-job';
 import { bundledModelDir } from '../model/default-model';
-import { estimators, isEstimatorName } from '../rl/advantages';
+import { estimators, isEstimatorName } from '../gapo/advantages';
 import { WEIGHT_DTYPES } from '../model/quantize';
 import type { CaptureSettings, InitializationOptions, PromptLimits, SuggestSettings, TrainingSettings, WeightDType } from '../protocol';
 

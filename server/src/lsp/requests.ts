@@ -4,7 +4,7 @@
 
 import { resolve } from 'node:path';
 import { type Connection, ErrorCodes, LSPErrorCodes, ResponseError } from 'vscode-languageserver/node';
-import { TrainingError } from '../learn/learner';
+import { TrainingError } from '../gapo/learner';
 import {
   CancelTrainingRequest,
   DashboardRequest,

@@ -11,7 +11,7 @@ import { PrivacyFilter } from '../capture/privacy';
 import { SurvivalChecks } from '../capture/survival';
 import type { PromptContext } from '../edits/episode';
 import { fragmentProbes, SecretLedger } from '../edits/redaction';
-import { Learner } from '../learn/learner';
+import { Learner } from '../gapo/learner';
 import { SuggestionsFirst } from '../suggest/suggestions-first';
 import { readModelConfig } from '../model/config';
 import { EngineClient } from '../model/engine-client';

@@ -8,7 +8,7 @@
 //   position (and their log-sum-exp) and the updated cache (`present_*`).
 // - scorer: no cache; returns the log-probability (and entropy) of given next tokens at every
 //   position, what RL needs for old and reference log-probs.
-// The training graphs (server/src/train/) reuse the body too.
+// The training graphs (server/src/trainer/) reuse the body too.
 //
 // Every linear layer carries a LoRA branch whose A and B matrices are graph inputs (rank is a
 // symbolic dimension), so adapters swap without rebuilding anything and "no adapter" is a

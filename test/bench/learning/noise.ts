@@ -6,7 +6,7 @@
 //   settle that fires too early stores.
 // Every draw comes from a seeded stream, so each arm sees the same noise.
 
-import { ACCEPT_BONUS, TYPED_OVER_BONUS } from '../../../server/src/rl/reward';
+import { ACCEPT_BONUS, TYPED_OVER_BONUS } from '../../../server/src/gapo/reward';
 import type { Episode } from '../../../server/src/edits/episode';
 import { seededRandom } from '../../../server/src/edits/text';
 import { nextKeystroke, remainingWork } from '../../../server/src/replay/typing';

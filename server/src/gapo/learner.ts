@@ -1,7 +1,7 @@
 // When and how the language server learns: background runs once enough new episodes exist
 // and the user is idle, or at once on "Train Now"; each run in a training worker; the eval
 // gate (the held-out, most recent episodes typed with the candidate and with the live adapter:
-// it goes live only if it saves more characters beyond the noise, learn/gate.ts); every
+// it goes live only if it saves more characters beyond the noise, gapo/gate.ts); every
 // adapter version kept, and rollback to any of them.
 
 import { existsSync, renameSync, rmSync } from 'node:fs';
@@ -10,10 +10,10 @@ import { Worker } from 'node:worker_threads';
 import { judge } from './gate';
 import type { Store, StoredEpisode } from '../store/store';
 import type { AdapterEvaluation, HeldOutTyping, PromptLimits, RunResult, TrainingSettings } from '../protocol';
-import { outcomeBonus } from '../rl/reward';
+import { outcomeBonus } from './reward';
 import type { ServingChoices, TrainingJob, TrainingMessage } from './training-job';
 import type { SuggestionsFirst } from '../suggest/suggestions-first';
-import type { RunPrompt } from '../rl/gapo-run';
+import type { RunPrompt } from './gapo-run';
 
 export interface LearnerHost {
   store: Store;
@@ -198,7 +198,7 @@ export class Learner {
     return true;
   }
 
-  /** The eval gate: keep every candidate, make it live only if it types better beyond the noise (learn/gate.ts). */
+  /** The eval gate: keep every candidate, make it live only if it types better beyond the noise (gapo/gate.ts). */
   private gate(runId: number, version: number, liveVersion: number, outDir: string, finalDir: string, live: HeldOutTyping, candidate: HeldOutTyping, heldOut: StoredEpisode[]): RunResult {
     const { store } = this.host;
     renameSync(outDir, finalDir);

@@ -1,5 +1,5 @@
 // A GAPO run's settings: one type (GapoSettings, in the protocol: the client sends them) with one set of defaults. The language server's training
-// (learn/training-job.ts adds when and on what to train), `gapo train`, the training worker,
+// (gapo/training-job.ts adds when and on what to train), `gapo train`, the training worker,
 // the rollouts and the benchmarks all start from these.
 
 import type { GapoSettings } from '../protocol';

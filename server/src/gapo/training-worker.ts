@@ -1,7 +1,7 @@
 // The training worker: one background run of GAPO for the language server, in its own thread
 // with its own engine, so the serving worker keeps answering. Before every sampling and every
 // micro-batch it waits while suggestion requests are in flight (suggestions come first).
-// It types the held-out episodes with the live adapter and with the candidate (learn/gate.ts)
+// It types the held-out episodes with the live adapter and with the candidate (gapo/gate.ts)
 // and writes the candidate; the server decides whether it goes live. An imported adapter (trained elsewhere)
 // is judged the same way, without training.
 
@@ -10,11 +10,11 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine } from '../model/engine';
 import { LoraAdapter } from '../model/lora';
-import { editAndExactMatch } from '../rl/reward';
-import { gapoRun } from '../rl/gapo-run';
-import { defaultAdamW } from '../train/adamw';
-import { PolicyTrainer } from '../train/trainer';
-import { defaultPolicyLoss } from '../train/training-graphs';
+import { editAndExactMatch } from './reward';
+import { gapoRun } from './gapo-run';
+import { defaultAdamW } from '../trainer/adamw';
+import { PolicyTrainer } from '../trainer/trainer';
+import { defaultPolicyLoss } from '../trainer/training-graphs';
 import { typeHeldOut } from './gate';
 import { SuggestionsFirst } from '../suggest/suggestions-first';
 import type { TrainingJob, TrainingMessage } from './training-job';

@@ -13,8 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { Engine } from '../model/engine';
 import { readSafetensorsHeader, readTensorAsFloat32, writeSafetensors } from '../model/safetensors';
 import { ModelWeights } from '../model/weights';
-import { AdamWOptions, defaultAdamW } from '../train/adamw';
-import { CrossEntropyTrainer, TrainingSequence } from '../train/trainer';
+import { AdamWOptions, defaultAdamW } from '../trainer/adamw';
+import { CrossEntropyTrainer, TrainingSequence } from '../trainer/trainer';
 
 export interface TrainingRunOptions {
   /** The model to start from (ignored when OUT/checkpoint exists: the run resumes). */

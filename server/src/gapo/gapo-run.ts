@@ -7,7 +7,7 @@ import { asTyping, formatOf } from '../edits/prompt-format';
 import type { Episode } from '../edits/episode';
 import { seededRandom, shuffled } from '../edits/text';
 import type { Engine } from '../model/engine';
-import type { PolicyTrainer } from '../train/trainer';
+import type { PolicyTrainer } from '../trainer/trainer';
 import type { GapoSettings, PromptLimits, StepSummary } from '../protocol';
 import { rolloutAndUpdate } from './rollout';
 

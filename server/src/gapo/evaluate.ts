@@ -4,7 +4,7 @@
 // similarity beside the trivial baseline that leaves the region unchanged. An answer the
 // pipeline would not show (unusable in its format, implausible, no change) leaves the region
 // unchanged: that is what the user ends up with. The eval gate judges differently, by typing
-// the episodes (learn/gate.ts).
+// the episodes (gapo/gate.ts).
 
 import type { Episode } from '../edits/episode';
 import { defaultPromptLimits } from '../edits/prompt';

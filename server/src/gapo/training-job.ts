@@ -1,9 +1,9 @@
 // What the language server hands its training worker, and what comes back.
 
-import { defaultGapoSettings } from '../rl/gapo-settings';
+import { defaultGapoSettings } from './gapo-settings';
 import type { HeldOutTyping, PromptLimits, StepSummary, TrainingSettings, WeightDType } from '../protocol';
 import type { Episode } from '../edits/episode';
-import type { RunPrompt } from '../rl/gapo-run';
+import type { RunPrompt } from './gapo-run';
 
 /** A run's GAPO settings, and when and on what the server trains. */
 export const defaultTrainingSettings: TrainingSettings = {

@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { defaultGapoSettings } from './gapo-settings';
 import { Engine } from '../model/engine';
-import { PolicyTrainer, StepMetrics, TrainingSequence } from '../train/trainer';
+import { PolicyTrainer, StepMetrics, TrainingSequence } from '../trainer/trainer';
 import { computeAdvantages, EstimatorOptions, GroupStats, groupStats } from './advantages';
 import type { EstimatorName } from '../protocol';
 

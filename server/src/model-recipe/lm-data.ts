@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { TextTokenizer } from '../model/tokenizer';
 import { seededRandom, shuffled } from '../edits/text';
-import type { TrainingSequence } from '../train/trainer';
+import type { TrainingSequence } from '../trainer/trainer';
 import type { CorpusFile } from './corpus';
 import type { TrainingData } from './cross-entropy-run';
 

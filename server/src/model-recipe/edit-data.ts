@@ -17,7 +17,7 @@ import { trimContext } from '../edits/prompt';
 import { asTyping, insertionAtCursor, type PromptFormat } from '../edits/prompt-format';
 import { seededRandom, splitLines } from '../edits/text';
 import type { TextTokenizer } from '../model/tokenizer';
-import type { TrainingSequence } from '../train/trainer';
+import type { TrainingSequence } from '../trainer/trainer';
 import type { CorpusFile } from './corpus';
 import type { TrainingData } from './cross-entropy-run';
 import type { PromptLimits } from '../protocol';
