@@ -66,8 +66,11 @@ describe('structure', () => {
       for (const [name, value] of literals) {
         // The number as code writes it: 0.0001 or 1e-4.
         const forms = [String(value), value.toExponential().replace('e+', 'e')];
-        const pattern = new RegExp(`\\b${name}: (?:${forms.map((f) => f.replace('.', '\\.')).join('|')})(?![\\w.])`);
-        if (pattern.test(code)) found.push(`${file}: ${name}: ${value}`);
+        const number = `(?:${forms.map((f) => f.replace('.', '\\.')).join('|')})`;
+        // In code (`tau: 0.5`) and as a command-line option's default (`tau: { type: 'string', default: '0.5' }`).
+        const inCode = new RegExp(`\\b${name}: ${number}(?![\\w.])`);
+        const asOption = new RegExp(`\\b'?${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}'?: \\{ type: 'string', default: '${number}' \\}`);
+        if (inCode.test(code) || asOption.test(code)) found.push(`${file}: ${name}: ${value}`);
       }
     }
     assert.deepEqual(found, []);

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import {
   computeAdvantages,
+  defaultEstimatorOptions,
   groupStats,
   isEstimatorName,
   resolveOptions,
@@ -11,14 +12,14 @@ import { Command, readAll, UsageError } from './command';
 export const advantagesCommand: Command = {
   name: 'advantages',
   summary: 'compute per-rollout advantages for groups of rewards read from stdin',
-  usage: `gapo advantages [--estimator gapo|grpo|drgrpo] [--tau 0.5] [--q median|mean] [--no-scale]
+  usage: `gapo advantages [--estimator gapo|grpo|drgrpo] [--tau ${defaultEstimatorOptions.tau}] [--q median|mean] [--no-scale]
 
 Reads {"groups": [[r1, r2, ...], ...]} on stdin, one group of rollout rewards per prompt,
 and prints {"advantages": [[...], ...], "stats": [...]}.
 
   --estimator NAME  gapo (default): reference point Q = median of the highest-density
                     interval; grpo: (r - mean) / (std + eps); drgrpo: r - mean
-  --tau T           share of the group the interval holds, in (0, 1] (default 0.5)
+  --tau T           share of the group the interval holds, in (0, 1] (default ${defaultEstimatorOptions.tau})
   --q median|mean   GAPO's Q: the interval's median (default) or mean
   --no-scale        GAPO: do not divide by the RMS deviation from Q`,
 
@@ -27,7 +28,7 @@ and prints {"advantages": [[...], ...], "stats": [...]}.
       args,
       options: {
         estimator: { type: 'string', default: 'gapo' },
-        tau: { type: 'string', default: '0.5' },
+        tau: { type: 'string', default: String(defaultEstimatorOptions.tau) },
         q: { type: 'string', default: 'median' },
         'no-scale': { type: 'boolean', default: false },
       },

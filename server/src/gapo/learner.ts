@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { judge } from './gate';
 import type { Store, StoredEpisode } from '../store/store';
-import type { AdapterEvaluation, HeldOutTyping, PromptLimits, RunResult, TrainingSettings } from '../protocol';
+import type { AdapterEvaluation, HeldOutTyping, PromptLimits, RunResult, RunTrigger, TrainingSettings } from '../protocol';
 import { outcomeBonus } from './reward';
 import type { ServingChoices, TrainingJob, TrainingMessage } from './training-job';
 import type { SuggestionsFirst } from '../suggest/suggestions-first';
@@ -40,8 +40,22 @@ export interface LearnerHost {
 
 export class TrainingError extends Error {}
 
+/** A run recorded and ready for its worker. */
+interface PlannedRun {
+  runId: number;
+  /** The candidate's version, and the live one it must beat. */
+  version: number;
+  liveVersion: number;
+  /** Where the worker writes the candidate, and where it goes once judged. */
+  outDir: string;
+  finalDir: string;
+  /** The held-out episodes as stored (their times mark what the run has seen). */
+  heldOut: StoredEpisode[];
+  job: TrainingJob;
+}
+
 export class Learner {
-  private running: { runId: number; trigger: 'background' | 'manual' | 'import'; worker: Worker; done: Promise<RunResult>; cancel: () => void } | null = null;
+  private running: { runId: number; trigger: RunTrigger; worker: Worker; done: Promise<RunResult>; cancel: () => void } | null = null;
   /** History imports under way: no background run starts meanwhile (it would train on a part). */
   private imports = 0;
   private lastActivity = Date.now();
@@ -97,7 +111,7 @@ export class Learner {
   }
 
   /** Starts a run (or returns the one already running). */
-  train(trigger: 'background' | 'manual'): Promise<RunResult> {
+  train(trigger: Exclude<RunTrigger, 'import'>): Promise<RunResult> {
     if (this.running) return this.running.done;
     return this.run(trigger);
   }
@@ -111,13 +125,33 @@ export class Learner {
     return this.run('import', dir);
   }
 
-  private run(trigger: 'background' | 'manual' | 'import', importedAdapterDir?: string): Promise<RunResult> {
+  private run(trigger: RunTrigger, importedAdapterDir?: string): Promise<RunResult> {
+    let run: PlannedRun;
+    try {
+      run = this.plan(trigger, importedAdapterDir);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.host.log(
+      importedAdapterDir
+        ? `run ${run.runId} (import): judging ${importedAdapterDir} against adapter v${run.liveVersion} on ${run.job.heldOut.length} held-out episodes`
+        : `training run ${run.runId} (${trigger}): ${run.job.train.length} episodes, ${run.job.heldOut.length} held out, from adapter v${run.liveVersion}`,
+    );
+    const worker = new Worker(this.host.workerPath, { workerData: run.job });
+    const { done, cancel } = this.follow(worker, run);
+    this.running = { runId: run.runId, trigger, worker, done, cancel };
+    this.host.progress('starting', 0, true);
+    return done;
+  }
+
+  /** Splits the episodes (the most recent held out), numbers the candidate and records the run: what the worker is handed. */
+  private plan(trigger: RunTrigger, importedAdapterDir: string | undefined): PlannedRun {
     const { store, settings } = this.host;
     const episodes = store.episodes();
     const heldOutCount = heldOutSize(episodes.length, settings);
     if (episodes.length < heldOutCount + 1) {
       const what = importedAdapterDir ? 'judge an adapter' : 'train';
-      return Promise.reject(new TrainingError(`not enough episodes to ${what}: ${episodes.length} collected, ${heldOutCount + 1} needed (${heldOutCount} are held out for the eval gate)`));
+      throw new TrainingError(`not enough episodes to ${what}: ${episodes.length} collected, ${heldOutCount + 1} needed (${heldOutCount} are held out for the eval gate)`);
     }
     const heldOut = episodes.slice(episodes.length - heldOutCount);
     // An imported adapter is only judged: nothing to train on.
@@ -142,12 +176,16 @@ export class Learner {
       serving: this.host.serving,
       suggestionsFirst: this.host.suggestionsFirst.buffer,
     };
-    this.host.log(
-      importedAdapterDir
-        ? `run ${runId} (import): judging ${importedAdapterDir} against adapter v${liveVersion} on ${heldOut.length} held-out episodes`
-        : `training run ${runId} (${trigger}): ${train.length} episodes, ${heldOut.length} held out, from adapter v${liveVersion}`,
-    );
-    const worker = new Worker(this.host.workerPath, { workerData: job });
+    return { runId, version, liveVersion, outDir, finalDir, heldOut, job };
+  }
+
+  /**
+   * Follows the worker to the run's end: steps stored, progress shown, the eval gate on its
+   * answer. A failure, a crash, an exit or a cancel ends the run without a candidate.
+   */
+  private follow(worker: Worker, run: PlannedRun): { done: Promise<RunResult>; cancel: () => void } {
+    const { store } = this.host;
+    const { runId, outDir } = run;
     let cancel = () => {};
     const done = new Promise<RunResult>((resolve) => {
       let finished = false;
@@ -173,11 +211,8 @@ export class Learner {
           else if (message.type === 'step') {
             const { step, groups, ...metrics } = message.summary;
             store.addStep(runId, step, metrics, groups);
-          }
-          else if (message.type === 'failed') fail(message.message);
-          else if (message.type === 'done') {
-            finish(this.gate(runId, version, liveVersion, outDir, finalDir, message.live, message.candidate, heldOut));
-          }
+          } else if (message.type === 'failed') fail(message.message);
+          else if (message.type === 'done') finish(this.gate(run, message.live, message.candidate));
         } catch (error) {
           fail((error as Error).message);
         }
@@ -186,9 +221,7 @@ export class Learner {
       worker.on('exit', (code) => fail(`the training worker exited (code ${code})`, 'cancelled'));
       cancel = () => fail('cancelled by the user', 'cancelled');
     });
-    this.running = { runId, trigger, worker, done, cancel };
-    this.host.progress('starting', 0, true);
-    return done;
+    return { done, cancel };
   }
 
   /** Stops the running run (its candidate is dropped, the live adapter stays). Returns whether one ran. */
@@ -199,7 +232,7 @@ export class Learner {
   }
 
   /** The eval gate: keep every candidate, make it live only if it types better beyond the noise (gapo/gate.ts). */
-  private gate(runId: number, version: number, liveVersion: number, outDir: string, finalDir: string, live: HeldOutTyping, candidate: HeldOutTyping, heldOut: StoredEpisode[]): RunResult {
+  private gate({ runId, version, liveVersion, outDir, finalDir, heldOut }: PlannedRun, live: HeldOutTyping, candidate: HeldOutTyping): RunResult {
     const { store } = this.host;
     renameSync(outDir, finalDir);
     const verdict = judge(live, candidate, `v${liveVersion}`);
