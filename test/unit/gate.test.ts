@@ -64,8 +64,8 @@ describe('the eval gate', () => {
     assert.throws(() => judge(live, typing([1, 2]), 'v2'), /same episodes/);
   });
 
-  it('is stated, true to the code, in the README and the walkthrough', () => {
-    for (const file of ['README.md', 'media/walkthrough/history.md']) {
+  it("is stated, true to the code, in the README, the language server's docs and the walkthrough", () => {
+    for (const file of ['README.md', 'docs/language-server.md', 'media/walkthrough/history.md']) {
       const text = readFileSync(join(repoRoot, file), 'utf8').replace(/\s+/g, ' ');
       assert.ok(text.includes(GATE_RULE), `${file} states the gate's rule: ${GATE_RULE}`);
     }

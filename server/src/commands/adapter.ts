@@ -17,7 +17,7 @@ elsewhere (for example with verl-GAPO on what \`gapo export --format verl\` wrot
 language server of --data: it is judged like a training run's candidate, on the held-out
 episodes against the live adapter, and becomes the next adapter version, live only if
 typing those episodes with it saves more characters beyond the noise (the rule:
-README, "The eval gate"; roll back with the extension's Rollback).
+README.md, or docs/language-server.md; roll back with the extension's Rollback).
 With --json prints the run's result. Exits 1 when the adapter is kept but not made live.
 
   --data DIR    the server's data folder (default ${defaultDataDir()})

@@ -32,7 +32,7 @@ export const MAX_ACCEPTANCE_DROP = 0.05;
  */
 export const GATE_REQUESTS_PER_EPISODE = 24;
 
-/** The rule in one sentence, as the README and the walkthrough state it (a test holds them to it). */
+/** The rule in one sentence, as the README, docs/language-server.md and the walkthrough state it (a test holds them to it). */
 export const GATE_RULE =
   `A trained adapter goes live only if, typing the most recent held-out episodes through the same pipeline that serves suggestions, ` +
   `it saves more characters than the live adapter by more than ${GAIN_Z} standard errors of the per-episode difference ` +

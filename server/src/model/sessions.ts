@@ -37,7 +37,7 @@ export async function createSession(
     } catch (error) {
       log(
         `CUDA execution provider unavailable, falling back to CPU: ${firstLine((error as Error).message)}. ` +
-          'Install its libraries with ONNXRUNTIME_NODE_INSTALL=cuda12 (see README).',
+          'Install its libraries with ONNXRUNTIME_NODE_INSTALL=cuda12 (see docs/development.md).',
       );
     }
   }
