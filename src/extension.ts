@@ -146,6 +146,7 @@ function trainingOptions(config: vscode.WorkspaceConfiguration): InitializationO
     group: config.get<number>('training.group'),
     promptsPerStep: config.get<number>('training.promptsPerStep'),
     steps: config.get<number>('training.steps'),
+    maxMinutes: config.get<number>('training.maxMinutes'),
     learningRate: config.get<number>('training.learningRate'),
     rank: config.get<number>('training.rank'),
   };

@@ -104,6 +104,8 @@ export interface TrainingSettings extends GapoSettings {
   idleMs: number;
   /** ONNX Runtime threads for training: one leaves a core to suggestions on small machines. */
   threads: number;
+  /** A run's time budget for its steps, in minutes: the steps done by then make the candidate; 0: none. */
+  maxMinutes: number;
 }
 
 /** What a client may send at initialize; the server fills in the rest (lsp/options.ts). */

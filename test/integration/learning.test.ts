@@ -290,6 +290,34 @@ describe('learning through the language server', () => {
   });
 });
 
+describe("a training run's time budget", () => {
+  it('stops training once the budget is spent, and the gate judges the steps done (gapo.training.maxMinutes)', async () => {
+    const work = tempDir('learning-budget');
+    const session = await LspSession.start({
+      cliPath,
+      dataDir: join(work, 'data'),
+      modelDir: makeModel('qwen2-tied-bias', {}, { max_position_embeddings: 1024 }),
+      cacheDir: tempDir('learning-budget-cache'),
+      // A budget spent before the first step ends: one step of three.
+      initializationOptions: { training: { ...training, steps: 3, maxMinutes: 1e-6, background: false }, prompt, suggest: { maxTokens: 12 } },
+      log: () => {},
+    });
+    try {
+      await session.waitForModel();
+      await replayEpisodes(session, [...fixtures, ...fixtures.map((e) => ({ ...e, path: `copy/${e.path}` }))], { noise: 0, seed: 1, typingChunk: 8, root: join(work, 'repo') });
+      await session.until(() => session.episodes.length >= 8, 'eight episodes');
+      const result = await session.request(TrainNowRequest);
+      assert.ok(result.status === 'deployed' || result.status === 'kept', JSON.stringify(result));
+      assert.ok(result.candidate!.episodes > 0, 'the gate typed the held-out episodes with the candidate');
+      const stats = await session.request(StatsRequest, { runId: result.runId });
+      assert.equal(stats.steps.length, 1, 'one step of three, then the budget was spent');
+      assert.equal(stats.runs[0].options.maxMinutes, 1e-6, 'the run records its budget');
+    } finally {
+      await session.stop();
+    }
+  });
+});
+
 describe('learning on 8-bit weights', () => {
   it('trains and judges on the quantized weights it serves (QLoRA), without building the float32 cache', async () => {
     const work = tempDir('learning-q8');

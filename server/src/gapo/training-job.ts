@@ -14,6 +14,8 @@ export const defaultTrainingSettings: TrainingSettings = {
   minNewEpisodes: 16,
   idleMs: 60_000,
   threads: 1,
+  // A large model's step takes minutes on a laptop's CPU: a run should not train all afternoon.
+  maxMinutes: 15,
 };
 
 /** What serving chose that training and its eval gate must follow. */

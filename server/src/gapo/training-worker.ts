@@ -72,10 +72,15 @@ async function train(engine: Engine): Promise<LoraAdapter> {
   });
   trainer.beforeMicroBatch = suggestionsFirst.waitForSuggestions;
   post({ type: 'phase', phase: 'training', done: 0, total: s.steps });
+  const deadline = s.maxMinutes > 0 ? Date.now() + s.maxMinutes * 60_000 : Infinity;
   const run = gapoRun(engine, trainer, job.train, { ...s, reward: editAndExactMatch, prompt: job.prompt, beforeEachPrompt: suggestionsFirst.waitForSuggestions });
   for await (const summary of run) {
     post({ type: 'step', summary });
     post({ type: 'phase', phase: 'training', done: summary.step, total: s.steps });
+    if (Date.now() >= deadline && summary.step < s.steps) {
+      post({ type: 'log', message: `training stopped after ${summary.step} of ${s.steps} steps: the run's budget of ${s.maxMinutes} minutes is spent` });
+      break;
+    }
   }
   return trainer.adapter;
 }
