@@ -31,6 +31,11 @@ const fixtures = readEpisodes(join(repoRoot, 'test', 'fixtures', 'episodes.jsonl
 const training = { steps: 1, group: 4, promptsPerStep: 2, maxTokens: 12, minHeldOut: 2, maxHeldOut: 2, microBatch: 8, learningRate: 1e-3 };
 const prompt = { contextLines: 2, historyDiffs: 1 };
 
+/** The fixtures replayed twice over (as two copies of their files): eight episodes, each with its suggestion's fate. */
+function replayFixtures(session: LspSession, work: string) {
+  return replayEpisodes(session, [...fixtures, ...fixtures.map((e) => ({ ...e, path: `copy/${e.path}` }))], { noise: 0, seed: 1, typingChunk: 8, root: join(work, 'repo') });
+}
+
 describe('learning through the language server', () => {
   const work = tempDir('learning');
   const dataDir = join(work, 'data');
@@ -52,7 +57,7 @@ describe('learning through the language server', () => {
   });
 
   it('captures every replayed episode over LSP', async () => {
-    const stats = await replayEpisodes(session, [...fixtures, ...fixtures.map((e) => ({ ...e, path: `copy/${e.path}` }))], { noise: 0, seed: 1, typingChunk: 8, root: join(work, 'repo') });
+    const stats = await replayFixtures(session, work);
     assert.equal(stats.episodes, 8);
     await session.until(() => session.episodes.length >= 8, 'eight episodes');
     const status = await session.request(StatusRequest);
@@ -304,7 +309,7 @@ describe("a training run's time budget", () => {
     });
     try {
       await session.waitForModel();
-      await replayEpisodes(session, [...fixtures, ...fixtures.map((e) => ({ ...e, path: `copy/${e.path}` }))], { noise: 0, seed: 1, typingChunk: 8, root: join(work, 'repo') });
+      await replayFixtures(session, work);
       await session.until(() => session.episodes.length >= 8, 'eight episodes');
       const result = await session.request(TrainNowRequest);
       assert.ok(result.status === 'deployed' || result.status === 'kept', JSON.stringify(result));
@@ -331,7 +336,7 @@ describe('learning on 8-bit weights', () => {
     });
     try {
       await session.waitForModel();
-      await replayEpisodes(session, [...fixtures, ...fixtures.map((e) => ({ ...e, path: `copy/${e.path}` }))], { noise: 0, seed: 1, typingChunk: 8, root: join(work, 'repo') });
+      await replayFixtures(session, work);
       await session.until(() => session.episodes.length >= 8, 'eight episodes');
       const result = await session.request(TrainNowRequest);
       assert.equal(result.adapterVersion, 1, JSON.stringify(result));

@@ -24,12 +24,13 @@ describe('initialization options', () => {
     const { options, problems } = readInitializationOptions({
       dtype: 'q3',
       capture: 'everything',
+      prompt: { contextLines: 4, historyDiffs: [1] },
       suggest: { maxTokens: '64', enabled: false },
       training: { tau: 'half', estimator: 'ppo', group: Number.NaN, steps: 6, bogus: 1 },
       colour: 'blue',
     });
-    assert.deepEqual(options, { suggest: { enabled: false }, training: { steps: 6 } });
-    for (const named of ['dtype', 'capture', 'suggest.maxTokens', 'training.tau', 'training.estimator', 'training.group', 'training.bogus', 'colour']) {
+    assert.deepEqual(options, { suggest: { enabled: false }, prompt: { contextLines: 4 }, training: { steps: 6 } });
+    for (const named of ['dtype', 'capture', 'prompt.historyDiffs', 'suggest.maxTokens', 'training.tau', 'training.estimator', 'training.group', 'training.bogus', 'colour']) {
       assert.ok(problems.some((p) => p.startsWith(`${named}:`)), `${named} is named: ${problems.join('; ')}`);
     }
     const resolved = resolveOptions({}, options);
@@ -37,6 +38,12 @@ describe('initialization options', () => {
     assert.equal(resolved.training.tau, defaultTrainingSettings.tau);
     assert.equal(resolved.training.estimator, defaultTrainingSettings.estimator);
     assert.equal(resolved.suggest.maxTokens, resolveOptions({}, {}).suggest.maxTokens);
+  });
+
+  it('takes lists of the kind their default holds: globs and folders are strings, survival checks numbers', () => {
+    const { options, problems } = readInitializationOptions({ capture: { exclude: ['**/*.key'], excludeFolders: [7], survivalChecksS: [30, '600'] } });
+    assert.deepEqual(options, { capture: { exclude: ['**/*.key'] } });
+    assert.deepEqual(problems.map((p) => p.split(':')[0]), ['capture.excludeFolders', 'capture.survivalChecksS']);
   });
 
   it('skips settings sent as undefined (VS Code gives unset settings so), and takes nothing from a non-object', () => {

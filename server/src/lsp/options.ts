@@ -57,9 +57,12 @@ export function resolveOptions(cli: CommandLineOptions, init: InitializationOpti
   };
 }
 
-/** The value a setting must have, judged from its default; null defaults take a number too (a gate, a limit). */
+/**
+ * The value a setting must have, judged from its default; null defaults take a number too (a
+ * gate, a limit); an empty list's items are strings (globs, folders).
+ */
 function sameKind(value: unknown, fallback: unknown): boolean {
-  if (Array.isArray(fallback)) return Array.isArray(value) && value.every((v) => typeof v === typeof (fallback[0] ?? v));
+  if (Array.isArray(fallback)) return Array.isArray(value) && value.every((v) => typeof v === (fallback.length ? typeof fallback[0] : 'string'));
   if (fallback === null) return value === null || (typeof value === 'number' && Number.isFinite(value));
   if (typeof fallback === 'number') return typeof value === 'number' && Number.isFinite(value);
   return typeof value === typeof fallback;
