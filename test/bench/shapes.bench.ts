@@ -1,17 +1,19 @@
 // The default model's shape, chosen by measurement: next-token training throughput of each
 // `code-*` preset with the project's own trainer (full-weight cross-entropy, 8 × 512-token
-// windows, as `gapo pretrain` runs it), alternating the shapes over three rounds.
+// windows, as `gapo pretrain` runs it), alternating the shapes over three rounds; and what the
+// trainer achieves in GFLOP/s against ONNX Runtime's MatMul roof measured in the same process.
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Engine } from '../../server/src/model/engine';
 import { initModel } from '../../server/src/model/init-model';
-import { parseModelConfig } from '../../server/src/model/config';
+import { type ModelConfig, parseModelConfig } from '../../server/src/model/config';
 import { presets } from '../../server/src/model/presets';
 import { ModelWeights } from '../../server/src/model/weights';
 import { defaultAdamW } from '../../server/src/trainer/adamw';
 import { CrossEntropyTrainer } from '../../server/src/trainer/trainer';
 import { seededRandom } from '../../server/src/edits/text';
 import { tempDir } from '../helpers/models';
+import { measureRoofs } from './engine.bench';
 import { table } from './timing';
 
 const SHAPES = ['code-3m', 'code-6m', 'code-12m'];
@@ -29,9 +31,10 @@ export async function benchShapes(): Promise<void> {
     const weights = ModelWeights.open(dir, engine.config);
     const values = new Map(weights.specs.map((s) => [s.name, weights.read(s.name)]));
     const parameters = [...values.values()].reduce((sum, v) => sum + v.length, 0);
+    const threads = engine.sessionOptions.intraOpNumThreads ?? 2;
     const trainer = await CrossEntropyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, { kind: 'full', weights: values }, { microBatchSize: BATCH, optimizer: { ...defaultAdamW, learningRate: 1e-3 } });
     await engine.dispose();
-    trainers.push({ shape, parameters, trainer, seconds: [] as number[] });
+    trainers.push({ shape, parameters, threads, flops: trainingFlops(engine.config, parameters), trainer, seconds: [] as number[] });
   }
   const random = seededRandom(1);
   const batch = () => Array.from({ length: BATCH }, () => ({ ids: Array.from({ length: SEQUENCE }, () => Math.floor(random() * 8000)), promptLength: 1 }));
@@ -43,6 +46,7 @@ export async function benchShapes(): Promise<void> {
       t.seconds.push((performance.now() - start) / 1000);
     }
   }
+  const roof = (await measureRoofs(trainers[0].threads)).gflops;
   table(
     trainers.map((t) => {
       const median = [...t.seconds].sort((a, b) => a - b)[1];
@@ -54,8 +58,24 @@ export async function benchShapes(): Promise<void> {
         'tokens/s': Math.round(tokensPerSecond),
         'tokens in 2 h': `${((tokensPerSecond * 7200) / 1e6).toFixed(1)}M`,
         'tokens per parameter': ((tokensPerSecond * 7200) / t.parameters).toFixed(1),
+        'GFLOP/s': (t.flops / median / 1e9).toFixed(1),
+        '% of MatMul roof': `${((100 * t.flops) / median / 1e9 / roof).toFixed(0)}%`,
       };
     }),
   );
   console.log(`\nfull-weight training steps of ${BATCH} × ${SEQUENCE} tokens (median of 3, shapes alternating); Chinchilla's compute-optimal budget is about 20 tokens per parameter`);
+  console.log(`ONNX Runtime's MatMul roof here: ${roof.toFixed(0)} GFLOP/s (a 2048² MatMul on ${trainers[0].threads} threads); a step's FLOPs: 3 × the forward's (the backward to activations and to weights)`);
+}
+
+/**
+ * A full-weight training step's FLOPs: 3 × the forward's (2 per weight per token; the output
+ * layer at every position; causal attention's scores and mix), the backward being about twice
+ * the forward. The embedding's gather costs no multiply.
+ */
+function trainingFlops(config: ModelConfig, parameters: number): number {
+  const embedding = config.vocabSize * config.hiddenSize;
+  const matmulWeights = parameters - embedding * (config.tieWordEmbeddings ? 1 : 2) + embedding;
+  const tokens = BATCH * SEQUENCE;
+  const attention = 4 * config.numLayers * config.numHeads * config.headDim * ((SEQUENCE * (SEQUENCE + 1)) / 2) * BATCH;
+  return 3 * (2 * matmulWeights * tokens + attention);
 }
