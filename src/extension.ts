@@ -147,6 +147,7 @@ function trainingOptions(config: vscode.WorkspaceConfiguration): InitializationO
     promptsPerStep: config.get<number>('training.promptsPerStep'),
     steps: config.get<number>('training.steps'),
     maxMinutes: config.get<number>('training.maxMinutes'),
+    guided: config.get<boolean>('training.guided'),
     learningRate: config.get<number>('training.learningRate'),
     rank: config.get<number>('training.rank'),
   };

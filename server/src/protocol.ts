@@ -89,6 +89,8 @@ export interface GapoSettings {
   /** Sequences per forward/backward (gradients accumulate over the batch). */
   microBatch: number;
   seed: number;
+  /** The user's final edit joins each group as one of the G (an off-policy demonstration with its reward). */
+  guided: boolean;
 }
 
 /** The language server's training: a GAPO run's settings, and when and on what it runs (defaults: gapo/training-job.ts). */

@@ -90,6 +90,31 @@ describe('the rollout the user saw', () => {
   });
 });
 
+describe("the user's own edit in the group (guided)", () => {
+  it('joins its group as one of the G with its reward, beside the shown completion, and leads the advantages when no sample is right', async () => {
+    const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias', { seed: 7 }), cacheDir, threads: 1 });
+    const trainer = await PolicyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, LoraAdapter.create(engine.config, { rank: 4, alpha: 8, seed: 7 }), { microBatchSize: 8 });
+    const before = (await engine.score([{ ids: [...engine.tokenizer.encode('fn '), ...engine.tokenizer.encode('abc')], start: engine.tokenizer.encode('fn ').length }]))[0].logprobs;
+    const result = await rolloutAndUpdate(engine, trainer, [{ id: 'p', prompt: 'fn ', groundTruth: 'abc', shown: { completion: 'abx', bonus: -0.25 }, demonstration: 'abc' }], {
+      group: 5,
+      maxTokens: 4,
+      seed: 3,
+      reward: (prediction, target) => (prediction === target ? 1 : 0),
+    });
+    const [group] = result.groups;
+    assert.equal(group.rewards.length, 5, 'G in all: three sampled, the shown one and the demonstration');
+    assert.deepEqual(group.samples.slice(3), ['abx', 'abc']);
+    assert.deepEqual(group.rewards.slice(3), [-0.25, 1]);
+    assert.equal(group.advantages[4], Math.max(...group.advantages), 'the right answer gets the largest advantage');
+    assert.ok(group.advantages[4] > 0);
+    assert.ok(result.metrics.every((m) => !m.skipped));
+    const after = (await engine.score([{ ids: [...engine.tokenizer.encode('fn '), ...engine.tokenizer.encode('abc')], start: engine.tokenizer.encode('fn ').length }]))[0].logprobs;
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    assert.ok(sum(after) > sum(before), `the update made the user's edit more likely: ${sum(before).toFixed(3)} → ${sum(after).toFixed(3)}`);
+    await engine.dispose();
+  });
+});
+
 describe('held-out evaluation', () => {
   it('scores a rewrite the model does not finish as the region unchanged, as the editor shows nothing', async () => {
     const engine = await Engine.load({ modelDir: makeModel('qwen2-tied-bias', { seed: 4 }), cacheDir, threads: 1 });

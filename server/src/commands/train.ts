@@ -24,7 +24,7 @@ export const trainCommand: Command = {
   usage: `gapo train --model DIR --episodes FILE.jsonl [--adapter-out DIR] [--estimator gapo|grpo|drgrpo]
                  [--group ${D.group}] [--prompts-per-step ${D.promptsPerStep}] [--steps ${CLI_STEPS}] [--lr ${D.learningRate}] [--rank ${D.rank}]
                  [--alpha ${D.alpha}] [--reward edem|em|edit|bleu] [--max-tokens ${D.maxTokens}] [--epochs 1]
-                 [--micro-batch ${CLI_MICRO_BATCH}] [--warmup 0] [--kl 0] [--tau ${D.tau}] [--temperature ${D.temperature}] [--seed ${D.seed}] [--json]
+                 [--micro-batch ${CLI_MICRO_BATCH}] [--warmup 0] [--kl 0] [--tau ${D.tau}] [--temperature ${D.temperature}] [--seed ${D.seed}] [--guided] [--json]
 
 The defaults are the language server's (gapo/gapo-settings.ts), but for two: a run here is
 offline, so it takes more steps, and more sequences per forward (faster, more memory).
@@ -39,6 +39,8 @@ existing adapter (and is where it is saved unless --adapter-out is given).
   --micro-batch N sequences per forward/backward; gradients accumulate over the batch
   --epochs N      PPO epochs (optimizer steps) over each batch of rollouts
   --warmup N      steps of linear learning-rate warm-up
+  --guided        the author's own edit joins each group as one of the G (an off-policy
+                  demonstration with its reward)
 
 ${engineOptionsUsage}`,
 
@@ -65,6 +67,7 @@ ${engineOptionsUsage}`,
         tau: { type: 'string', default: String(D.tau) },
         temperature: { type: 'string', default: String(D.temperature) },
         seed: { type: 'string', default: String(D.seed) },
+        guided: { type: 'boolean', default: D.guided },
         json: { type: 'boolean', default: false },
       },
       strict: true,
@@ -111,6 +114,7 @@ ${engineOptionsUsage}`,
         temperature: nonNegativeNumber('--temperature', values.temperature),
         seed,
         reward,
+        guided: values.guided,
       });
       for await (const summary of run) {
         adapter.save(out, engine.info.modelDir);

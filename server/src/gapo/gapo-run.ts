@@ -17,7 +17,8 @@ export interface RunPrompt {
   shown?: { rewritten: string; bonus: number };
 }
 
-export type RunSettings = Pick<GapoSettings, 'steps' | 'promptsPerStep' | 'group' | 'estimator' | 'tau' | 'maxTokens' | 'temperature' | 'seed'> & {
+export type RunSettings = Pick<GapoSettings, 'steps' | 'promptsPerStep' | 'group' | 'estimator' | 'tau' | 'maxTokens' | 'temperature' | 'seed'> &
+  Partial<Pick<GapoSettings, 'guided'>> & {
   /** The reward of a rewritten region against the target. */
   reward: (rewritten: string, target: string) => number;
   /** Context limits, as serving cuts its prompts; none: the whole episode. */
@@ -50,6 +51,8 @@ export async function* gapoRun(engine: Engine, trainer: PolicyTrainer, prompts: 
         prompt: format.prompt(s.prompt ? trimContext(episode, s.prompt) : episode),
         groundTruth: episode.target,
         shown: shownCompletion(episode, shown),
+        // The user's final edit, in the format (none when the format cannot say it).
+        demonstration: s.guided ? (format.completion(episode) ?? undefined) : undefined,
       })),
       {
         group: s.group,

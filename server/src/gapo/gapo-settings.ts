@@ -20,4 +20,6 @@ export const defaultGapoSettings: GapoSettings = {
   // One sequence at a time: the least memory beside the editor; `gapo train` takes more.
   microBatch: 1,
   seed: 0,
+  // Off until measured against plain GAPO on a user's future edits (issue 30).
+  guided: false,
 };

@@ -18,6 +18,12 @@ export interface RolloutPrompt {
    * the G rollouts, its reward raised or lowered by what the user did with it.
    */
   shown?: { completion: string; bonus: number };
+  /**
+   * What the user finally wrote, as a completion: it joins the group as one of the G (an
+   * off-policy demonstration with its reward, as LUFFY mixes them into GRPO's groups), so a
+   * group in which no sample is right still has a right answer to move towards.
+   */
+  demonstration?: string;
 }
 
 export interface RolloutOptions {
@@ -78,13 +84,19 @@ export async function rolloutAndUpdate(
   const rewards: number[][] = [];
   for (const [index, p] of prompts.entries()) {
     o.beforeEachPrompt?.();
-    // The shown completion may be longer than a sampled one: the prompt is cut (as serving cuts
-    // it) to leave room for the longer of the two. One that fills the context alone is left out.
-    const encodedShown = p.shown ? engine.tokenizer.encode(p.shown.completion) : null;
-    const shownIds = encodedShown && encodedShown.length < engine.config.maxPositions ? encodedShown : null;
-    const promptIds = engine.fitPrompt(p.prompt, Math.max(o.maxTokens, shownIds?.length ?? 0));
+    // The members not sampled: the completion the user was shown (its reward raised or lowered
+    // by its outcome) and the user's own final edit. Either may be longer than a sampled one: the
+    // prompt is cut (as serving cuts it) to leave room for the longest. One that fills the
+    // context alone is left out.
+    const offPolicy = [
+      ...(p.shown ? [{ completion: p.shown.completion, bonus: p.shown.bonus }] : []),
+      ...(p.demonstration !== undefined ? [{ completion: p.demonstration, bonus: 0 }] : []),
+    ]
+      .map((member) => ({ ...member, ids: engine.tokenizer.encode(member.completion) }))
+      .filter((member) => member.ids.length < engine.config.maxPositions);
+    const promptIds = engine.fitPrompt(p.prompt, Math.max(o.maxTokens, ...offPolicy.map((m) => m.ids.length)));
     const generations = await engine.generate(promptIds, {
-      samples: shownIds ? Math.max(1, o.group - 1) : o.group,
+      samples: Math.max(1, o.group - offPolicy.length),
       maxTokens: o.maxTokens,
       temperature: o.temperature,
       topP: o.topP,
@@ -99,13 +111,13 @@ export async function rolloutAndUpdate(
       promptLength: promptIds.length,
       oldLogprobs: [...gen.logprobs, ...(gen.eos ? [gen.eos.logprob] : [])],
     }));
-    if (shownIds) {
+    for (const member of offPolicy) {
       // Off-policy: its old log-probs are the current policy's, so its first ratio is 1.
-      const ids = [...promptIds, ...shownIds];
+      const ids = [...promptIds, ...member.ids];
       const [score] = await engine.score([{ ids, start: promptIds.length }]);
       group.push({ ids, promptLength: promptIds.length, oldLogprobs: score.logprobs });
-      samples[samples.length - 1].push(p.shown!.completion);
-      rewards[rewards.length - 1].push(o.reward(p.shown!.completion, p.groundTruth, p.id) + p.shown!.bonus);
+      samples[samples.length - 1].push(member.completion);
+      rewards[rewards.length - 1].push(o.reward(member.completion, p.groundTruth, p.id) + member.bonus);
     }
     sequences.push(group);
   }
