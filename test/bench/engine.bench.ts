@@ -11,7 +11,7 @@ import { Engine } from '../../server/src/model/engine';
 import { selectRows } from '../../server/src/model/kv-cache';
 import { argmax } from '../../server/src/model/sampling';
 import { initModel } from '../../server/src/model/init-model';
-import { parseModelConfig } from '../../server/src/model/config';
+import { type ModelConfig, parseModelConfig } from '../../server/src/model/config';
 import { presets } from '../../server/src/model/presets';
 import { repoRoot } from '../helpers/paths';
 import { median, peakRssMiB, table } from './timing';
@@ -28,6 +28,19 @@ export interface Roofs {
 }
 
 /** ORT's own large-MatMul throughput (compute roof) and a large reduction's read bandwidth. */
+/**
+ * A forward pass's FLOPs over `sequences` sequences of `length` tokens (`tokens` in all): 2 per
+ * weight per token (the output layer at every position; the embedding's gather costs no
+ * multiply) and causal attention's scores and mix. The achieved-GFLOP/s figures of the
+ * benchmarks start from it.
+ */
+export function forwardFlops(config: ModelConfig, parameters: number, run: { tokens: number; sequences: number; length: number }): number {
+  const embedding = config.vocabSize * config.hiddenSize;
+  const matmulWeights = parameters - embedding * (config.tieWordEmbeddings ? 1 : 2) + embedding;
+  const attention = 4 * config.numLayers * config.numHeads * config.headDim * ((run.length * (run.length + 1)) / 2) * run.sequences;
+  return 2 * matmulWeights * run.tokens + attention;
+}
+
 export async function measureRoofs(threads: number): Promise<Roofs> {
   const options = { intraOpNumThreads: threads, logSeverityLevel: 3 as const };
   const n = 2048;

@@ -6,14 +6,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Engine } from '../../server/src/model/engine';
 import { initModel } from '../../server/src/model/init-model';
-import { type ModelConfig, parseModelConfig } from '../../server/src/model/config';
+import { parseModelConfig } from '../../server/src/model/config';
 import { presets } from '../../server/src/model/presets';
 import { ModelWeights } from '../../server/src/model/weights';
 import { defaultAdamW } from '../../server/src/trainer/adamw';
 import { CrossEntropyTrainer } from '../../server/src/trainer/trainer';
 import { seededRandom } from '../../server/src/edits/text';
 import { tempDir } from '../helpers/models';
-import { measureRoofs } from './engine.bench';
+import { forwardFlops, measureRoofs } from './engine.bench';
 import { table } from './timing';
 
 const SHAPES = ['code-3m', 'code-6m', 'code-12m'];
@@ -34,7 +34,9 @@ export async function benchShapes(): Promise<void> {
     const threads = engine.sessionOptions.intraOpNumThreads ?? 2;
     const trainer = await CrossEntropyTrainer.create({ config: engine.config, layout: engine.weightLayout, sessionOptions: engine.sessionOptions }, { kind: 'full', weights: values }, { microBatchSize: BATCH, optimizer: { ...defaultAdamW, learningRate: 1e-3 } });
     await engine.dispose();
-    trainers.push({ shape, parameters, threads, flops: trainingFlops(engine.config, parameters), trainer, seconds: [] as number[] });
+    // A full-weight step: the forward and a backward to activations and to weights (about twice the forward).
+    const flops = 3 * forwardFlops(engine.config, parameters, { tokens: BATCH * SEQUENCE, sequences: BATCH, length: SEQUENCE });
+    trainers.push({ shape, parameters, threads, flops, trainer, seconds: [] as number[] });
   }
   const random = seededRandom(1);
   const batch = () => Array.from({ length: BATCH }, () => ({ ids: Array.from({ length: SEQUENCE }, () => Math.floor(random() * 8000)), promptLength: 1 }));
@@ -65,17 +67,4 @@ export async function benchShapes(): Promise<void> {
   );
   console.log(`\nfull-weight training steps of ${BATCH} × ${SEQUENCE} tokens (median of 3, shapes alternating); Chinchilla's compute-optimal budget is about 20 tokens per parameter`);
   console.log(`ONNX Runtime's MatMul roof here: ${roof.toFixed(0)} GFLOP/s (a 2048² MatMul on ${trainers[0].threads} threads); a step's FLOPs: 3 × the forward's (the backward to activations and to weights)`);
-}
-
-/**
- * A full-weight training step's FLOPs: 3 × the forward's (2 per weight per token; the output
- * layer at every position; causal attention's scores and mix), the backward being about twice
- * the forward. The embedding's gather costs no multiply.
- */
-function trainingFlops(config: ModelConfig, parameters: number): number {
-  const embedding = config.vocabSize * config.hiddenSize;
-  const matmulWeights = parameters - embedding * (config.tieWordEmbeddings ? 1 : 2) + embedding;
-  const tokens = BATCH * SEQUENCE;
-  const attention = 4 * config.numLayers * config.numHeads * config.headDim * ((SEQUENCE * (SEQUENCE + 1)) / 2) * BATCH;
-  return 3 * (2 * matmulWeights * tokens + attention);
 }

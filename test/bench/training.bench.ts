@@ -18,7 +18,7 @@ import { computeAdvantages } from '../../server/src/gapo/advantages';
 import { defaultAdamW } from '../../server/src/trainer/adamw';
 import { defaultPolicyTrainer, PolicyTrainer, TrainingSequence } from '../../server/src/trainer/trainer';
 import { repoRoot } from '../helpers/paths';
-import { measureRoofs } from './engine.bench';
+import { forwardFlops, measureRoofs } from './engine.bench';
 import { median, peakRssMiB, table } from './timing';
 import type { WeightDType } from '../../server/src/protocol';
 
@@ -103,14 +103,9 @@ export async function benchOneTrainingStep(preset: string, tokenizer: 'bytes' | 
   if (metrics.skipped) throw new Error(`the update was skipped: ${metrics.reason}`);
   const peakRss = peakRssMiB();
 
-  // Update FLOPs: forward (2 per weight per token, logits at every position, attention) and the
-  // backward to activations (about as much again; LoRA needs no base-weight gradients).
-  const layerParams = engine.info.parameters - config.vocabSize * config.hiddenSize * (config.tieWordEmbeddings ? 1 : 2);
-  const headParams = config.vocabSize * config.hiddenSize;
-  const seqLen = PROMPT_TOKENS + RESPONSE_TOKENS;
-  const attention = 4 * config.numLayers * config.numHeads * config.headDim * ((seqLen * (seqLen + 1)) / 2) * sequences.length;
-  const forwardFlops = 2 * (layerParams + headParams) * sequenceTokens + attention;
-  const updateFlops = 2 * forwardFlops;
+  // Update FLOPs: the forward and the backward to activations (about as much again; LoRA needs
+  // no base-weight gradients).
+  const updateFlops = 2 * forwardFlops(config, engine.info.parameters, { tokens: sequenceTokens, sequences: sequences.length, length: PROMPT_TOKENS + RESPONSE_TOKENS });
   await engine.dispose();
   const roofs = await measureRoofs(threads);
   console.log(

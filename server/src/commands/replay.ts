@@ -119,9 +119,10 @@ function parseReplayArgs(args: string[]) {
   if (!values.episodes === !values.git) throw new UsageError('give one of --episodes FILE.jsonl or --git REPO');
   if (values.typing && !values.episodes) throw new UsageError('--typing needs --episodes FILE.jsonl');
   if (values.adapter && !values.typing) throw new UsageError('--adapter goes with --typing');
-  if (nonNegativeNumber('--noise', values.noise) > 1) throw new UsageError(`--noise must be between 0 and 1, got ${values.noise}`);
-  optionalProbability('--min-probability', values['min-probability']);
-  return values;
+  // The numbers read once, before the server starts: a usage error costs no model load.
+  const noise = nonNegativeNumber('--noise', values.noise);
+  if (noise > 1) throw new UsageError(`--noise must be between 0 and 1, got ${values.noise}`);
+  return { ...values, noise, minProbability: optionalProbability('--min-probability', values['min-probability']) };
 }
 
 type ReplayArgs = ReturnType<typeof parseReplayArgs>;
@@ -152,7 +153,7 @@ function serverOptions(values: ReplayArgs): InitializationOptions {
       historyDiffs: Math.floor(nonNegativeNumber('--history-diffs', values['history-diffs'])),
       snippets: Math.floor(nonNegativeNumber('--snippets', values.snippets)),
     },
-    suggest: { minProbability: optionalProbability('--min-probability', values['min-probability']) },
+    suggest: { minProbability: values.minProbability },
     ...(values['prompt-format'] ? { promptFormat: values['prompt-format'] } : {}),
     training: { background: false, steps: positiveInteger('--steps', values.steps), group: positiveInteger('--group', values.group) },
     ...(values.adapter ? { adapterDir: resolve(values.adapter) } : {}),
@@ -161,8 +162,7 @@ function serverOptions(values: ReplayArgs): InitializationOptions {
 
 /** Replays the episodes as a user who accepts right suggestions (--noise flips some), then trains with --train. */
 async function replayAndTrain(session: LspSession, episodes: Episode[], values: ReplayArgs, options: { root: string; onEpisode: (done: number) => void; done: () => void }, io: CommandIO): Promise<number> {
-  const noise = nonNegativeNumber('--noise', values.noise);
-  const stats = await replayEpisodes(session, episodes, { noise, seed: Math.floor(nonNegativeNumber('--seed', values.seed)), typingChunk: 4, root: options.root, onEpisode: options.onEpisode });
+  const stats = await replayEpisodes(session, episodes, { noise: values.noise, seed: Math.floor(nonNegativeNumber('--seed', values.seed)), typingChunk: 4, root: options.root, onEpisode: options.onEpisode });
   options.done();
   const status = await session.request(StatusRequest);
   io.stderr(

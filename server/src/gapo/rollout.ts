@@ -111,14 +111,14 @@ export async function rolloutAndUpdate(
       promptLength: promptIds.length,
       oldLogprobs: [...gen.logprobs, ...(gen.eos ? [gen.eos.logprob] : [])],
     }));
-    for (const member of offPolicy) {
-      // Off-policy: its old log-probs are the current policy's, so its first ratio is 1.
-      const ids = [...promptIds, ...member.ids];
-      const [score] = await engine.score([{ ids, start: promptIds.length }]);
-      group.push({ ids, promptLength: promptIds.length, oldLogprobs: score.logprobs });
+    // Off-policy: their old log-probs are the current policy's (scored together), so their first ratio is 1.
+    const offPolicyIds = offPolicy.map((member) => [...promptIds, ...member.ids]);
+    const scores = offPolicy.length ? await engine.score(offPolicyIds.map((ids) => ({ ids, start: promptIds.length }))) : [];
+    offPolicy.forEach((member, i) => {
+      group.push({ ids: offPolicyIds[i], promptLength: promptIds.length, oldLogprobs: scores[i].logprobs });
       samples[samples.length - 1].push(member.completion);
       rewards[rewards.length - 1].push(o.reward(member.completion, p.groundTruth, p.id) + member.bonus);
-    }
+    });
     sequences.push(group);
   }
   const flat = sequences.flat();
